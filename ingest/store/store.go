@@ -1,0 +1,520 @@
+// Package store keeps sohoa's durable state in one bbolt file: every scan
+// by the SHA-256 of its content, the dossiers they belong to, the upload
+// queue, and the counters that metrics read. Every state change is one bbolt
+// transaction, and the file is synced on every commit.
+//
+// A Store is safe for concurrent use.
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/sohoa/sohoa/ingest/reason"
+)
+
+// State is where a scan is in its life.
+type State string
+
+// The states of a scan.
+const (
+	Queued   State = "queued"   // valid and linked; waiting for the sink
+	Waiting  State = "waiting"  // valid, but needs a person to link it (see Scan.Reason)
+	Rejected State = "rejected" // cannot be uploaded (see Scan.Reason)
+	Uploaded State = "uploaded" // the sink confirmed it
+)
+
+// Scan is one distinct scanned file, identified by the SHA-256 of its content.
+type Scan struct {
+	SHA256   string      `json:"sha256"`
+	Size     int64       `json:"size"`
+	Name     string      `json:"name"`   // base name as staff saved it, NFC
+	Source   string      `json:"source"` // path under the inbox where it was last seen, slash-separated
+	State    State       `json:"state"`
+	Reason   reason.Code `json:"reason,omitempty"`
+	Detail   string      `json:"detail,omitempty"` // English detail for logs
+	Dossiers []string    `json:"dossiers,omitempty"`
+	Pages    int         `json:"pages,omitempty"`
+	MinDPI   float64     `json:"min_dpi,omitempty"`
+	Repaired bool        `json:"repaired,omitempty"`
+	Seen     time.Time   `json:"seen"`               // when it was recorded
+	Uploaded time.Time   `json:"uploaded,omitzero"`  // when the sink confirmed it
+	Settled  bool        `json:"settled,omitempty"`  // the inbox copy was removed or moved to a staff folder
+	Place    string      `json:"place,omitempty"`    // where staff see it now (errors or waiting folder), slash-separated under the inbox
+	Archived bool        `json:"archived,omitempty"` // the data-dir copy moved from spool to archive
+}
+
+// Job is one upload waiting in the queue.
+type Job struct {
+	key         []byte
+	SHA256      string    `json:"sha256"`
+	Dossier     string    `json:"dossier"`
+	Name        string    `json:"name"`
+	Size        int64     `json:"size"`
+	Pages       int       `json:"pages"`
+	Repaired    bool      `json:"repaired,omitempty"`
+	Enqueued    time.Time `json:"enqueued"`
+	Attempts    int       `json:"attempts,omitempty"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// Dossier is what the store knows of one dossier code.
+type Dossier struct {
+	Code      string    `json:"code"`
+	FirstSeen time.Time `json:"first_seen"`
+	Digitized time.Time `json:"digitized,omitzero"` // first confirmed upload of a scan of it
+	Scans     int       `json:"scans"`
+}
+
+// ErrLocked means another process (another sohoa) holds the database.
+var ErrLocked = errors.New("database is locked by another process (is another sohoa running on this data dir?)")
+
+// ErrNotFound means no such scan or job.
+var ErrNotFound = errors.New("not found")
+
+var (
+	bScans    = []byte("scans")
+	bQueue    = []byte("queue")
+	bDossiers = []byte("dossiers")
+	bCounters = []byte("counters")
+)
+
+// Counter names, kept in the counters bucket.
+const (
+	cScans       = "scans"
+	cDuplicates  = "duplicates"
+	cUnlinked    = "unlinked"
+	cUploads     = "uploads"
+	cUploadBytes = "upload_bytes"
+	cDigitized   = "dossiers_digitized"
+	cLastSuccess = "last_upload_success_unix_nano"
+	pRejected    = "rejected/"
+	pFailures    = "upload_failures/"
+)
+
+// Store is the bbolt-backed state.
+type Store struct {
+	db *bolt.DB
+}
+
+// Open opens or creates the database at path, waiting at most lockTimeout for
+// another process to release it (ErrLocked after that).
+func Open(path string, lockTimeout time.Duration) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create database dir: %w", err)
+	}
+	db, err := bolt.Open(path, 0o640, &bolt.Options{Timeout: lockTimeout})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bScans, bQueue, bDossiers, bCounters} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("initialise database %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Check runs bbolt's consistency check and returns the first problem found.
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return err
+		}
+		return nil
+	})
+}
+
+// Scan returns the record of a scan, or ErrNotFound.
+func (s *Store) Scan(sha string) (Scan, error) {
+	var sc Scan
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		sc, err = getScan(tx, sha)
+		return err
+	})
+	return sc, err
+}
+
+// Scans calls fn for every scan record, in SHA-256 order, until fn returns false.
+func (s *Store) Scans(fn func(Scan) bool) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bScans).ForEach(func(k, v []byte) error {
+			var sc Scan
+			if err := json.Unmarshal(v, &sc); err != nil {
+				return fmt.Errorf("scan %s: %w", k, err)
+			}
+			if !fn(sc) {
+				return errStop
+			}
+			return nil
+		})
+	})
+}
+
+var errStop = errors.New("stop")
+
+// Record stores a newly seen scan and, in the same transaction, queues its
+// upload (one job per dossier) when its state is Queued and updates the
+// counters. Recording a SHA-256 that is already known fails.
+func (s *Store) Record(sc Scan) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if _, err := getScan(tx, sc.SHA256); err == nil {
+			return fmt.Errorf("record scan %s: already recorded", sc.SHA256)
+		}
+		var err error
+		switch sc.State {
+		case Rejected:
+			err = add(tx, pRejected+string(sc.Reason), 1)
+		case Waiting:
+			err = add(tx, cUnlinked, 1)
+		case Queued:
+			err = enqueue(tx, sc, sc.Seen)
+		default:
+			err = fmt.Errorf("cannot start in state %q", sc.State)
+		}
+		if err == nil {
+			err = add(tx, cScans, 1)
+		}
+		if err != nil {
+			return fmt.Errorf("record scan %s: %w", sc.SHA256, err)
+		}
+		return putScan(tx, sc)
+	})
+}
+
+// Link moves a waiting scan to Queued under the given dossiers and the name
+// staff gave it, queueing its uploads in the same transaction.
+func (s *Store) Link(sha string, dossiers []string, name, source string, at time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		sc, err := getScan(tx, sha)
+		if err != nil {
+			return err
+		}
+		if sc.State != Waiting {
+			return fmt.Errorf("link scan %s: it is %s, not waiting", sha, sc.State)
+		}
+		sc.State, sc.Reason, sc.Detail = Queued, "", ""
+		sc.Dossiers, sc.Name, sc.Source = dossiers, name, source
+		sc.Settled, sc.Place = false, ""
+		if err := add(tx, cUnlinked, -1); err != nil {
+			return err
+		}
+		if err := enqueue(tx, sc, at); err != nil {
+			return err
+		}
+		return putScan(tx, sc)
+	})
+}
+
+// Hold updates a waiting scan's reason and where it was last seen (a person
+// renamed it, but it still cannot be linked).
+func (s *Store) Hold(sha string, r reason.Code, detail, name, source string) error {
+	return s.update(sha, func(sc *Scan) error {
+		if sc.State != Waiting {
+			return fmt.Errorf("hold scan %s: it is %s, not waiting", sha, sc.State)
+		}
+		sc.Reason, sc.Detail, sc.Name, sc.Source = r, detail, name, source
+		sc.Settled, sc.Place = false, ""
+		return nil
+	})
+}
+
+// Settle records that the inbox copy of a scan was removed, or moved to
+// place (a path under the inbox that staff see; "" when removed).
+func (s *Store) Settle(sha, place string) error {
+	return s.update(sha, func(sc *Scan) error {
+		sc.Settled, sc.Place = true, place
+		return nil
+	})
+}
+
+// Archived records that the data-dir copy moved out of the spool.
+func (s *Store) Archived(sha string) error {
+	return s.update(sha, func(sc *Scan) error {
+		sc.Archived = true
+		return nil
+	})
+}
+
+// CountDuplicate counts a file whose content was already recorded.
+func (s *Store) CountDuplicate() error {
+	return s.db.Update(func(tx *bolt.Tx) error { return add(tx, cDuplicates, 1) })
+}
+
+func (s *Store) update(sha string, fn func(*Scan) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		sc, err := getScan(tx, sha)
+		if err != nil {
+			return err
+		}
+		if err := fn(&sc); err != nil {
+			return err
+		}
+		return putScan(tx, sc)
+	})
+}
+
+// Jobs returns up to limit queued jobs due at or before now, oldest first,
+// and the earliest NextAttempt among the jobs not yet due (zero if none).
+func (s *Store) Jobs(now time.Time, limit int) (due []Job, next time.Time, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bQueue).ForEach(func(k, v []byte) error {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("job %x: %w", k, err)
+			}
+			j.key = append([]byte(nil), k...)
+			if j.NextAttempt.After(now) {
+				if next.IsZero() || j.NextAttempt.Before(next) {
+					next = j.NextAttempt
+				}
+				return nil
+			}
+			if len(due) < limit {
+				due = append(due, j)
+			}
+			return nil
+		})
+	})
+	return due, next, err
+}
+
+// Done records a confirmed upload in one transaction: the job leaves the
+// queue, the scan becomes Uploaded once none of its jobs remain, the dossier
+// counts as digitized from its first confirmed upload, and the counters move.
+func (s *Store) Done(j Job, at time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		q := tx.Bucket(bQueue)
+		if q.Get(j.key) == nil {
+			return fmt.Errorf("job for %s/%s: %w", j.Dossier, j.SHA256, ErrNotFound)
+		}
+		if err := q.Delete(j.key); err != nil {
+			return err
+		}
+		err := errors.Join(add(tx, cUploads, 1), add(tx, cUploadBytes, j.Size), set(tx, cLastSuccess, at.UnixNano()))
+		if err != nil {
+			return err
+		}
+		d := getDossier(tx, j.Dossier, at)
+		if d.Digitized.IsZero() {
+			d.Digitized = at
+			if err := add(tx, cDigitized, 1); err != nil {
+				return err
+			}
+		}
+		if err := putJSON(tx, bDossiers, []byte(d.Code), d); err != nil {
+			return err
+		}
+		sc, err := getScan(tx, j.SHA256)
+		if err != nil {
+			return err
+		}
+		if !hasJob(tx, j.SHA256) {
+			sc.State, sc.Uploaded = Uploaded, at
+		}
+		return putScan(tx, sc)
+	})
+}
+
+// Failed records a failed attempt: the job stays queued with its next
+// attempt time, and the failure counts under kind.
+func (s *Store) Failed(j Job, kind string, next time.Time, msg string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		q := tx.Bucket(bQueue)
+		if q.Get(j.key) == nil {
+			return fmt.Errorf("job for %s/%s: %w", j.Dossier, j.SHA256, ErrNotFound)
+		}
+		j.Attempts++
+		j.NextAttempt, j.LastError = next, msg
+		if err := add(tx, pFailures+kind, 1); err != nil {
+			return err
+		}
+		return putJSON(tx, bQueue, j.key, j)
+	})
+}
+
+// Stats is a consistent snapshot of the counters and the queue, for metrics.
+type Stats struct {
+	Scans             uint64
+	Duplicates        uint64
+	Unlinked          uint64
+	Rejected          map[reason.Code]uint64
+	QueueLength       int
+	QueueBytes        int64
+	QueueOldest       time.Time // zero when the queue is empty
+	Uploads           uint64
+	UploadBytes       uint64
+	UploadFailures    map[string]uint64
+	DossiersDigitized uint64
+	LastUploadSuccess time.Time // zero if never
+}
+
+// Stats reads the counters and the queue in one read transaction.
+func (s *Store) Stats() (Stats, error) {
+	st := Stats{Rejected: map[reason.Code]uint64{}, UploadFailures: map[string]uint64{}}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bCounters)
+		st.Scans = uint64(get(c, cScans))
+		st.Duplicates = uint64(get(c, cDuplicates))
+		st.Unlinked = uint64(get(c, cUnlinked))
+		st.Uploads = uint64(get(c, cUploads))
+		st.UploadBytes = uint64(get(c, cUploadBytes))
+		st.DossiersDigitized = uint64(get(c, cDigitized))
+		if ns := get(c, cLastSuccess); ns != 0 {
+			st.LastUploadSuccess = time.Unix(0, ns)
+		}
+		err := c.ForEach(func(k, v []byte) error {
+			switch name := string(k); {
+			case len(name) > len(pRejected) && name[:len(pRejected)] == pRejected:
+				st.Rejected[reason.Code(name[len(pRejected):])] = uint64(decode(v))
+			case len(name) > len(pFailures) && name[:len(pFailures)] == pFailures:
+				st.UploadFailures[name[len(pFailures):]] = uint64(decode(v))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bQueue).ForEach(func(k, v []byte) error {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("job %x: %w", k, err)
+			}
+			st.QueueLength++
+			st.QueueBytes += j.Size
+			if st.QueueOldest.IsZero() || j.Enqueued.Before(st.QueueOldest) {
+				st.QueueOldest = j.Enqueued
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return Stats{}, fmt.Errorf("read stats: %w", err)
+	}
+	return st, nil
+}
+
+// Dossier returns what is known of a dossier code, or ErrNotFound.
+func (s *Store) Dossier(code string) (Dossier, error) {
+	var d Dossier
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bDossiers).Get([]byte(code))
+		if v == nil {
+			return ErrNotFound
+		}
+		return json.Unmarshal(v, &d)
+	})
+	return d, err
+}
+
+func enqueue(tx *bolt.Tx, sc Scan, at time.Time) error {
+	if len(sc.Dossiers) == 0 {
+		return fmt.Errorf("queue scan %s: no dossier", sc.SHA256)
+	}
+	q := tx.Bucket(bQueue)
+	for _, code := range sc.Dossiers {
+		seq, err := q.NextSequence()
+		if err != nil {
+			return err
+		}
+		// Keys sort by when they were queued: the sequence is monotonic.
+		key := binary.BigEndian.AppendUint64(nil, seq)
+		key = append(key, sc.SHA256...)
+		j := Job{SHA256: sc.SHA256, Dossier: code, Name: sc.Name, Size: sc.Size, Pages: sc.Pages,
+			Repaired: sc.Repaired, Enqueued: at}
+		if err := putJSON(tx, bQueue, key, j); err != nil {
+			return err
+		}
+		d := getDossier(tx, code, at)
+		d.Scans++
+		if err := putJSON(tx, bDossiers, []byte(code), d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hasJob(tx *bolt.Tx, sha string) bool {
+	found := false
+	_ = tx.Bucket(bQueue).ForEach(func(k, _ []byte) error {
+		if len(k) > 8 && string(k[8:]) == sha {
+			found = true
+			return errStop
+		}
+		return nil
+	})
+	return found
+}
+
+func getDossier(tx *bolt.Tx, code string, seen time.Time) Dossier {
+	d := Dossier{Code: code, FirstSeen: seen}
+	if v := tx.Bucket(bDossiers).Get([]byte(code)); v != nil {
+		_ = json.Unmarshal(v, &d)
+	}
+	return d
+}
+
+func getScan(tx *bolt.Tx, sha string) (Scan, error) {
+	v := tx.Bucket(bScans).Get([]byte(sha))
+	if v == nil {
+		return Scan{}, fmt.Errorf("scan %s: %w", sha, ErrNotFound)
+	}
+	var sc Scan
+	if err := json.Unmarshal(v, &sc); err != nil {
+		return Scan{}, fmt.Errorf("scan %s: %w", sha, err)
+	}
+	return sc, nil
+}
+
+func putScan(tx *bolt.Tx, sc Scan) error { return putJSON(tx, bScans, []byte(sc.SHA256), sc) }
+
+func putJSON(tx *bolt.Tx, bucket, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucket).Put(key, b)
+}
+
+func decode(v []byte) int64 {
+	if len(v) != 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v))
+}
+
+func get(b *bolt.Bucket, name string) int64 { return decode(b.Get([]byte(name))) }
+
+func set(tx *bolt.Tx, name string, v int64) error {
+	if err := tx.Bucket(bCounters).Put([]byte(name), binary.BigEndian.AppendUint64(nil, uint64(v))); err != nil {
+		return fmt.Errorf("counter %s: %w", name, err)
+	}
+	return nil
+}
+
+func add(tx *bolt.Tx, name string, delta int64) error {
+	return set(tx, name, get(tx.Bucket(bCounters), name)+delta)
+}

@@ -1,0 +1,163 @@
+package upload
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DirSink delivers into a folder, a mounted share or a local outbox, as
+// <dossier>/<name>. Each file is written under a temporary name, fsynced,
+// renamed into place and its folder fsynced, so the target never shows a
+// partial file. Delivering the same content again is a no-op; a different
+// content under a taken name goes beside it with its hash in the name.
+type DirSink struct {
+	Root string
+}
+
+// Put implements Sink.
+func (d DirSink) Put(ctx context.Context, it Item) error {
+	if _, err := os.Stat(d.Root); err != nil {
+		// A share that is not mounted must not be filled as a local folder.
+		return &Error{Kind: KindFilesystem, Err: fmt.Errorf("upload folder: %w", err)}
+	}
+	dir := filepath.Join(d.Root, safeName(it.Dossier))
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return &Error{Kind: KindFilesystem, Err: err}
+	}
+	name := safeName(it.Name)
+	for _, cand := range []string{name, withHash(name, it.SHA256)} {
+		target := filepath.Join(dir, cand)
+		same, err := sameContent(target, it.SHA256)
+		if err != nil {
+			return &Error{Kind: KindFilesystem, Err: err}
+		}
+		switch {
+		case same:
+			return nil // delivered before (a repeat after a crash)
+		case fileExists(target):
+			continue // another scan already has this name
+		}
+		return d.write(ctx, it, target)
+	}
+	return &Error{Kind: KindFilesystem, Err: fmt.Errorf("%s: both %s and its hashed name are taken by other content", dir, name)}
+}
+
+func (d DirSink) write(ctx context.Context, it Item, target string) error {
+	src, err := os.Open(it.Path)
+	if err != nil {
+		return &Error{Kind: KindSource, Err: err}
+	}
+	defer src.Close()
+	dir := filepath.Dir(target)
+	tmp, err := os.CreateTemp(dir, ".sohoa-upload-*")
+	if err != nil {
+		return &Error{Kind: KindFilesystem, Err: err}
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, src}); err != nil {
+		return &Error{Kind: KindFilesystem, Err: fmt.Errorf("write %s: %w", tmp.Name(), err)}
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != it.SHA256 {
+		return &Error{Kind: KindSource, Err: fmt.Errorf("%s: content changed in the data dir (sha256 %s, want %s)", it.Path, got, it.SHA256)}
+	}
+	if err := tmp.Chmod(0o640); err != nil {
+		return &Error{Kind: KindFilesystem, Err: err}
+	}
+	if err := tmp.Sync(); err != nil {
+		return &Error{Kind: KindFilesystem, Err: fmt.Errorf("sync %s: %w", tmp.Name(), err)}
+	}
+	if err := tmp.Close(); err != nil {
+		return &Error{Kind: KindFilesystem, Err: err}
+	}
+	if err := os.Rename(tmp.Name(), target); err != nil {
+		return &Error{Kind: KindFilesystem, Err: err}
+	}
+	ok = true
+	if err := syncDir(dir); err != nil {
+		return &Error{Kind: KindFilesystem, Err: err}
+	}
+	return nil
+}
+
+// sameContent reports whether path exists with the given SHA-256.
+func sameContent(path, sha string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)) == sha, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+func withHash(name, sha string) string {
+	ext := filepath.Ext(name)
+	return strings.TrimSuffix(name, ext) + " (" + sha[:12] + ")" + ext
+}
+
+// safeName keeps a name to one path element that Windows shares accept.
+func safeName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || strings.ContainsRune(`/\:*?"<>|`, r) {
+			return '_'
+		}
+		return r
+	}, s)
+	s = strings.TrimLeft(s, ". ")
+	if s == "" {
+		s = "_"
+	}
+	return s
+}
+
+// syncDir fsyncs a directory so that a rename in it survives a crash.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ctxReader stops a long copy when its context is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
