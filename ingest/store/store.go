@@ -45,11 +45,15 @@ type Scan struct {
 	Pages    int         `json:"pages,omitempty"`
 	MinDPI   float64     `json:"min_dpi,omitempty"`
 	Repaired bool        `json:"repaired,omitempty"`
-	Seen     time.Time   `json:"seen"`               // when it was recorded
-	Uploaded time.Time   `json:"uploaded,omitzero"`  // when the sink confirmed it
-	Settled  bool        `json:"settled,omitempty"`  // the inbox copy was removed or moved to a staff folder
-	Place    string      `json:"place,omitempty"`    // where staff see it now (errors or waiting folder), slash-separated under the inbox
-	Archived bool        `json:"archived,omitempty"` // the data-dir copy moved from spool to archive
+	// RepairedSHA256 is the hash of the repaired copy, which is what is
+	// uploaded when Repaired is set.
+	RepairedSHA256 string    `json:"repaired_sha256,omitempty"`
+	RepairedSize   int64     `json:"repaired_size,omitempty"`
+	Seen           time.Time `json:"seen"`               // when it was recorded
+	Uploaded       time.Time `json:"uploaded,omitzero"`  // when the sink confirmed it
+	Settled        bool      `json:"settled,omitempty"`  // the inbox copy was removed or moved to a staff folder
+	Place          string    `json:"place,omitempty"`    // where staff see it now (errors or waiting folder), slash-separated under the inbox
+	Archived       bool      `json:"archived,omitempty"` // the data-dir copy moved from spool to archive
 }
 
 // Job is one upload waiting in the queue.
@@ -61,6 +65,7 @@ type Job struct {
 	Size        int64     `json:"size"`
 	Pages       int       `json:"pages"`
 	Repaired    bool      `json:"repaired,omitempty"`
+	Content     string    `json:"content"` // SHA-256 of the file delivered: the scan's, or its repaired copy's
 	Enqueued    time.Time `json:"enqueued"`
 	Attempts    int       `json:"attempts,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
@@ -251,11 +256,28 @@ func (s *Store) Settle(sha, place string) error {
 	})
 }
 
+// Unsettle marks a scan as not yet settled, as it is between its record and
+// the removal of its inbox file. Tests use it to stand in for a crash there.
+func (s *Store) Unsettle(sha string) error {
+	return s.update(sha, func(sc *Scan) error {
+		sc.Settled = false
+		return nil
+	})
+}
+
 // Archived records that the data-dir copy moved out of the spool.
 func (s *Store) Archived(sha string) error {
 	return s.update(sha, func(sc *Scan) error {
 		sc.Archived = true
 		return nil
+	})
+}
+
+// CountRejected counts a rejection that has no content to record (a FIFO or
+// a symlink in the inbox).
+func (s *Store) CountRejected(r reason.Code) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return errors.Join(add(tx, cScans, 1), add(tx, pRejected+string(r), 1))
 	})
 }
 
@@ -444,7 +466,10 @@ func enqueue(tx *bolt.Tx, sc Scan, at time.Time) error {
 		key := binary.BigEndian.AppendUint64(nil, seq)
 		key = append(key, sc.SHA256...)
 		j := Job{SHA256: sc.SHA256, Dossier: code, Name: sc.Name, Size: sc.Size, Pages: sc.Pages,
-			Repaired: sc.Repaired, Enqueued: at}
+			Repaired: sc.Repaired, Content: sc.SHA256, Enqueued: at}
+		if sc.Repaired {
+			j.Content, j.Size = sc.RepairedSHA256, sc.RepairedSize
+		}
 		if err := putJSON(tx, bQueue, key, j); err != nil {
 			return err
 		}

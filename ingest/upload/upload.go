@@ -22,7 +22,7 @@ import (
 type Item struct {
 	Dossier string // dossier code
 	Name    string // file name to deliver it as
-	SHA256  string // hex SHA-256 of the content
+	SHA256  string // hex SHA-256 of the content delivered
 	Size    int64
 	Pages   int
 	Ward    string // this unit's agency code
@@ -200,7 +200,7 @@ func (w *Worker) sleep(ctx context.Context, next time.Time) bool {
 // attempt delivers one job and records the outcome; only a store failure is
 // returned.
 func (w *Worker) attempt(ctx context.Context, j store.Job) error {
-	it := Item{Dossier: j.Dossier, Name: j.Name, SHA256: j.SHA256, Size: j.Size, Pages: j.Pages,
+	it := Item{Dossier: j.Dossier, Name: j.Name, SHA256: j.Content, Size: j.Size, Pages: j.Pages,
 		Ward: w.Ward, Path: w.Path(j)}
 	start := w.Now()
 	err := w.Sink.Put(ctx, it)

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sohoa/sohoa/cmd/sohoa/config"
+	"github.com/sohoa/sohoa/ingest"
+	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/pdfcheck"
+	"github.com/sohoa/sohoa/ingest/reason"
+)
+
+// checkResult is one line of `sohoa check --json`.
+type checkResult struct {
+	File     string      `json:"file"`
+	Valid    bool        `json:"valid"`
+	Reason   reason.Code `json:"reason"`
+	Detail   string      `json:"detail,omitempty"`
+	Message  string      `json:"message_vi,omitempty"`
+	Dossiers []string    `json:"dossiers"`
+	Hold     reason.Code `json:"hold,omitempty"`
+	Pages    int         `json:"pages"`
+	MinDPI   float64     `json:"min_dpi"`
+	Repaired bool        `json:"repaired"`
+}
+
+func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config `file` (limits, ward, code pattern); embedded defaults if empty")
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "sohoa check: no files given")
+		return 2
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "sohoa check:", err)
+		return 2
+	}
+	grammar, err := dossier.NewGrammar(cfg.Link.Pattern)
+	if err != nil {
+		fmt.Fprintln(stderr, "sohoa check:", err)
+		return 2
+	}
+	linker := &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign}
+	checker := &pdfcheck.Checker{Limits: pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes)}}
+	tmp, err := os.MkdirTemp("", "sohoa-check-")
+	if err != nil {
+		fmt.Fprintln(stderr, "sohoa check:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+
+	exit := 0
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	for i, file := range fs.Args() {
+		r := checkFile(ctx, checker, linker, file, filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
+		if !r.Valid {
+			exit = 1
+		}
+		if *asJSON {
+			if err := enc.Encode(r); err != nil {
+				fmt.Fprintln(stderr, "sohoa check:", err)
+				return 1
+			}
+			continue
+		}
+		fmt.Fprintln(stdout, r.line())
+	}
+	return exit
+}
+
+func checkFile(ctx context.Context, c *pdfcheck.Checker, l *ingest.Linker, file, repaired string) checkResult {
+	r := checkResult{File: file, Dossiers: []string{}}
+	codes, hold, _ := l.Link(file)
+	if hold == "" {
+		r.Dossiers = codes
+	} else {
+		r.Hold = hold
+	}
+	info, err := os.Lstat(file)
+	switch {
+	case err != nil:
+		r.Reason, r.Detail = reason.Unreadable, err.Error()
+	case !info.Mode().IsRegular():
+		r.Reason, r.Detail = reason.NotRegular, "file type "+info.Mode().Type().String()
+	default:
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		res, err := c.Check(cctx, file, repaired)
+		cancel()
+		if err != nil {
+			r.Reason, r.Detail = reason.Unreadable, err.Error()
+			break
+		}
+		r.Reason, r.Detail, r.Pages, r.MinDPI, r.Repaired = res.Reason, res.Detail, res.Pages, res.MinDPI, res.Repaired
+	}
+	r.Valid = r.Reason == ""
+	switch {
+	case !r.Valid:
+		r.Message = r.Reason.Vietnamese() + " " + r.Reason.Advice()
+	case r.Hold != "":
+		r.Message = r.Hold.Vietnamese() + " " + r.Hold.Advice()
+	}
+	return r
+}
+
+func (r checkResult) line() string {
+	var b strings.Builder
+	if r.Valid {
+		fmt.Fprintf(&b, "valid    %s: %d pages, %.0f dpi", r.File, r.Pages, r.MinDPI)
+		if r.Repaired {
+			b.WriteString(", repaired")
+		}
+		if len(r.Dossiers) > 0 {
+			fmt.Fprintf(&b, ", dossier %s", strings.Join(r.Dossiers, ","))
+		} else {
+			fmt.Fprintf(&b, ", not linked (%s)", r.Hold)
+		}
+		return b.String()
+	}
+	fmt.Fprintf(&b, "invalid  %s: %s (%s)", r.File, r.Reason, r.Detail)
+	return b.String()
+}
+
+func loadConfig(path string) (config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	return config.Load(path)
+}

@@ -1,0 +1,57 @@
+// Command sohoa watches a one-stop counter's scanner folder, links each
+// scanned PDF to its dossier, validates it, queues it durably and uploads it
+// to the provincial system. See README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `sohoa: digitize one-stop counter scans.
+
+Usage:
+  sohoa run [-config FILE]            run the daemon (embedded defaults without -config)
+  sohoa check [-config FILE] [--json] FILE...
+                                      validate and link files without a daemon;
+                                      exit 1 if any file is invalid
+  sohoa version                       print the version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a subcommand and returns the process exit code: 0 fine,
+// 1 failure (or an invalid file for check), 2 usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(ctx, args[1:], stderr)
+	case "check":
+		return cmdCheck(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "sohoa %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "sohoa: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

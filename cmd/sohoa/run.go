@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/sohoa/sohoa/cmd/sohoa/config"
+	"github.com/sohoa/sohoa/ingest"
+	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/pdfcheck"
+	"github.com/sohoa/sohoa/ingest/store"
+	"github.com/sohoa/sohoa/ingest/upload"
+	"github.com/sohoa/sohoa/metrics"
+	"github.com/sohoa/sohoa/watcher"
+)
+
+func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config `file`; embedded defaults (folders under ./var) if empty")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "sohoa:", err)
+		return 2
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := daemonMain(ctx, cfg, *cfgPath == "", log); err != nil {
+		log.Error("sohoa stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// daemonMain wires the parts, runs them until ctx is cancelled, and shuts
+// them down in order: the watcher stops taking files, the uploader finishes
+// its attempt, the HTTP server drains, the store closes.
+func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog.Logger) error {
+	log.Info("starting sohoa", "version", version, "ward", cfg.Ward.Code, "inbox", cfg.Inbox,
+		"data_dir", cfg.DataDir, "sink", cfg.Upload.Sink, "listen", cfg.Listen, "watch", cfg.Watch.Mode)
+	if cfg.Upload.Sink != "dir" {
+		return fmt.Errorf("upload.sink %q is not available in this version; use dir", cfg.Upload.Sink)
+	}
+	if embedded {
+		// The embedded defaults deliver to a local outbox; a configured
+		// folder is a mounted share and is never created here, so an
+		// unmounted share is not silently filled on the local disk.
+		if err := os.MkdirAll(cfg.Upload.Dir.Path, 0o750); err != nil {
+			return fmt.Errorf("create outbox: %w", err)
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "sohoa.db"), 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	grammar, err := dossier.NewGrammar(cfg.Link.Pattern)
+	if err != nil {
+		return err
+	}
+	worker := upload.NewWorker(upload.Worker{
+		Queue:   st,
+		Sink:    upload.DirSink{Root: cfg.Upload.Dir.Path},
+		Ward:    cfg.Ward.Code,
+		Backoff: upload.Backoff{Min: time.Duration(cfg.Upload.Retry.MinBackoff), Max: time.Duration(cfg.Upload.Retry.MaxBackoff)},
+		Logger:  log.With("component", "upload"),
+	})
+	in, err := ingest.New(ingest.Config{
+		Inbox:    cfg.Inbox,
+		DataDir:  cfg.DataDir,
+		Errors:   cfg.Folders.Errors,
+		Waiting:  cfg.Folders.Waiting,
+		Linker:   &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign, SkipFolder: cfg.Folders.Waiting},
+		Checker:  &pdfcheck.Checker{Limits: pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes)}},
+		Store:    st,
+		MaxBytes: int64(cfg.Check.MaxBytes),
+		Queued:   worker.Wake,
+		Logger:   log.With("component", "ingest"),
+	})
+	if err != nil {
+		return err
+	}
+	if err := in.Recover(ctx); err != nil {
+		return fmt.Errorf("recover data dir: %w", err)
+	}
+	worker.Path = func(j store.Job) string { return in.SpoolPath(j.SHA256, j.Repaired) }
+	worker.Done = func(j store.Job) {
+		if sc, err := st.Scan(j.SHA256); err == nil && sc.State == store.Uploaded {
+			if err := in.Archive(j.SHA256); err != nil {
+				log.Warn("archive after upload failed; retried at next start", "sha256", j.SHA256, "err", err)
+			}
+		}
+	}
+
+	m, err := metrics.New(metrics.Config{
+		Ward: cfg.Ward.Code, WardName: cfg.Ward.Name, Version: version, Source: st,
+		Logger: log.With("component", "metrics"),
+	})
+	if err != nil {
+		return err
+	}
+	worker.Observe = m.ObserveUpload
+
+	w, err := watcher.New(watcher.Config{
+		Root:     cfg.Inbox,
+		Poll:     cfg.Watch.Mode == "poll",
+		Quiet:    time.Duration(cfg.Watch.Quiet),
+		Interval: time.Duration(cfg.Watch.Rescan),
+		Skip:     func(rel string, d fs.DirEntry) bool { return in.Skip(rel, d.IsDir()) },
+		Logger:   log.With("component", "watcher"),
+	})
+	if err != nil {
+		return err
+	}
+
+	var ready atomic.Bool
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen for metrics: %w", err)
+	}
+	srv := &http.Server{
+		Handler: m.Handler(func() error {
+			if !ready.Load() {
+				return errors.New("starting")
+			}
+			return nil
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	goRun := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	goRun("metrics server", func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	goRun("upload", func() error { return worker.Run(ctx) })
+	goRun("watcher", func() error {
+		return w.Run(ctx, func(ctx context.Context, f watcher.File) error {
+			return in.Ingest(ctx, f.Path, f.Rel, f.Info)
+		})
+	})
+	goRun("archive", func() error { return prune(ctx, in, time.Duration(cfg.Archive.Retention), log) })
+
+	ready.Store(true)
+	notify(log, daemon.SdNotifyReady)
+	log.Info("sohoa ready", "metrics", "http://"+ln.Addr().String()+"/metrics")
+	watchdog(ctx, st, log)
+
+	<-ctx.Done()
+	notify(log, daemon.SdNotifyStopping)
+	log.Info("shutting down")
+	ready.Store(false)
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer shutCancel()
+	_ = srv.Shutdown(shutCtx)
+	wg.Wait()
+	close(errc)
+	return <-errc // nil when every part stopped cleanly
+}
+
+// prune removes archived copies past their retention once a day.
+func prune(ctx context.Context, in *ingest.Ingester, retention time.Duration, log *slog.Logger) error {
+	if retention <= 0 {
+		return nil
+	}
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		n, err := in.Prune(ctx, retention)
+		if err != nil {
+			log.Warn("pruning the archive failed", "err", err)
+		} else if n > 0 {
+			log.Info("archive pruned", "files", n, "retention", retention)
+		}
+		t.Reset(24 * time.Hour)
+	}
+}
+
+// watchdog pings systemd's watchdog while the store answers, from a
+// goroutine that ends with ctx. Without WATCHDOG_USEC it does nothing.
+func watchdog(ctx context.Context, st *store.Store, log *slog.Logger) {
+	every, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || every <= 0 {
+		return
+	}
+	go func() {
+		t := time.NewTicker(every / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := st.Stats(); err != nil {
+					log.Error("store does not answer; withholding watchdog ping", "err", err)
+					continue
+				}
+				notify(log, daemon.SdNotifyWatchdog)
+			}
+		}
+	}()
+}
+
+func notify(log *slog.Logger, state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		log.Warn("sd_notify failed", "state", state, "err", err)
+	}
+}

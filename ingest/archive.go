@@ -1,0 +1,106 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sohoa/sohoa/ingest/store"
+)
+
+// Recover puts the data dir in order after a stop or a crash, before the
+// inbox is watched: it removes unfinished spool copies and copies that no
+// record refers to (their inbox file is still there and will be taken
+// again), and finishes moving uploaded scans to the archive.
+func (in *Ingester) Recover(ctx context.Context) error {
+	entries, err := os.ReadDir(in.spool)
+	if err != nil {
+		return fmt.Errorf("read spool: %w", err)
+	}
+	removed, archived := 0, 0
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		name := e.Name()
+		p := filepath.Join(in.spool, name)
+		if strings.HasPrefix(name, ".tmp-") {
+			os.Remove(p)
+			removed++
+			continue
+		}
+		sha := strings.TrimSuffix(strings.TrimSuffix(name, ".pdf"), ".repaired")
+		sc, err := in.cfg.Store.Scan(sha)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			os.Remove(p)
+			removed++
+		case err != nil:
+			return err
+		case sc.State == store.Rejected:
+			os.Remove(p)
+			removed++
+		case sc.State == store.Uploaded:
+			if err := in.Archive(sha); err != nil {
+				return err
+			}
+			archived++
+		}
+	}
+	if removed+archived > 0 {
+		in.cfg.Logger.Info("spool recovered", "removed", removed, "archived", archived)
+	}
+	return nil
+}
+
+// Archive moves an uploaded scan's copies from the spool to the archive and
+// records it. It is idempotent.
+func (in *Ingester) Archive(sha string) error {
+	for _, repaired := range []bool{false, true} {
+		src := in.SpoolPath(sha, repaired)
+		dst := filepath.Join(in.archive, filepath.Base(src))
+		if err := os.Rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("archive %s: %w", sha, err)
+		}
+	}
+	if err := syncDir(in.archive); err != nil {
+		return err
+	}
+	if err := syncDir(in.spool); err != nil {
+		return err
+	}
+	return in.cfg.Store.Archived(sha)
+}
+
+// Prune deletes archived copies of scans uploaded more than retention ago.
+// The records stay: the counts and the report do not depend on the files.
+func (in *Ingester) Prune(ctx context.Context, retention time.Duration) (int, error) {
+	if retention <= 0 {
+		return 0, nil
+	}
+	entries, err := os.ReadDir(in.archive)
+	if err != nil {
+		return 0, fmt.Errorf("read archive: %w", err)
+	}
+	cutoff := in.cfg.Now().Add(-retention)
+	n := 0
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		sha := strings.TrimSuffix(strings.TrimSuffix(e.Name(), ".pdf"), ".repaired")
+		sc, err := in.cfg.Store.Scan(sha)
+		if err != nil || sc.State != store.Uploaded || sc.Uploaded.After(cutoff) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(in.archive, e.Name())); err == nil {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,519 @@
+// Package ingest takes one scanned file from the inbox and carries it as far
+// as the upload queue: it copies the file into the data dir while hashing it,
+// checks it, links it to its dossier, records the outcome in the store in one
+// transaction, and only then removes it from the inbox or moves it to the
+// folder where staff see what needs doing.
+//
+// Crash safety rests on that order. Until the record is committed the inbox
+// file is untouched, so a crash means the file is simply taken again; the
+// spool copy left behind is found by its content hash or removed by Recover.
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/sohoa/sohoa/ingest/pdfcheck"
+	"github.com/sohoa/sohoa/ingest/reason"
+	"github.com/sohoa/sohoa/ingest/store"
+)
+
+// Checker validates a PDF; *pdfcheck.Checker is the real one.
+type Checker interface {
+	Check(ctx context.Context, src, repairedDst string) (pdfcheck.Result, error)
+}
+
+// Config wires an Ingester. Fields marked required must be set.
+type Config struct {
+	Inbox   string       // required: the watched folder
+	DataDir string       // required: spool and archive live here
+	Errors  string       // required: staff folder for rejected files, directly under Inbox
+	Waiting string       // required: staff folder for scans that need a code, directly under Inbox
+	Linker  *Linker      // required
+	Checker Checker      // required
+	Store   *store.Store // required
+	// MaxBytes is the size cap; larger files are hashed, not copied, and rejected.
+	MaxBytes int64
+	// CheckTimeout bounds the check of one file; zero means 2 minutes.
+	CheckTimeout time.Duration
+	// Queued is called after a scan was queued for upload; may be nil.
+	Queued func()
+	Now    func() time.Time // nil: time.Now
+	Logger *slog.Logger     // nil: discard
+}
+
+// Ingester runs the pipeline for one file at a time. Ingest must not be
+// called concurrently; the other methods may be.
+type Ingester struct {
+	cfg     Config
+	spool   string
+	archive string
+}
+
+// ErrBusy means the file was still changing or was replaced while it was
+// read; it should be offered again later.
+var ErrBusy = errors.New("file changed while it was being taken")
+
+// Vietnam keeps one offset all year; notes to staff use its local time.
+var vietnam = time.FixedZone("ICT", 7*3600)
+
+// New checks the configuration and creates the data dir layout.
+func New(cfg Config) (*Ingester, error) {
+	if cfg.Inbox == "" || cfg.DataDir == "" || cfg.Errors == "" || cfg.Waiting == "" ||
+		cfg.Linker == nil || cfg.Checker == nil || cfg.Store == nil {
+		return nil, errors.New("ingest: incomplete config")
+	}
+	if cfg.CheckTimeout <= 0 {
+		cfg.CheckTimeout = 2 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Queued == nil {
+		cfg.Queued = func() {}
+	}
+	in := &Ingester{cfg: cfg, spool: filepath.Join(cfg.DataDir, "spool"), archive: filepath.Join(cfg.DataDir, "archive")}
+	for _, d := range []string{in.spool, in.archive} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+	}
+	return in, nil
+}
+
+// Skip reports whether a path under the inbox belongs to the staff folders
+// in a way that must never be taken: the errors folder entirely, and our
+// notes in the waiting folder. rel is slash-separated.
+func (in *Ingester) Skip(rel string, isDir bool) bool {
+	first, rest, _ := strings.Cut(rel, "/")
+	first = norm.NFC.String(first)
+	if first == norm.NFC.String(in.cfg.Errors) {
+		return true
+	}
+	return first == norm.NFC.String(in.cfg.Waiting) && rest != "" && !isDir && strings.HasSuffix(strings.ToLower(rest), ".txt")
+}
+
+// SpoolPath is where a scan's content lives until it is uploaded; with
+// repaired, its repaired copy.
+func (in *Ingester) SpoolPath(sha string, repaired bool) string {
+	if repaired {
+		return filepath.Join(in.spool, sha+".repaired.pdf")
+	}
+	return filepath.Join(in.spool, sha+".pdf")
+}
+
+// Ingest takes the file at path (rel under the inbox, slash-separated; info
+// from Lstat). It returns nil when the file is settled: recorded, and removed
+// or moved to a staff folder. An error means it stays where it is and should
+// be offered again later (ErrBusy, or a failure of our own such as a full disk).
+func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo) error {
+	rel = norm.NFC.String(filepath.ToSlash(rel))
+	log := in.cfg.Logger.With("file", rel)
+	if !info.Mode().IsRegular() {
+		return in.rejectUnhashed(p, rel, reason.NotRegular, "file type "+info.Mode().Type().String(), log)
+	}
+	sha, tmp, err := in.take(p, info)
+	if errors.Is(err, fs.ErrPermission) {
+		// We may move what we cannot read: staff see why in the errors folder.
+		return in.rejectUnhashed(p, rel, reason.Unreadable, err.Error(), log)
+	}
+	if err != nil {
+		return err
+	}
+	if tmp != "" {
+		defer os.Remove(tmp) // a no-op once renamed into the spool
+	}
+	sc, err := in.cfg.Store.Scan(sha)
+	switch {
+	case err == nil:
+		return in.seenAgain(ctx, p, rel, sc, log)
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("look up %s: %w", sha, err)
+	}
+
+	sc = store.Scan{SHA256: sha, Size: info.Size(), Name: path.Base(rel), Source: rel, Seen: in.cfg.Now()}
+	var res pdfcheck.Result
+	if tmp == "" {
+		res = pdfcheck.Result{Reason: reason.TooLarge,
+			Detail: fmt.Sprintf("%d bytes, over the cap of %d", info.Size(), in.cfg.MaxBytes)}
+	} else {
+		spooled := in.SpoolPath(sha, false)
+		if err := os.Rename(tmp, spooled); err != nil {
+			return fmt.Errorf("spool %s: %w", rel, err)
+		}
+		if err := syncDir(in.spool); err != nil {
+			return err
+		}
+		cctx, cancel := context.WithTimeout(ctx, in.cfg.CheckTimeout)
+		res, err = in.cfg.Checker.Check(cctx, spooled, in.SpoolPath(sha, true))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("check %s: %w", rel, err)
+		}
+	}
+	sc.Pages, sc.MinDPI, sc.Repaired = res.Pages, res.MinDPI, res.Repaired
+	if sc.Repaired {
+		if sc.RepairedSHA256, sc.RepairedSize, err = hashFile(in.SpoolPath(sha, true)); err != nil {
+			return err
+		}
+	}
+	codes, hold, detail := in.cfg.Linker.Link(rel)
+	sc.Dossiers = codes
+	switch {
+	case res.Reason != "":
+		sc.State, sc.Reason, sc.Detail = store.Rejected, res.Reason, res.Detail
+	case hold != "":
+		sc.State, sc.Reason, sc.Detail = store.Waiting, hold, detail
+	default:
+		sc.State = store.Queued
+	}
+	if err := in.cfg.Store.Record(sc); err != nil {
+		return err
+	}
+	log.Info("scan recorded", "sha256", sha, "state", sc.State, "reason", sc.Reason, "detail", sc.Detail,
+		"dossiers", codes, "pages", sc.Pages, "min_dpi", sc.MinDPI, "repaired", sc.Repaired, "bytes", sc.Size)
+	if sc.State == store.Queued {
+		in.cfg.Queued()
+	}
+	return in.settle(p, sc, log)
+}
+
+// take copies a regular file into the spool while hashing it, and fsyncs the
+// copy. Files over the size cap are only hashed (tmp is then ""). It returns
+// ErrBusy when the file changed or was replaced since info was taken.
+func (in *Ingester) take(p string, info fs.FileInfo) (sha, tmp string, err error) {
+	// O_NOFOLLOW: a file swapped for a symlink is not followed out of the
+	// inbox; O_NONBLOCK: one swapped for a FIFO does not hang us.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ELOOP) {
+		return "", "", fmt.Errorf("%s: %w", p, ErrBusy)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("open %s: %w", p, err)
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return "", "", fmt.Errorf("stat %s: %w", p, err)
+	}
+	if !before.Mode().IsRegular() || !os.SameFile(before, info) || before.Size() != info.Size() || !before.ModTime().Equal(info.ModTime()) {
+		return "", "", fmt.Errorf("%s: %w", p, ErrBusy)
+	}
+	h := sha256.New()
+	var dst io.Writer = h
+	var out *os.File
+	if info.Size() <= in.cfg.MaxBytes {
+		out, err = os.CreateTemp(in.spool, ".tmp-*")
+		if err != nil {
+			return "", "", fmt.Errorf("spool: %w", err)
+		}
+		tmp = out.Name()
+		defer func() {
+			if err != nil {
+				out.Close()
+				os.Remove(tmp)
+				tmp = ""
+			}
+		}()
+		dst = io.MultiWriter(out, h)
+	}
+	n, err := io.Copy(dst, f)
+	if err != nil {
+		return "", "", fmt.Errorf("copy %s into the spool: %w", p, err)
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return "", "", fmt.Errorf("stat %s: %w", p, err)
+	}
+	if n != info.Size() || after.Size() != n || !after.ModTime().Equal(info.ModTime()) {
+		return "", "", fmt.Errorf("%s: %w", p, ErrBusy)
+	}
+	if out != nil {
+		if err = out.Chmod(0o640); err != nil {
+			return "", "", fmt.Errorf("spool: %w", err)
+		}
+		if err = out.Sync(); err != nil {
+			return "", "", fmt.Errorf("sync spool copy of %s: %w", p, err)
+		}
+		if err = out.Close(); err != nil {
+			return "", "", fmt.Errorf("spool: %w", err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), tmp, nil
+}
+
+// seenAgain handles a file whose content is already recorded: the rest of an
+// interrupted ingest, a waiting scan that staff renamed, or a duplicate.
+func (in *Ingester) seenAgain(ctx context.Context, p, rel string, sc store.Scan, log *slog.Logger) error {
+	resumed := !sc.Settled && sc.Source == rel
+	switch sc.State {
+	case store.Waiting:
+		return in.relink(p, rel, sc, log)
+	case store.Rejected:
+		if !resumed {
+			if err := in.cfg.Store.CountDuplicate(); err != nil {
+				return err
+			}
+			log.Info("rejected content dropped again", "sha256", sc.SHA256, "reason", sc.Reason)
+		}
+		sc.Name = path.Base(rel)
+		return in.settle(p, sc, log)
+	default: // queued or uploaded: its content is safe in the data dir
+		if !resumed {
+			if err := in.cfg.Store.CountDuplicate(); err != nil {
+				return err
+			}
+			log.Info("duplicate of a recorded scan removed from the inbox", "sha256", sc.SHA256,
+				"state", sc.State, "dossiers", sc.Dossiers, "first_seen_as", sc.Source)
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", rel, err)
+		}
+		in.removeEmptyParents(filepath.Dir(p))
+		if resumed {
+			return in.cfg.Store.Settle(sc.SHA256, "")
+		}
+		return nil
+	}
+}
+
+// relink tries again to link a waiting scan, under the name and folder it
+// has now.
+func (in *Ingester) relink(p, rel string, sc store.Scan, log *slog.Logger) error {
+	if !fileExists(in.SpoolPath(sc.SHA256, false)) {
+		return fmt.Errorf("waiting scan %s has no spool copy", sc.SHA256)
+	}
+	codes, hold, detail := in.cfg.Linker.Link(rel)
+	oldNote := ""
+	if sc.Place != "" {
+		oldNote = filepath.Join(in.cfg.Inbox, filepath.FromSlash(sc.Place)) + ".txt"
+	}
+	if hold == "" {
+		if err := in.cfg.Store.Link(sc.SHA256, codes, path.Base(rel), rel, in.cfg.Now()); err != nil {
+			return err
+		}
+		log.Info("waiting scan linked", "sha256", sc.SHA256, "dossiers", codes)
+		in.cfg.Queued()
+		if oldNote != "" {
+			os.Remove(oldNote)
+		}
+		sc.State, sc.Dossiers = store.Queued, codes
+		return in.settle(p, sc, log)
+	}
+	if sc.Settled && sc.Place == rel && sc.Reason == hold {
+		return nil // still waiting, where staff see it, for the same reason
+	}
+	if oldNote != "" && sc.Place != rel {
+		os.Remove(oldNote)
+	}
+	if err := in.cfg.Store.Hold(sc.SHA256, hold, detail, path.Base(rel), rel); err != nil {
+		return err
+	}
+	sc.Reason, sc.Detail, sc.Name, sc.Source = hold, detail, path.Base(rel), rel
+	return in.settle(p, sc, log)
+}
+
+// settle removes a recorded file from the inbox, or moves it to the staff
+// folder its state calls for with a note beside it, and records that.
+func (in *Ingester) settle(p string, sc store.Scan, log *slog.Logger) error {
+	var place string
+	switch sc.State {
+	case store.Queued, store.Uploaded:
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s from the inbox: %w", sc.Source, err)
+		}
+		in.removeEmptyParents(filepath.Dir(p))
+	case store.Waiting:
+		var err error
+		if place, err = in.toStaffFolder(p, in.cfg.Waiting, sc); err != nil {
+			return err
+		}
+	case store.Rejected:
+		var err error
+		if place, err = in.toStaffFolder(p, in.cfg.Errors, sc); err != nil {
+			return err
+		}
+		// The file is in the errors folder; our copy is not needed.
+		os.Remove(in.SpoolPath(sc.SHA256, false))
+		os.Remove(in.SpoolPath(sc.SHA256, true))
+	}
+	if err := in.cfg.Store.Settle(sc.SHA256, place); err != nil {
+		return err
+	}
+	if place != "" {
+		log.Info("moved for staff", "to", place, "reason", sc.Reason)
+	}
+	return nil
+}
+
+// toStaffFolder moves the file at p into folder (directly under the inbox)
+// unless it is already there, writes the note beside it, and returns its new
+// slash-separated path under the inbox.
+func (in *Ingester) toStaffFolder(p, folder string, sc store.Scan) (string, error) {
+	dir := filepath.Join(in.cfg.Inbox, folder)
+	if err := os.MkdirAll(dir, 0o770); err != nil {
+		return "", fmt.Errorf("create staff folder: %w", err)
+	}
+	target := p
+	if filepath.Dir(p) != dir {
+		var err error
+		if target, err = freeName(dir, filepath.Base(p)); err != nil {
+			return "", err
+		}
+		if err := os.Rename(p, target); err != nil {
+			return "", fmt.Errorf("move %s to %s: %w", sc.Source, folder, err)
+		}
+		in.removeEmptyParents(filepath.Dir(p))
+	}
+	if err := writeNote(target+".txt", sc, in.cfg.Now()); err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(in.cfg.Inbox, target)
+	if err != nil {
+		return "", err
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+// rejectUnhashed moves what cannot be read as a scan — a FIFO, socket,
+// device or symlink, or a file we may not read — to the errors folder
+// without opening or following it. There is no content to record; the
+// rejection is counted.
+func (in *Ingester) rejectUnhashed(p, rel string, r reason.Code, detail string, log *slog.Logger) error {
+	sc := store.Scan{Name: path.Base(rel), Source: rel, State: store.Rejected, Reason: r, Detail: detail}
+	place, err := in.toStaffFolder(p, in.cfg.Errors, sc)
+	if err != nil {
+		return err
+	}
+	if err := in.cfg.Store.CountRejected(r); err != nil {
+		return err
+	}
+	log.Warn("rejected without reading", "reason", r, "detail", detail, "moved_to", place)
+	return nil
+}
+
+// removeEmptyParents removes dir and its parents up to (not including) the
+// inbox while they are empty: the folders staff made for one dossier.
+func (in *Ingester) removeEmptyParents(dir string) {
+	root := filepath.Clean(in.cfg.Inbox)
+	for dir = filepath.Clean(dir); strings.HasPrefix(dir, root+string(filepath.Separator)); dir = filepath.Dir(dir) {
+		if filepath.Dir(dir) == root && (filepath.Base(dir) == in.cfg.Errors || filepath.Base(dir) == in.cfg.Waiting) {
+			return
+		}
+		if os.Remove(dir) != nil {
+			return
+		}
+	}
+}
+
+// freeName returns a path in dir for base that is not taken: "a.pdf",
+// "a (2).pdf", "a (3).pdf", ...
+func freeName(dir, base string) (string, error) {
+	ext := filepath.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	for i := 1; i < 10000; i++ {
+		name := base
+		if i > 1 {
+			name = fmt.Sprintf("%s (%d)%s", stem, i, ext)
+		}
+		p := filepath.Join(dir, name)
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no free name for %s in %s", base, dir)
+}
+
+// writeNote writes the Vietnamese note that tells staff what is wrong and
+// what to do, beside the file, with a BOM and CRLF so that Windows Notepad
+// shows it right.
+func writeNote(p string, sc store.Scan, now time.Time) error {
+	lines := []string{
+		"Tệp: " + sc.Name,
+		"Tình trạng: " + sc.Reason.Vietnamese(),
+		"Cần làm: " + sc.Reason.Advice(),
+	}
+	if len(sc.Dossiers) > 0 {
+		lines = append(lines, "Mã hồ sơ tìm thấy: "+strings.Join(sc.Dossiers, ", "))
+	}
+	lines = append(lines,
+		"Thời gian: "+now.In(vietnam).Format("15:04 02/01/2006"),
+		"",
+		"(Dành cho cán bộ CNTT: "+string(sc.Reason)+": "+sc.Reason.English()+"; "+sc.Detail+")",
+	)
+	body := "\ufeff" + strings.Join(lines, "\r\n") + "\r\n"
+	return writeFileAtomic(p, []byte(body), 0o660)
+}
+
+func writeFileAtomic(p string, b []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(p), ".note-*")
+	if err != nil {
+		return fmt.Errorf("write note: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		return fmt.Errorf("write note %s: %w", p, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+func hashFile(p string) (sha string, size int64, err error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("hash %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

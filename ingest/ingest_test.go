@@ -1,0 +1,331 @@
+package ingest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/pdfcheck"
+	"github.com/sohoa/sohoa/ingest/reason"
+	"github.com/sohoa/sohoa/ingest/store"
+)
+
+const samples = "../../shared/corpus/samples"
+
+type fixture struct {
+	t      *testing.T
+	inbox  string
+	data   string
+	st     *store.Store
+	in     *Ingester
+	queued int
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := &fixture{t: t, inbox: filepath.Join(dir, "inbox"), data: filepath.Join(dir, "data")}
+	if err := os.MkdirAll(f.inbox, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(f.data, "sohoa.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f.st = st
+	g, _ := dossier.NewGrammar("")
+	f.in, err = New(Config{
+		Inbox: f.inbox, DataDir: f.data, Errors: "Lỗi", Waiting: "Chờ mã hồ sơ",
+		Linker:   &Linker{Grammar: g, Ward: "000.00.12.H57", SkipFolder: "Chờ mã hồ sơ"},
+		Checker:  &pdfcheck.Checker{Limits: pdfcheck.Limits{MinDPI: 200, MaxBytes: 30 << 20}},
+		Store:    st,
+		MaxBytes: 30 << 20,
+		Queued:   func() { f.queued++ },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// drop copies a corpus sample into the inbox under rel.
+func (f *fixture) drop(sample, rel string) string {
+	f.t.Helper()
+	b, err := os.ReadFile(filepath.Join(samples, sample))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	p := filepath.Join(f.inbox, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o640); err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+func (f *fixture) ingest(rel string) error {
+	f.t.Helper()
+	p := filepath.Join(f.inbox, filepath.FromSlash(rel))
+	info, err := os.Lstat(p)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return f.in.Ingest(context.Background(), p, rel, info)
+}
+
+func (f *fixture) stats() store.Stats {
+	f.t.Helper()
+	s, err := f.st.Stats()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+func TestLinkedScanIsQueuedAndLeavesInbox(t *testing.T) {
+	f := newFixture(t)
+	name := "000.00.12.H57-200320-0001.pdf"
+	p := f.drop(name, "hồ sơ/"+name)
+	if err := f.ingest("hồ sơ/" + name); err != nil {
+		t.Fatal(err)
+	}
+	if exists(p) || exists(filepath.Dir(p)) {
+		t.Error("the scan (or its emptied folder) is still in the inbox")
+	}
+	s := f.stats()
+	if s.Scans != 1 || s.QueueLength != 1 || f.queued != 1 {
+		t.Errorf("stats %+v, queued %d", s, f.queued)
+	}
+	var sc store.Scan
+	f.st.Scans(func(x store.Scan) bool { sc = x; return false })
+	if sc.State != store.Queued || sc.Dossiers[0] != "000.00.12.H57-200320-0001" || sc.Pages != 2 || !sc.Settled {
+		t.Errorf("record %+v", sc)
+	}
+	if !exists(f.in.SpoolPath(sc.SHA256, false)) {
+		t.Error("no spool copy of a queued scan")
+	}
+}
+
+func TestRejectedGoesToErrorsWithVietnameseNote(t *testing.T) {
+	f := newFixture(t)
+	f.drop("lowres_0001.pdf", "000.00.12.H57-200321-0005.pdf")
+	if err := f.ingest("000.00.12.H57-200321-0005.pdf"); err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(f.inbox, "Lỗi", "000.00.12.H57-200321-0005.pdf")
+	if !exists(moved) {
+		t.Fatal("rejected scan not in the errors folder")
+	}
+	note, err := os.ReadFile(moved + ".txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(note), reason.LowDPI.Vietnamese()) || !strings.Contains(string(note), "200 dpi") {
+		t.Errorf("note does not say what is wrong and what to do:\n%s", note)
+	}
+	s := f.stats()
+	if s.Rejected[reason.LowDPI] != 1 || s.QueueLength != 0 {
+		t.Errorf("stats %+v", s)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(f.data, "spool")); len(entries) != 0 {
+		t.Errorf("spool keeps %d files of a rejected scan", len(entries))
+	}
+}
+
+func TestWaitingScanLinksWhenRenamed(t *testing.T) {
+	f := newFixture(t)
+	f.drop("scan_0009.pdf", "scan_0009.pdf")
+	if err := f.ingest("scan_0009.pdf"); err != nil {
+		t.Fatal(err)
+	}
+	waiting := filepath.Join(f.inbox, "Chờ mã hồ sơ", "scan_0009.pdf")
+	if !exists(waiting) || !exists(waiting+".txt") {
+		t.Fatal("scan without a code is not waiting with a note")
+	}
+	if s := f.stats(); s.Unlinked != 1 || s.QueueLength != 0 {
+		t.Errorf("stats %+v", s)
+	}
+	// Offered again unchanged (a restart): still waiting, nothing counted.
+	if err := f.ingest("Chờ mã hồ sơ/scan_0009.pdf"); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.stats(); s.Unlinked != 1 || s.Duplicates != 0 || s.Scans != 1 {
+		t.Errorf("re-offered waiting scan changed stats: %+v", s)
+	}
+	// Staff rename it to carry the code.
+	renamed := filepath.Join(f.inbox, "Chờ mã hồ sơ", "000.00.12.H57-200320-0009.pdf")
+	if err := os.Rename(waiting, renamed); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ingest("Chờ mã hồ sơ/000.00.12.H57-200320-0009.pdf"); err != nil {
+		t.Fatal(err)
+	}
+	if exists(renamed) || exists(waiting+".txt") {
+		t.Error("linked scan or its note still in the waiting folder")
+	}
+	s := f.stats()
+	if s.Unlinked != 0 || s.QueueLength != 1 || s.Scans != 1 {
+		t.Errorf("stats after linking %+v", s)
+	}
+}
+
+func TestDuplicateIsRecordedOnce(t *testing.T) {
+	f := newFixture(t)
+	name := "000.00.12.H57-200320-0001.pdf"
+	f.drop(name, name)
+	if err := f.ingest(name); err != nil {
+		t.Fatal(err)
+	}
+	p := f.drop(name, "copy "+name)
+	if err := f.ingest("copy " + name); err != nil {
+		t.Fatal(err)
+	}
+	if exists(p) {
+		t.Error("duplicate left in the inbox")
+	}
+	s := f.stats()
+	if s.Scans != 1 || s.Duplicates != 1 || s.QueueLength != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestInterruptedIngestResumesWithoutDuplicate(t *testing.T) {
+	f := newFixture(t)
+	name := "000.00.12.H57-200320-0001.pdf"
+	p := f.drop(name, name)
+	if err := f.ingest(name); err != nil {
+		t.Fatal(err)
+	}
+	// As if the daemon died after the commit, before the inbox file went:
+	// the same file at the same place, its record not settled.
+	var sha string
+	f.st.Scans(func(x store.Scan) bool { sha = x.SHA256; return false })
+	f.drop(name, name)
+	markUnsettled(t, f.st, sha)
+	if err := f.ingest(name); err != nil {
+		t.Fatal(err)
+	}
+	if exists(p) {
+		t.Error("resumed file left in the inbox")
+	}
+	if s := f.stats(); s.Duplicates != 0 || s.Scans != 1 || s.QueueLength != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// markUnsettled rewinds a record to the moment between its commit and the
+// removal of its inbox file.
+func markUnsettled(t *testing.T, st *store.Store, sha string) {
+	t.Helper()
+	if err := st.Unsettle(sha); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSpecialFilesAreMovedNotOpened(t *testing.T) {
+	f := newFixture(t)
+	fifo := filepath.Join(f.inbox, "scan.pdf")
+	if err := syscall.Mkfifo(fifo, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "secret.pdf")
+	os.WriteFile(outside, []byte("%PDF-1.4 not ours"), 0o600)
+	link := filepath.Join(f.inbox, "link.pdf")
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 2)
+	go func() { done <- f.ingest("scan.pdf"); done <- f.ingest("link.pdf") }()
+	for range 2 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("ingest blocked on a FIFO or symlink")
+		}
+	}
+	for _, n := range []string{"scan.pdf", "link.pdf"} {
+		info, err := os.Lstat(filepath.Join(f.inbox, "Lỗi", n))
+		if err != nil || info.Mode().IsRegular() {
+			t.Errorf("%s: not moved to the errors folder as it was: %v", n, err)
+		}
+	}
+	if !exists(outside) {
+		t.Error("symlink target outside the inbox was touched")
+	}
+	if s := f.stats(); s.Rejected[reason.NotRegular] != 2 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestTooLargeIsRejectedWithoutCopy(t *testing.T) {
+	f := newFixture(t)
+	f.in.cfg.MaxBytes = 1000
+	name := "000.00.12.H57-200320-0001.pdf"
+	f.drop(name, name)
+	if err := f.ingest(name); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.stats(); s.Rejected[reason.TooLarge] != 1 {
+		t.Errorf("stats %+v", s)
+	}
+	if !exists(filepath.Join(f.inbox, "Lỗi", name)) {
+		t.Error("too large file not in the errors folder")
+	}
+}
+
+func TestChangedFileIsNotTaken(t *testing.T) {
+	f := newFixture(t)
+	name := "000.00.12.H57-200320-0001.pdf"
+	p := f.drop(name, name)
+	info, _ := os.Lstat(p)
+	fh, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	fh.Write([]byte("more"))
+	fh.Close()
+	if err := f.in.Ingest(context.Background(), p, name, info); err == nil {
+		t.Fatal("a file that grew after it was offered was taken")
+	}
+	if !exists(p) || f.stats().Scans != 0 {
+		t.Error("a file that changed was recorded or removed")
+	}
+}
+
+func TestRecoverRemovesOrphans(t *testing.T) {
+	f := newFixture(t)
+	spool := filepath.Join(f.data, "spool")
+	os.WriteFile(filepath.Join(spool, ".tmp-123"), []byte("half"), 0o640)
+	os.WriteFile(filepath.Join(spool, strings.Repeat("ab", 32)+".pdf"), []byte("orphan"), 0o640)
+	if err := f.in.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(spool); len(entries) != 0 {
+		t.Errorf("spool still has %d files", len(entries))
+	}
+}
+
+func TestNFDNameLinks(t *testing.T) {
+	f := newFixture(t)
+	rel := "Ho\u0302\u0300 so\u031b 000.00.12.H57-200320-0001.pdf"
+	f.drop("000.00.12.H57-200320-0001.pdf", rel)
+	if err := f.ingest(rel); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.stats(); s.QueueLength != 1 {
+		t.Errorf("NFD name not linked: %+v", s)
+	}
+}
