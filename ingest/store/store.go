@@ -54,6 +54,7 @@ type Scan struct {
 	Settled        bool      `json:"settled,omitempty"`  // the inbox copy was removed or moved to a staff folder
 	Place          string    `json:"place,omitempty"`    // where staff see it now (errors or waiting folder), slash-separated under the inbox
 	Archived       bool      `json:"archived,omitempty"` // the data-dir copy moved from spool to archive
+	Pending        int       `json:"pending,omitempty"`  // upload jobs not yet confirmed
 }
 
 // Job is one upload waiting in the queue.
@@ -192,11 +193,14 @@ func (s *Store) Record(sc Scan) error {
 		var err error
 		switch sc.State {
 		case Rejected:
+			if !sc.Reason.IsRejection() {
+				return fmt.Errorf("record scan %s: %q is not a rejection reason", sc.SHA256, sc.Reason)
+			}
 			err = add(tx, pRejected+string(sc.Reason), 1)
 		case Waiting:
 			err = add(tx, cUnlinked, 1)
 		case Queued:
-			err = enqueue(tx, sc, sc.Seen)
+			err = enqueue(tx, &sc, sc.Seen)
 		default:
 			err = fmt.Errorf("cannot start in state %q", sc.State)
 		}
@@ -227,7 +231,7 @@ func (s *Store) Link(sha string, dossiers []string, name, source string, at time
 		if err := add(tx, cUnlinked, -1); err != nil {
 			return err
 		}
-		if err := enqueue(tx, sc, at); err != nil {
+		if err := enqueue(tx, &sc, at); err != nil {
 			return err
 		}
 		return putScan(tx, sc)
@@ -276,6 +280,9 @@ func (s *Store) Archived(sha string) error {
 // CountRejected counts a rejection that has no content to record (a FIFO or
 // a symlink in the inbox).
 func (s *Store) CountRejected(r reason.Code) error {
+	if !r.IsRejection() {
+		return fmt.Errorf("count rejection: %q is not a rejection reason", r)
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		return errors.Join(add(tx, cScans, 1), add(tx, pRejected+string(r), 1))
 	})
@@ -354,8 +361,8 @@ func (s *Store) Done(j Job, at time.Time) error {
 		if err != nil {
 			return err
 		}
-		if !hasJob(tx, j.SHA256) {
-			sc.State, sc.Uploaded = Uploaded, at
+		if sc.Pending--; sc.Pending <= 0 {
+			sc.State, sc.Uploaded, sc.Pending = Uploaded, at, 0
 		}
 		return putScan(tx, sc)
 	})
@@ -401,7 +408,7 @@ func (s *Store) Stats() (Stats, error) {
 		c := tx.Bucket(bCounters)
 		st.Scans = uint64(get(c, cScans))
 		st.Duplicates = uint64(get(c, cDuplicates))
-		st.Unlinked = uint64(get(c, cUnlinked))
+		st.Unlinked = uint64(max(get(c, cUnlinked), 0))
 		st.Uploads = uint64(get(c, cUploads))
 		st.UploadBytes = uint64(get(c, cUploadBytes))
 		st.DossiersDigitized = uint64(get(c, cDigitized))
@@ -452,7 +459,8 @@ func (s *Store) Dossier(code string) (Dossier, error) {
 	return d, err
 }
 
-func enqueue(tx *bolt.Tx, sc Scan, at time.Time) error {
+// enqueue queues one job per dossier of sc and counts them in sc.Pending.
+func enqueue(tx *bolt.Tx, sc *Scan, at time.Time) error {
 	if len(sc.Dossiers) == 0 {
 		return fmt.Errorf("queue scan %s: no dossier", sc.SHA256)
 	}
@@ -473,6 +481,7 @@ func enqueue(tx *bolt.Tx, sc Scan, at time.Time) error {
 		if err := putJSON(tx, bQueue, key, j); err != nil {
 			return err
 		}
+		sc.Pending++
 		d := getDossier(tx, code, at)
 		d.Scans++
 		if err := putJSON(tx, bDossiers, []byte(code), d); err != nil {
@@ -480,18 +489,6 @@ func enqueue(tx *bolt.Tx, sc Scan, at time.Time) error {
 		}
 	}
 	return nil
-}
-
-func hasJob(tx *bolt.Tx, sha string) bool {
-	found := false
-	_ = tx.Bucket(bQueue).ForEach(func(k, _ []byte) error {
-		if len(k) > 8 && string(k[8:]) == sha {
-			found = true
-			return errStop
-		}
-		return nil
-	})
-	return found
 }
 
 func getDossier(tx *bolt.Tx, code string, seen time.Time) Dossier {

@@ -1,0 +1,193 @@
+package upload
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sohoa/sohoa/ingest/store"
+)
+
+func writeScan(t *testing.T, dir, content string) (path, sha string) {
+	t.Helper()
+	s := sha256.Sum256([]byte(content))
+	sha = hex.EncodeToString(s[:])
+	path = filepath.Join(dir, sha+".pdf")
+	if err := os.WriteFile(path, []byte(content), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	return path, sha
+}
+
+func TestDirSinkIsIdempotentAndAtomic(t *testing.T) {
+	root := t.TempDir()
+	src := t.TempDir()
+	p1, s1 := writeScan(t, src, "%PDF-1.4 first")
+	p2, s2 := writeScan(t, src, "%PDF-1.4 second, same name")
+	d := DirSink{Root: root}
+	ctx := context.Background()
+	it := Item{Dossier: "000.00.12.H57-200320-0001", Name: "scan.pdf", SHA256: s1, Path: p1}
+	for range 2 {
+		if err := d.Put(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another content under the same name goes beside it, once.
+	it2 := Item{Dossier: it.Dossier, Name: "scan.pdf", SHA256: s2, Path: p2}
+	for range 2 {
+		if err := d.Put(ctx, it2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, it.Dossier))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) != 2 || names[0] != "scan ("+s2[:12]+").pdf" || names[1] != "scan.pdf" {
+		t.Errorf("outbox holds %q", names)
+	}
+	b, _ := os.ReadFile(filepath.Join(root, it.Dossier, "scan.pdf"))
+	if string(b) != "%PDF-1.4 first" {
+		t.Errorf("content %q", b)
+	}
+}
+
+func TestDirSinkFailures(t *testing.T) {
+	src := t.TempDir()
+	p, s := writeScan(t, src, "%PDF-1.4 x")
+	ctx := context.Background()
+	var e *Error
+	// The share is not mounted: never created, a filesystem failure.
+	missing := filepath.Join(t.TempDir(), "not-mounted")
+	err := DirSink{Root: missing}.Put(ctx, Item{Dossier: "D", Name: "a.pdf", SHA256: s, Path: p})
+	if !errors.As(err, &e) || e.Kind != KindFilesystem {
+		t.Errorf("missing root: %v", err)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("the sink created a missing share root")
+	}
+	// Our copy changed under us: a source failure, nothing written.
+	root := t.TempDir()
+	err = DirSink{Root: root}.Put(ctx, Item{Dossier: "D", Name: "a.pdf", SHA256: strings.Repeat("0", 64), Path: p})
+	if !errors.As(err, &e) || e.Kind != KindSource {
+		t.Errorf("hash mismatch: %v", err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, "D"))
+	if len(entries) != 0 {
+		t.Errorf("a failed delivery left %d files", len(entries))
+	}
+}
+
+func TestSafeName(t *testing.T) {
+	for in, want := range map[string]string{"a/b.pdf": "a_b.pdf", "..": "_", "x:y?.pdf": "x_y_.pdf", "Hồ sơ.pdf": "Hồ sơ.pdf"} {
+		if got := safeName(in); got != want {
+			t.Errorf("safeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestBackoffGrowsAndIsCapped(t *testing.T) {
+	b := Backoff{Min: time.Second, Max: time.Minute}
+	lo := func() float64 { return 0 }
+	hi := func() float64 { return 0.999999 }
+	for _, tt := range []struct {
+		attempts int
+		min, max time.Duration
+	}{{1, 500 * time.Millisecond, time.Second}, {2, time.Second, 2 * time.Second}, {4, 4 * time.Second, 8 * time.Second},
+		{20, 30 * time.Second, time.Minute}, {1000, 30 * time.Second, time.Minute}} {
+		if d := b.Delay(tt.attempts, lo); d != tt.min {
+			t.Errorf("Delay(%d) low = %v, want %v", tt.attempts, d, tt.min)
+		}
+		if d := b.Delay(tt.attempts, hi); d < tt.max-time.Millisecond || d > tt.max {
+			t.Errorf("Delay(%d) high = %v, want about %v", tt.attempts, d, tt.max)
+		}
+	}
+}
+
+// TestWorkerRetriesThroughOutage runs the worker against a real store and a
+// folder sink whose share is missing at first, as when a mount drops.
+func TestWorkerRetriesThroughOutage(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	spool := t.TempDir()
+	share := filepath.Join(t.TempDir(), "share")
+	now := time.Now()
+	var shas []string
+	for i, c := range []string{"%PDF-1.4 one", "%PDF-1.4 two", "%PDF-1.4 three"} {
+		_, sha := writeScan(t, spool, c)
+		shas = append(shas, sha)
+		err := st.Record(store.Scan{SHA256: sha, Size: int64(len(c)), Name: "s.pdf", State: store.Queued,
+			Dossiers: []string{"000.00.12.H57-200320-000" + string(rune('1'+i))}, Seen: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var attempts []Attempt
+	done := make(chan store.Job, 3)
+	w := NewWorker(Worker{
+		Queue: st, Sink: DirSink{Root: share}, Ward: "000.00.12.H57",
+		Path:    func(j store.Job) string { return filepath.Join(spool, j.SHA256+".pdf") },
+		Done:    func(j store.Job) { done <- j },
+		Backoff: Backoff{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond},
+		Observe: func(a Attempt) { attempts = append(attempts, a) },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.Run(ctx) }()
+
+	// Let it fail a few times, then mount the share.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, _ := st.Stats()
+		if s.UploadFailures[KindFilesystem] >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("worker did not retry")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := os.MkdirAll(share, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("uploads did not resume after the outage")
+		}
+	}
+	cancel()
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	s, _ := st.Stats()
+	if s.Uploads != 3 || s.QueueLength != 0 || s.DossiersDigitized != 3 {
+		t.Errorf("stats %+v", s)
+	}
+	for _, sha := range shas {
+		sc, _ := st.Scan(sha)
+		if sc.State != store.Uploaded {
+			t.Errorf("%s is %s", sha[:8], sc.State)
+		}
+	}
+	fails := 0
+	for _, a := range attempts {
+		if a.Kind != "" {
+			fails++
+		}
+	}
+	if fails < 3 || len(attempts)-fails != 3 {
+		t.Errorf("observed %d attempts, %d failed", len(attempts), fails)
+	}
+}
