@@ -40,7 +40,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() == 0 {
+	if fs.NArg() == 0 && *cfgPath == "" {
 		fmt.Fprintln(stderr, "sohoa check: no files given")
 		return 2
 	}
@@ -48,6 +48,11 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa check:", err)
 		return 2
+	}
+	if fs.NArg() == 0 {
+		// `sohoa check -config FILE`: check the configuration alone.
+		fmt.Fprintf(stdout, "%s: configuration is valid\n", *cfgPath)
+		return 0
 	}
 	grammar, err := dossier.NewGrammar(cfg.Link.Pattern)
 	if err != nil {
@@ -120,7 +125,7 @@ func checkFile(ctx context.Context, c *pdfcheck.Checker, l *ingest.Linker, file,
 func (r checkResult) line() string {
 	var b strings.Builder
 	if r.Valid {
-		fmt.Fprintf(&b, "valid    %s: %d pages, %.0f dpi", r.File, r.Pages, r.MinDPI)
+		fmt.Fprintf(&b, "valid    %s: pages %d, %.0f dpi", r.File, r.Pages, r.MinDPI)
 		if r.Repaired {
 			b.WriteString(", repaired")
 		}

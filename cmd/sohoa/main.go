@@ -23,6 +23,7 @@ Usage:
   sohoa check [-config FILE] [--json] FILE...
                                       validate and link files without a daemon;
                                       exit 1 if any file is invalid
+  sohoa check -config FILE            check a configuration file
   sohoa version                       print the version
 `
 

@@ -82,7 +82,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	}
 	worker := upload.NewWorker(upload.Worker{
 		Queue:   st,
-		Sink:    upload.DirSink{Root: cfg.Upload.Dir.Path},
+		Sink:    upload.DirSink{Root: cfg.Upload.Dir.Path, RequireMount: cfg.Upload.Dir.RequireMount},
 		Ward:    cfg.Ward.Code,
 		Backoff: upload.Backoff{Min: time.Duration(cfg.Upload.Retry.MinBackoff), Max: time.Duration(cfg.Upload.Retry.MaxBackoff)},
 		Logger:  log.With("component", "upload"),

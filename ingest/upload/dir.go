@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // DirSink delivers into a folder, a mounted share or a local outbox, as
@@ -20,6 +21,10 @@ import (
 // content under a taken name goes beside it with its hash in the name.
 type DirSink struct {
 	Root string
+	// RequireMount makes deliveries wait while Root is not a mount point: a
+	// share's mount point is an empty local folder while the share is down,
+	// and scans copied there would never reach the province.
+	RequireMount bool
 }
 
 // Put implements Sink.
@@ -27,6 +32,11 @@ func (d DirSink) Put(ctx context.Context, it Item) error {
 	if _, err := os.Stat(d.Root); err != nil {
 		// A share that is not mounted must not be filled as a local folder.
 		return &Error{Kind: KindFilesystem, Err: fmt.Errorf("upload folder: %w", err)}
+	}
+	if d.RequireMount {
+		if err := mountPoint(d.Root); err != nil {
+			return &Error{Kind: KindFilesystem, Err: err}
+		}
 	}
 	dir := filepath.Join(d.Root, safeName(it.Dossier))
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -90,6 +100,21 @@ func (d DirSink) write(ctx context.Context, it Item, target string) error {
 	ok = true
 	if err := syncDir(dir); err != nil {
 		return &Error{Kind: KindFilesystem, Err: err}
+	}
+	return nil
+}
+
+// mountPoint fails unless dir is on another device than its parent.
+func mountPoint(dir string) error {
+	var a, b syscall.Stat_t
+	if err := syscall.Stat(dir, &a); err != nil {
+		return fmt.Errorf("upload folder: %w", err)
+	}
+	if err := syscall.Stat(filepath.Join(dir, ".."), &b); err != nil {
+		return fmt.Errorf("upload folder: %w", err)
+	}
+	if a.Dev == b.Dev && a.Ino != b.Ino {
+		return fmt.Errorf("upload folder %s is not a mounted share (upload.dir.require_mount); waiting for it to be mounted", dir)
 	}
 	return nil
 }

@@ -73,6 +73,15 @@ func TestDirSinkFailures(t *testing.T) {
 	if _, err := os.Stat(missing); err == nil {
 		t.Error("the sink created a missing share root")
 	}
+	// A plain folder where a mounted share is required: waits.
+	plain := t.TempDir()
+	err = DirSink{Root: plain, RequireMount: true}.Put(ctx, Item{Dossier: "D", Name: "a.pdf", SHA256: s, Path: p})
+	if !errors.As(err, &e) || e.Kind != KindFilesystem || !strings.Contains(err.Error(), "not a mounted share") {
+		t.Errorf("unmounted share: %v", err)
+	}
+	if err := (DirSink{Root: "/proc", RequireMount: true}).Put(ctx, Item{Dossier: "D", Name: "a.pdf", SHA256: s, Path: p}); err != nil && strings.Contains(err.Error(), "not a mounted share") {
+		t.Errorf("/proc is a mount point: %v", err)
+	}
 	// Our copy changed under us: a source failure, nothing written.
 	root := t.TempDir()
 	err = DirSink{Root: root}.Put(ctx, Item{Dossier: "D", Name: "a.pdf", SHA256: strings.Repeat("0", 64), Path: p})

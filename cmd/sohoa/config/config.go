@@ -84,7 +84,8 @@ type Retry struct {
 
 // DirSink is the folder sink: a mounted share, or a local outbox.
 type DirSink struct {
-	Path string `yaml:"path"`
+	Path         string `yaml:"path"`
+	RequireMount bool   `yaml:"require_mount"` // wait while Path is not a mount point
 }
 
 // HTTP describes an upload request to the provincial system. Its keys are
