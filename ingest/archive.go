@@ -58,8 +58,9 @@ func (in *Ingester) Recover(ctx context.Context) error {
 	return nil
 }
 
-// Archive moves an uploaded scan's copies from the spool to the archive and
-// records it. It is idempotent.
+// Archive moves an uploaded scan's copies from the spool to the archive. It
+// is idempotent and needs no sync: if a crash undoes the rename, the copy is
+// back in the spool and Recover moves it again.
 func (in *Ingester) Archive(sha string) error {
 	for _, repaired := range []bool{false, true} {
 		src := in.SpoolPath(sha, repaired)
@@ -68,13 +69,7 @@ func (in *Ingester) Archive(sha string) error {
 			return fmt.Errorf("archive %s: %w", sha, err)
 		}
 	}
-	if err := syncDir(in.archive); err != nil {
-		return err
-	}
-	if err := syncDir(in.spool); err != nil {
-		return err
-	}
-	return in.cfg.Store.Archived(sha)
+	return nil
 }
 
 // Prune deletes archived copies of scans uploaded more than retention ago.

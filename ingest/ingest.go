@@ -262,7 +262,10 @@ func (in *Ingester) take(p string, info fs.FileInfo) (sha, tmp string, err error
 // seenAgain handles a file whose content is already recorded: the rest of an
 // interrupted ingest, a waiting scan that staff renamed, or a duplicate.
 func (in *Ingester) seenAgain(ctx context.Context, p, rel string, sc store.Scan, log *slog.Logger) error {
-	resumed := !sc.Settled && sc.Source == rel
+	// The rest of an interrupted ingest, not a duplicate: the same file at
+	// the same place. A queued scan is never marked settled (its inbox file
+	// is simply removed), so for it the place alone says so.
+	resumed := sc.Source == rel && (!sc.Settled || sc.State == store.Queued || sc.State == store.Uploaded)
 	switch sc.State {
 	case store.Waiting:
 		return in.relink(p, rel, sc, log)
@@ -287,9 +290,6 @@ func (in *Ingester) seenAgain(ctx context.Context, p, rel string, sc store.Scan,
 			return fmt.Errorf("remove %s: %w", rel, err)
 		}
 		in.removeEmptyParents(filepath.Dir(p))
-		if resumed {
-			return in.cfg.Store.Settle(sc.SHA256, "")
-		}
 		return nil
 	}
 }
@@ -336,10 +336,14 @@ func (in *Ingester) settle(p string, sc store.Scan, log *slog.Logger) error {
 	var place string
 	switch sc.State {
 	case store.Queued, store.Uploaded:
+		// Its content is safe in the spool and recorded: it leaves the inbox.
+		// No further transaction: a crash before the removal shows up as the
+		// same file at the same place, which seenAgain finishes.
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove %s from the inbox: %w", sc.Source, err)
 		}
 		in.removeEmptyParents(filepath.Dir(p))
+		return nil
 	case store.Waiting:
 		var err error
 		if place, err = in.toStaffFolder(p, in.cfg.Waiting, sc); err != nil {

@@ -111,7 +111,7 @@ func TestLinkedScanIsQueuedAndLeavesInbox(t *testing.T) {
 	}
 	var sc store.Scan
 	f.st.Scans(func(x store.Scan) bool { sc = x; return false })
-	if sc.State != store.Queued || sc.Dossiers[0] != "000.00.12.H57-200320-0001" || sc.Pages != 2 || !sc.Settled {
+	if sc.State != store.Queued || sc.Dossiers[0] != "000.00.12.H57-200320-0001" || sc.Pages != 2 {
 		t.Errorf("record %+v", sc)
 	}
 	if !exists(f.in.SpoolPath(sc.SHA256, false)) {
@@ -210,11 +210,8 @@ func TestInterruptedIngestResumesWithoutDuplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As if the daemon died after the commit, before the inbox file went:
-	// the same file at the same place, its record not settled.
-	var sha string
-	f.st.Scans(func(x store.Scan) bool { sha = x.SHA256; return false })
+	// the same file at the same place.
 	f.drop(name, name)
-	markUnsettled(t, f.st, sha)
 	if err := f.ingest(name); err != nil {
 		t.Fatal(err)
 	}
@@ -223,15 +220,6 @@ func TestInterruptedIngestResumesWithoutDuplicate(t *testing.T) {
 	}
 	if s := f.stats(); s.Duplicates != 0 || s.Scans != 1 || s.QueueLength != 1 {
 		t.Errorf("stats %+v", s)
-	}
-}
-
-// markUnsettled rewinds a record to the moment between its commit and the
-// removal of its inbox file.
-func markUnsettled(t *testing.T, st *store.Store, sha string) {
-	t.Helper()
-	if err := st.Unsettle(sha); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -172,8 +173,14 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		return nil
 	})
 	goRun("upload", func() error { return worker.Run(ctx) })
+	// Parsing a burst of scans grows the heap; once the counter goes quiet,
+	// hand it back so an idle daemon stays small on a desktop PC.
+	release := time.AfterFunc(time.Hour, debug.FreeOSMemory)
+	release.Stop()
+	defer release.Stop()
 	goRun("watcher", func() error {
 		return w.Run(ctx, func(ctx context.Context, f watcher.File) error {
+			defer release.Reset(10 * time.Second)
 			return in.Ingest(ctx, f.Path, f.Rel, f.Info)
 		})
 	})

@@ -49,12 +49,11 @@ type Scan struct {
 	// uploaded when Repaired is set.
 	RepairedSHA256 string    `json:"repaired_sha256,omitempty"`
 	RepairedSize   int64     `json:"repaired_size,omitempty"`
-	Seen           time.Time `json:"seen"`               // when it was recorded
-	Uploaded       time.Time `json:"uploaded,omitzero"`  // when the sink confirmed it
-	Settled        bool      `json:"settled,omitempty"`  // the inbox copy was removed or moved to a staff folder
-	Place          string    `json:"place,omitempty"`    // where staff see it now (errors or waiting folder), slash-separated under the inbox
-	Archived       bool      `json:"archived,omitempty"` // the data-dir copy moved from spool to archive
-	Pending        int       `json:"pending,omitempty"`  // upload jobs not yet confirmed
+	Seen           time.Time `json:"seen"`              // when it was recorded
+	Uploaded       time.Time `json:"uploaded,omitzero"` // when the sink confirmed it
+	Settled        bool      `json:"settled,omitempty"` // the inbox copy was removed or moved to a staff folder
+	Place          string    `json:"place,omitempty"`   // where staff see it now (errors or waiting folder), slash-separated under the inbox
+	Pending        int       `json:"pending,omitempty"` // upload jobs not yet confirmed
 }
 
 // Job is one upload waiting in the queue.
@@ -256,23 +255,6 @@ func (s *Store) Hold(sha string, r reason.Code, detail, name, source string) err
 func (s *Store) Settle(sha, place string) error {
 	return s.update(sha, func(sc *Scan) error {
 		sc.Settled, sc.Place = true, place
-		return nil
-	})
-}
-
-// Unsettle marks a scan as not yet settled, as it is between its record and
-// the removal of its inbox file. Tests use it to stand in for a crash there.
-func (s *Store) Unsettle(sha string) error {
-	return s.update(sha, func(sc *Scan) error {
-		sc.Settled = false
-		return nil
-	})
-}
-
-// Archived records that the data-dir copy moved out of the spool.
-func (s *Store) Archived(sha string) error {
-	return s.update(sha, func(sc *Scan) error {
-		sc.Archived = true
 		return nil
 	})
 }

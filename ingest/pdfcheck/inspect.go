@@ -1,0 +1,145 @@
+package pdfcheck
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/validate"
+
+	"github.com/sohoa/sohoa/ingest/reason"
+)
+
+// eofWindow is how far from the end the %%EOF marker of a file may be.
+const eofWindow = 1024
+
+// verdict is inspect's outcome: the result and, when repaired, the clean file.
+type verdict struct {
+	res   Result
+	clean []byte
+}
+
+// inspect judges a PDF held in memory. Files whose own cross-reference data
+// is unusable are read through pdfcpu's reconstruction, rewritten in memory,
+// and the rewritten bytes are judged from scratch.
+func inspect(ctx context.Context, lim Limits, data []byte) verdict {
+	broken := xrefProblem(data)
+	if broken != "" && !bytes.Contains(data[max(0, len(data)-eofWindow):], []byte("%%EOF")) {
+		// Rebuilding the table of a file cut short would accept the pages
+		// that happen to be complete: only whole files are repaired.
+		return verdict{res: unreadable("truncated: no %%%%EOF at the end; cross-reference table: %s", broken)}
+	}
+	doc, res := open(ctx, lim, data)
+	if res.Reason != "" {
+		if broken != "" {
+			res.Detail += "; cross-reference table: " + broken
+		}
+		return verdict{res: res}
+	}
+	if broken == "" {
+		return verdict{res: judge(doc, lim)}
+	}
+
+	var buf bytes.Buffer
+	buf.Grow(len(data) + len(data)/4)
+	if err := api.WriteContext(doc, &buf); err != nil {
+		return verdict{res: unreadable("repair: write: %v (cross-reference table: %s)", err, broken)}
+	}
+	clean := buf.Bytes()
+	if p := xrefProblem(clean); p != "" {
+		return verdict{res: unreadable("repair: rewritten file still broken: %s", p)}
+	}
+	doc, res = open(ctx, lim, clean)
+	if res.Reason == "" {
+		res = judge(doc, lim)
+	}
+	if res.Reason != "" {
+		res.Detail = "after repair: " + res.Detail
+		return verdict{res: res}
+	}
+	res.Repaired = true
+	res.Detail = "repaired cross-reference table: " + broken
+	return verdict{res: res, clean: clean}
+}
+
+// open reads and validates data with pdfcpu in relaxed mode.
+func open(ctx context.Context, lim Limits, data []byte) (*model.Context, Result) {
+	doc, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(data), pdfConfig(lim))
+	if err != nil {
+		if errors.Is(err, pdfcpu.ErrWrongPassword) {
+			return nil, Result{Reason: reason.Encrypted, Detail: err.Error()}
+		}
+		return nil, unreadable("read: %v", err)
+	}
+	if err := validate.XRefTable(doc); err != nil {
+		return nil, unreadable("validate: %v", err)
+	}
+	return doc, Result{}
+}
+
+// judge applies the page and resolution rules to a validated document.
+func judge(doc *model.Context, lim Limits) Result {
+	pages, err := scanPages(doc.XRefTable)
+	if err != nil {
+		return unreadable("%v", err)
+	}
+	res := Result{Pages: len(pages)}
+	if len(pages) == 0 {
+		res.Reason, res.Detail = reason.NoPages, "page tree is empty"
+		return res
+	}
+	worst := 0
+	for i, p := range pages {
+		d, ok := p.dpi()
+		if !ok {
+			continue
+		}
+		if res.MinDPI == 0 || d < res.MinDPI {
+			res.MinDPI, worst = d, i+1
+		}
+	}
+	// A scanner's page size is rounded to whole points; judge whole dpi.
+	if res.MinDPI > 0 && math.Round(res.MinDPI) < lim.MinDPI {
+		res.Reason = reason.LowDPI
+		res.Detail = fmt.Sprintf("page %d: %.0f dpi below %.0f", worst, res.MinDPI, lim.MinDPI)
+	}
+	return res
+}
+
+func unreadable(format string, args ...any) Result {
+	return Result{Reason: reason.Unreadable, Detail: fmt.Sprintf(format, args...)}
+}
+
+// pdfConfig returns a fresh pdfcpu configuration (pdfcpu writes to it while
+// working). It mirrors pdfcpu's built-in defaults without touching the
+// configuration directory, with resource limits scaled to our size cap.
+func pdfConfig(lim Limits) *model.Configuration {
+	rl := model.DefaultResourceLimits()
+	rl.MaxStreamBytes = lim.MaxBytes // no stream is larger than the file
+	rl.MaxDecodeBytes = 128 << 20    // object and xref streams; images are not decoded
+	rl.MaxObjectCount = 1_000_000
+	rl.MaxXRefEntries = 1_000_000
+	return &model.Configuration{
+		Version:                   model.VersionStr,
+		Reader15:                  true,
+		ValidationMode:            model.ValidationRelaxed,
+		UnsupportedResourcePolicy: model.UnsupportedResourceSkip,
+		Eol:                       types.EolLF,
+		WriteObjectStream:         true,
+		WriteXRefStream:           true,
+		EncryptUsingAES:           true,
+		EncryptKeyLength:          256,
+		Permissions:               model.PermissionsPrint,
+		TimestampFormat:           "2006-01-02 15:04",
+		DateFormat:                "2006-01-02",
+		Offline:                   true,
+		Cmd:                       model.VALIDATE,
+		Limits:                    rl,
+	}
+}

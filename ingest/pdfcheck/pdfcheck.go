@@ -1,0 +1,231 @@
+// Package pdfcheck decides whether a scanned file is a PDF that the provincial
+// system will accept: not empty, under the size cap, a PDF that opens without a
+// user password, is not truncated, has at least one page, and whose scanned
+// pages reach the minimum resolution (Circular 02/2019/TT-BNV: 200 dpi).
+//
+// Parsing and validation (relaxed mode) are done by pdfcpu on an in-memory copy
+// of the file, in a goroutine that recovers panics and is abandoned when the
+// time budget or the caller's context runs out. Image resolution is taken from
+// the image XObjects' /Width and /Height; image data is never decoded.
+//
+// Files whose cross-reference table is broken but whose objects are intact,
+// such as those written by SANE's scanimage, are repaired: pdfcpu rebuilds the
+// table, a clean copy is written, and the verdict is the clean copy's.
+//
+// pdfcpu is given a configuration built here rather than
+// model.NewDefaultConfiguration, which would create a configuration directory
+// under the user's home (denied under systemd's ProtectHome). No pdfcpu
+// package variable is changed, and nothing is written outside repairedDst's
+// directory.
+package pdfcheck
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sohoa/sohoa/ingest/reason"
+)
+
+// Defaults for the zero fields of Limits.
+const (
+	DefaultMinDPI   = 200
+	DefaultMaxBytes = 30 << 20
+	DefaultMaxTime  = 30 * time.Second
+)
+
+// headerWindow is how far into the file the %PDF- header may start.
+const headerWindow = 1024
+
+// Limits are the acceptance rules. The zero value means the defaults.
+type Limits struct {
+	MinDPI   float64 // lowest acceptable page image resolution; zero: 200
+	MaxBytes int64   // size cap, checked before parsing; zero: 30 MiB
+	// MaxTime bounds the parse of one file; a file that takes longer is
+	// rejected as unreadable (hostile or pathological). Zero: 30 s.
+	MaxTime time.Duration
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MinDPI <= 0 {
+		l.MinDPI = DefaultMinDPI
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.MaxTime <= 0 {
+		l.MaxTime = DefaultMaxTime
+	}
+	return l
+}
+
+// Result is the verdict on one file.
+type Result struct {
+	Reason reason.Code // "" when valid
+	Detail string      // English detail for logs, e.g. "page 2: 100 dpi below 200"
+	Pages  int
+	// MinDPI is the lowest resolution among pages that carry images; 0 when no
+	// page has an image.
+	MinDPI float64
+	// Repaired reports that the file needed repair and that the verdict is the
+	// repaired copy's. It is only set on valid results; the copy was then
+	// written (fsynced) to repairedDst, unless repairedDst was empty.
+	Repaired bool
+}
+
+// Checker checks files against Limits. The zero value uses the defaults and
+// is safe for concurrent use.
+type Checker struct {
+	Limits Limits
+}
+
+// Check judges the file src. If it needs repair and the repaired copy is
+// valid, the copy is written atomically to repairedDst (an empty repairedDst
+// means judge only, write nothing).
+//
+// Any problem with the file's content is reported as a Result with a Reason.
+// An error is returned only when src cannot be read or repairedDst cannot be
+// written, or when ctx ends before a verdict: the caller should try again
+// later. Check does not panic.
+func (c *Checker) Check(ctx context.Context, src, repairedDst string) (Result, error) {
+	lim := c.Limits.withDefaults()
+	if err := ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("check %s: %w", src, err)
+	}
+	data, res, err := load(src, lim.MaxBytes)
+	if err != nil || res.Reason != "" {
+		return res, err
+	}
+	if !bytes.Contains(data[:min(len(data), headerWindow)], []byte("%PDF-")) {
+		return Result{Reason: reason.NotPDF, Detail: fmt.Sprintf("no %%PDF- header in the first %d bytes", headerWindow)}, nil
+	}
+	v, err := inspectBounded(ctx, lim, data)
+	if err != nil {
+		return Result{}, fmt.Errorf("check %s: %w", src, err)
+	}
+	if v.res.Repaired && repairedDst != "" {
+		if err := writeFileSync(repairedDst, v.clean); err != nil {
+			return Result{}, fmt.Errorf("write repaired copy of %s: %w", src, err)
+		}
+	}
+	return v.res, nil
+}
+
+// load reads src into memory after checking its type and size.
+func load(src string, maxBytes int64) ([]byte, Result, error) {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return nil, Result{}, fmt.Errorf("check: %w", err)
+	}
+	if r, ok := sizeVerdict(fi, maxBytes); ok {
+		return nil, r, nil
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return nil, Result{}, fmt.Errorf("check: %w", err)
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil { // the file we opened, not the name
+		return nil, Result{}, fmt.Errorf("check: %w", err)
+	}
+	if r, ok := sizeVerdict(fi, maxBytes); ok {
+		return nil, r, nil
+	}
+	// Read at most one byte over the cap: the file may still be growing.
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, maxBytes+1)); err != nil {
+		return nil, Result{}, fmt.Errorf("check: read %s: %w", src, err)
+	}
+	data := buf.Bytes()
+	if r, ok := lengthVerdict(int64(len(data)), maxBytes); ok {
+		return nil, r, nil
+	}
+	return data, Result{}, nil
+}
+
+func sizeVerdict(fi os.FileInfo, maxBytes int64) (Result, bool) {
+	if !fi.Mode().IsRegular() {
+		return Result{Reason: reason.NotRegular, Detail: fmt.Sprintf("file mode %s", fi.Mode().Type())}, true
+	}
+	return lengthVerdict(fi.Size(), maxBytes)
+}
+
+func lengthVerdict(n, maxBytes int64) (Result, bool) {
+	switch {
+	case n == 0:
+		return Result{Reason: reason.Empty, Detail: "0 bytes"}, true
+	case n > maxBytes:
+		return Result{Reason: reason.TooLarge, Detail: fmt.Sprintf("%d bytes over the cap of %d", n, maxBytes)}, true
+	}
+	return Result{}, false
+}
+
+// inspectBounded runs inspect in a goroutine, recovering its panics, and
+// gives up when lim.MaxTime passes (a verdict: unreadable) or ctx ends (an
+// error). An abandoned goroutine stops at pdfcpu's next context check; the
+// validation step has none and runs to its end, bounded by the file size.
+func inspectBounded(ctx context.Context, lim Limits, data []byte) (verdict, error) {
+	pctx, cancel := context.WithTimeout(ctx, lim.MaxTime)
+	defer cancel()
+	done := make(chan verdict, 1)
+	go func() {
+		var v verdict
+		defer func() {
+			if r := recover(); r != nil {
+				v = verdict{res: unreadable("parser panic: %v", r)}
+			}
+			done <- v
+		}()
+		v = inspect(pctx, lim, data)
+	}()
+	var v verdict
+	select {
+	case v = <-done:
+	case <-pctx.Done():
+	}
+	if err := ctx.Err(); err != nil {
+		return verdict{}, err
+	}
+	if pctx.Err() != nil { // the verdict, if any, may come from a cancelled parse
+		return verdict{res: unreadable("gave up after %s", lim.MaxTime)}, nil
+	}
+	return v, nil
+}
+
+// writeFileSync writes data to dst through a temporary file in the same
+// directory: write, fsync, rename, fsync the directory.
+func writeFileSync(dst string, data []byte) error {
+	dir := filepath.Dir(dst)
+	f, err := os.CreateTemp(dir, ".pdfcheck-*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
