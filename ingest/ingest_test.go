@@ -18,7 +18,7 @@ import (
 const samples = "../../shared/corpus/samples"
 
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	inbox  string
 	data   string
 	st     *store.Store
@@ -26,7 +26,7 @@ type fixture struct {
 	queued int
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fixture{t: t, inbox: filepath.Join(dir, "inbox"), data: filepath.Join(dir, "data")}
