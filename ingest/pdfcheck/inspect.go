@@ -16,19 +16,26 @@ import (
 	"github.com/sohoa/sohoa/ingest/reason"
 )
 
-// eofWindow is how far from the end the %%EOF marker of a file may be.
-const eofWindow = 1024
+const (
+	headerWindow = 1024 // how far into the file the %PDF- header may start
+	eofWindow    = 1024 // how far from the end the %%EOF marker may be
+)
 
-// verdict is inspect's outcome: the result and, when repaired, the clean file.
+// verdict is inspect's outcome: the result and, when repaired, the clean
+// file; err is set when the file could not be read (not a content problem).
 type verdict struct {
 	res   Result
 	clean []byte
+	err   error
 }
 
 // inspect judges a PDF held in memory. Files whose own cross-reference data
 // is unusable are read through pdfcpu's reconstruction, rewritten in memory,
 // and the rewritten bytes are judged from scratch.
 func inspect(ctx context.Context, lim Limits, data []byte) verdict {
+	if !bytes.Contains(data[:min(len(data), headerWindow)], []byte("%PDF-")) {
+		return verdict{res: Result{Reason: reason.NotPDF, Detail: fmt.Sprintf("no %%PDF- header in the first %d bytes", headerWindow)}}
+	}
 	broken := xrefProblem(data)
 	if broken != "" && !bytes.Contains(data[max(0, len(data)-eofWindow):], []byte("%%EOF")) {
 		// Rebuilding the table of a file cut short would accept the pages
@@ -73,7 +80,7 @@ func open(ctx context.Context, lim Limits, data []byte) (*model.Context, Result)
 	doc, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(data), pdfConfig(lim))
 	if err != nil {
 		if errors.Is(err, pdfcpu.ErrWrongPassword) {
-			return nil, Result{Reason: reason.Encrypted, Detail: err.Error()}
+			return nil, Result{Reason: reason.Encrypted, Detail: "needs a user password: " + err.Error()}
 		}
 		return nil, unreadable("read: %v", err)
 	}
@@ -131,8 +138,8 @@ func pdfConfig(lim Limits) *model.Configuration {
 		ValidationMode:            model.ValidationRelaxed,
 		UnsupportedResourcePolicy: model.UnsupportedResourceSkip,
 		Eol:                       types.EolLF,
-		WriteObjectStream:         true,
-		WriteXRefStream:           true,
+		WriteObjectStream:         false, // repaired copies: a classic table, as scanners
+		WriteXRefStream:           false, // write, and no compression work
 		EncryptUsingAES:           true,
 		EncryptKeyLength:          256,
 		Permissions:               model.PermissionsPrint,

@@ -11,11 +11,12 @@ import (
 
 // Bounds for walking hostile documents.
 const (
-	maxTreeDepth  = 64     // page tree levels
-	maxFormDepth  = 8      // form XObjects nested in form XObjects
-	maxXObjects   = 100000 // XObject dictionary entries looked at per document
-	pointsPerInch = 72
+	maxTreeDepth = 64      // page tree levels
+	maxFormDepth = 8       // form XObjects nested in form XObjects
+	maxXObjects  = 100_000 // XObject dictionary entries looked at per document
 )
+
+const pointsPerInch = 72
 
 // page is what the resolution rule needs from one page.
 type page struct {

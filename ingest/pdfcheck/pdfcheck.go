@@ -3,8 +3,8 @@
 // user password, is not truncated, has at least one page, and whose scanned
 // pages reach the minimum resolution (Circular 02/2019/TT-BNV: 200 dpi).
 //
-// Parsing and validation (relaxed mode) are done by pdfcpu on an in-memory copy
-// of the file, in a goroutine that recovers panics and is abandoned when the
+// Parsing and validation (relaxed mode) are done by pdfcpu on the file mapped
+// into memory, in a goroutine that recovers panics and is abandoned when the
 // time budget or the caller's context runs out. Image resolution is taken from
 // the image XObjects' /Width and /Height; image data is never decoded.
 //
@@ -20,12 +20,11 @@
 package pdfcheck
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/reason"
@@ -37,9 +36,6 @@ const (
 	DefaultMaxBytes = 30 << 20
 	DefaultMaxTime  = 30 * time.Second
 )
-
-// headerWindow is how far into the file the %PDF- header may start.
-const headerWindow = 1024
 
 // Limits are the acceptance rules. The zero value means the defaults.
 type Limits struct {
@@ -96,14 +92,11 @@ func (c *Checker) Check(ctx context.Context, src, repairedDst string) (Result, e
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("check %s: %w", src, err)
 	}
-	data, res, err := load(src, lim.MaxBytes)
+	data, release, res, err := load(src, lim.MaxBytes)
 	if err != nil || res.Reason != "" {
 		return res, err
 	}
-	if !bytes.Contains(data[:min(len(data), headerWindow)], []byte("%PDF-")) {
-		return Result{Reason: reason.NotPDF, Detail: fmt.Sprintf("no %%PDF- header in the first %d bytes", headerWindow)}, nil
-	}
-	v, err := inspectBounded(ctx, lim, data)
+	v, err := inspectBounded(ctx, lim, data, release)
 	if err != nil {
 		return Result{}, fmt.Errorf("check %s: %w", src, err)
 	}
@@ -115,71 +108,71 @@ func (c *Checker) Check(ctx context.Context, src, repairedDst string) (Result, e
 	return v.res, nil
 }
 
-// load reads src into memory after checking its type and size.
-func load(src string, maxBytes int64) ([]byte, Result, error) {
+// load maps src into memory (see mapFile) after checking its type and size.
+// The caller must call release once done with data.
+func load(src string, maxBytes int64) (data []byte, release func(), res Result, err error) {
 	fi, err := os.Stat(src)
 	if err != nil {
-		return nil, Result{}, fmt.Errorf("check: %w", err)
+		return nil, nil, Result{}, fmt.Errorf("check: %w", err)
 	}
-	if r, ok := sizeVerdict(fi, maxBytes); ok {
-		return nil, r, nil
+	if res, ok := sizeVerdict(fi, maxBytes); ok {
+		return nil, nil, res, nil
 	}
 	f, err := os.Open(src)
 	if err != nil {
-		return nil, Result{}, fmt.Errorf("check: %w", err)
+		return nil, nil, Result{}, fmt.Errorf("check: %w", err)
 	}
 	defer f.Close()
 	if fi, err = f.Stat(); err != nil { // the file we opened, not the name
-		return nil, Result{}, fmt.Errorf("check: %w", err)
+		return nil, nil, Result{}, fmt.Errorf("check: %w", err)
 	}
-	if r, ok := sizeVerdict(fi, maxBytes); ok {
-		return nil, r, nil
+	if res, ok := sizeVerdict(fi, maxBytes); ok {
+		return nil, nil, res, nil
 	}
-	// Read at most one byte over the cap: the file may still be growing.
-	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+bytes.MinRead))
-	if _, err := buf.ReadFrom(io.LimitReader(f, maxBytes+1)); err != nil {
-		return nil, Result{}, fmt.Errorf("check: read %s: %w", src, err)
+	if data, release, err = mapFile(f, fi.Size()); err != nil {
+		return nil, nil, Result{}, fmt.Errorf("check: %w", err)
 	}
-	data := buf.Bytes()
-	if r, ok := lengthVerdict(int64(len(data)), maxBytes); ok {
-		return nil, r, nil
-	}
-	return data, Result{}, nil
+	return data, release, Result{}, nil
 }
 
+// sizeVerdict rejects what is not a regular file, empty, or over the cap.
 func sizeVerdict(fi os.FileInfo, maxBytes int64) (Result, bool) {
-	if !fi.Mode().IsRegular() {
-		return Result{Reason: reason.NotRegular, Detail: fmt.Sprintf("file mode %s", fi.Mode().Type())}, true
-	}
-	return lengthVerdict(fi.Size(), maxBytes)
-}
-
-func lengthVerdict(n, maxBytes int64) (Result, bool) {
 	switch {
-	case n == 0:
+	case !fi.Mode().IsRegular():
+		return Result{Reason: reason.NotRegular, Detail: fmt.Sprintf("file mode %s", fi.Mode().Type())}, true
+	case fi.Size() == 0:
 		return Result{Reason: reason.Empty, Detail: "0 bytes"}, true
-	case n > maxBytes:
-		return Result{Reason: reason.TooLarge, Detail: fmt.Sprintf("%d bytes over the cap of %d", n, maxBytes)}, true
+	case fi.Size() > maxBytes:
+		return Result{Reason: reason.TooLarge, Detail: fmt.Sprintf("%d bytes, over the cap of %d", fi.Size(), maxBytes)}, true
 	}
 	return Result{}, false
 }
 
-// inspectBounded runs inspect in a goroutine, recovering its panics, and
-// gives up when lim.MaxTime passes (a verdict: unreadable) or ctx ends (an
-// error). An abandoned goroutine stops at pdfcpu's next context check; the
-// validation step has none and runs to its end, bounded by the file size.
-func inspectBounded(ctx context.Context, lim Limits, data []byte) (verdict, error) {
+// inspectBounded runs inspect in a goroutine that owns data (it calls
+// release when done) and recovers panics, and gives up when lim.MaxTime
+// passes (a verdict: unreadable) or ctx ends (an error). An abandoned
+// goroutine stops at pdfcpu's next context check; the validation step has
+// none and runs to its end, bounded by the file size.
+func inspectBounded(ctx context.Context, lim Limits, data []byte, release func()) (verdict, error) {
 	pctx, cancel := context.WithTimeout(ctx, lim.MaxTime)
 	defer cancel()
 	done := make(chan verdict, 1)
 	go func() {
 		var v verdict
 		defer func() {
-			if r := recover(); r != nil {
-				v = verdict{res: unreadable("parser panic: %v", r)}
-			}
+			release()
 			done <- v
 		}()
+		defer func() {
+			switch r := recover(); r.(type) {
+			case nil:
+			case interface{ Addr() uintptr }: // a fault reading the mapped file: it shrank
+				v = verdict{err: fmt.Errorf("file changed while being read: %v", r)}
+			default:
+				v = verdict{res: unreadable("parser panic: %v", r)}
+			}
+		}()
+		debug.SetPanicOnFault(true)
 		v = inspect(pctx, lim, data)
 	}()
 	var v verdict
@@ -193,7 +186,7 @@ func inspectBounded(ctx context.Context, lim Limits, data []byte) (verdict, erro
 	if pctx.Err() != nil { // the verdict, if any, may come from a cancelled parse
 		return verdict{res: unreadable("gave up after %s", lim.MaxTime)}, nil
 	}
-	return v, nil
+	return v, v.err
 }
 
 // writeFileSync writes data to dst through a temporary file in the same

@@ -219,7 +219,7 @@ func TestResolution(t *testing.T) {
 			wantPages: 2, minDPI: 200, repaired: true},
 		{name: "cut between objects is not repaired", pages: []testPage{scan200, scan200}, broken: cutBeforeXref,
 			reason: reason.Unreadable, detail: "truncated"},
-		{name: "too large", pages: []testPage{{box: a4, images: [][2]int{{4000, 6000}}}}, reason: reason.TooLarge},
+		{name: "too large", pages: []testPage{scan200}, reason: reason.TooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,7 +230,7 @@ func TestResolution(t *testing.T) {
 			}
 			c := testChecker()
 			if tt.reason == reason.TooLarge {
-				c.Limits.MaxBytes = 1000
+				c.Limits.MaxBytes = 100
 			}
 			dst := filepath.Join(dir, "out.pdf")
 			res, err := c.Check(context.Background(), src, dst)
@@ -245,6 +245,39 @@ func TestResolution(t *testing.T) {
 			}
 			if res.Pages != tt.wantPages || math.Abs(res.MinDPI-tt.minDPI) > 0.1 || res.Repaired != tt.repaired {
 				t.Fatalf("got %+v, want %d pages, %.1f dpi, repaired %v", res, tt.wantPages, tt.minDPI, tt.repaired)
+			}
+		})
+	}
+}
+
+// TestPasswords encrypts a generated scan with pdfcpu: an owner password
+// alone (permissions) is fine, a user password is not.
+func TestPasswords(t *testing.T) {
+	plain := buildPDF([]testPage{{box: a4, images: [][2]int{{1654, 2339}}}}, intact)
+	for _, tt := range []struct {
+		name, user string
+		want       reason.Code
+	}{
+		{"owner password only", "", ""},
+		{"user password", "secret", reason.Encrypted},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := pdfConfig(Limits{}.withDefaults())
+			conf.UserPW, conf.OwnerPW = tt.user, "owner"
+			var out bytes.Buffer
+			if err := api.Encrypt(bytes.NewReader(plain), &out, conf); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(out.Bytes(), []byte("/Encrypt")) {
+				t.Fatal("pdfcpu wrote no /Encrypt")
+			}
+			src := filepath.Join(t.TempDir(), "enc.pdf")
+			if err := os.WriteFile(src, out.Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			res := check(t, src, filepath.Join(t.TempDir(), "x.pdf"))
+			if res.Reason != tt.want || (tt.want == "" && (res.Pages != 1 || math.Round(res.MinDPI) != 200)) {
+				t.Fatalf("got %+v, want reason %q", res, tt.want)
 			}
 		})
 	}
@@ -329,7 +362,8 @@ func TestNothingWrittenOutside(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 	out := t.TempDir()
 	pdfs, _ := filepath.Glob(filepath.Join(samplesDir, "*.pdf"))
-	for _, f := range pdfs {
+	wild, _ := filepath.Glob(filepath.Join(wildDir, "*.pdf"))
+	for _, f := range append(pdfs, wild...) {
 		check(t, f, filepath.Join(out, "repaired.pdf"))
 	}
 	if left, _ := os.ReadDir(home); len(left) != 0 {
@@ -445,15 +479,13 @@ func BenchmarkCheck(b *testing.B) {
 }
 
 // BenchmarkPDFCPUValidate is the in-process equivalent of `pdfcpu validate`
-// (relaxed, with pdfcpu's default optimize step) on the same files.
+// (relaxed mode, no optimization) on the same files.
 func BenchmarkPDFCPUValidate(b *testing.B) {
 	files, size := validSamples(b)
 	b.SetBytes(size)
 	for b.Loop() {
 		for _, f := range files {
-			conf := pdfConfig(Limits{}.withDefaults())
-			conf.Optimize = true
-			if err := api.ValidateFile(f, conf); err != nil {
+			if err := api.ValidateFile(f, pdfConfig(Limits{}.withDefaults())); err != nil {
 				b.Fatalf("%s: %v", f, err)
 			}
 		}
