@@ -42,6 +42,9 @@ func tool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed (CI must install it): %v", name, err)
+		}
 		t.Skipf("%s is not installed: %v", name, err)
 	}
 	return p
