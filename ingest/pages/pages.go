@@ -1,0 +1,232 @@
+// Package pages writes a new PDF made of chosen pages of another, as they
+// are: the parts of a batch scan split at its receipts, or a scan without
+// its blank back sides.
+//
+// pdfcpu copies the chosen pages with the objects they use; streams are
+// copied as stored, so page images are never re-encoded. The result is
+// checked (it opens, and has exactly the pages asked for) before it is
+// written to a temporary file beside dst, fsynced and renamed over dst.
+//
+// pdfcpu is given a configuration built here rather than
+// model.NewDefaultConfiguration, which would create a configuration directory
+// under the user's home. No pdfcpu package variable is changed, and nothing
+// is written outside dst's directory.
+package pages
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+)
+
+// maxBytes caps the source file read into memory.
+const maxBytes = 1 << 30
+
+// Extract writes to dst a PDF made of the given pages of src (1-based, in
+// the order given, each at most once). dst is replaced atomically: it is
+// either the complete new file or what it was before. Extract is safe for
+// concurrent use with different dst.
+func Extract(ctx context.Context, src, dst string, pages []int) error {
+	if err := checkPages(pages); err != nil {
+		return fmt.Errorf("extract pages of %s: %w", src, err)
+	}
+	data, err := readFile(src)
+	if err != nil {
+		return fmt.Errorf("extract pages: %w", err)
+	}
+	out, err := bounded(ctx, func() ([]byte, error) { return extract(ctx, data, pages) })
+	if err != nil {
+		return fmt.Errorf("extract pages %v of %s: %w", pages, src, err)
+	}
+	if err := writeFileSync(dst, out); err != nil {
+		return fmt.Errorf("extract pages of %s: write %s: %w", src, dst, err)
+	}
+	return nil
+}
+
+func checkPages(pages []int) error {
+	if len(pages) == 0 {
+		return errors.New("no pages asked for")
+	}
+	seen := make(map[int]bool, len(pages))
+	for _, p := range pages {
+		if p < 1 {
+			return fmt.Errorf("page number %d", p)
+		}
+		if seen[p] {
+			return fmt.Errorf("page %d asked for twice", p)
+		}
+		seen[p] = true
+	}
+	return nil
+}
+
+// readFile reads path, a regular file (a FIFO is not opened: it would
+// block) of at most maxBytes.
+func readFile(path string) ([]byte, error) {
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(f, maxBytes+1)); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if buf.Len() > maxBytes {
+		return nil, fmt.Errorf("%s: over %d bytes", path, maxBytes)
+	}
+	return buf.Bytes(), nil
+}
+
+// bounded runs f in a goroutine, turning its panics into errors, and gives
+// up when ctx ends (the goroutine then stops at pdfcpu's next check of ctx).
+func bounded(ctx context.Context, f func() ([]byte, error)) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() {
+			if p := recover(); p != nil {
+				r = result{err: fmt.Errorf("pdfcpu panic: %v", p)}
+			}
+			done <- r
+		}()
+		r.b, r.err = f()
+	}()
+	select {
+	case r := <-done:
+		return r.b, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// extract builds the new document in memory and checks it.
+func extract(ctx context.Context, data []byte, pages []int) ([]byte, error) {
+	doc, err := open(ctx, data)
+	if err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	if err := doc.EnsurePageCount(); err != nil {
+		return nil, fmt.Errorf("count pages: %w", err)
+	}
+	for _, p := range pages {
+		if p > doc.PageCount {
+			return nil, fmt.Errorf("page %d of a document of %d pages", p, doc.PageCount)
+		}
+	}
+	part, err := pdfcpu.ExtractPages(doc, pages, false)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(data))
+	if err := api.WriteContext(part, &buf); err != nil {
+		return nil, fmt.Errorf("write: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	check, err := open(ctx, buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("the new document does not open: %w", err)
+	}
+	if err := check.EnsurePageCount(); err != nil {
+		return nil, fmt.Errorf("the new document: count pages: %w", err)
+	}
+	if check.PageCount != len(pages) {
+		return nil, fmt.Errorf("the new document has %d pages, want %d", check.PageCount, len(pages))
+	}
+	return buf.Bytes(), nil
+}
+
+// open reads and validates data with pdfcpu in relaxed mode.
+func open(ctx context.Context, data []byte) (*model.Context, error) {
+	doc, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(data), pdfConfig(int64(len(data))))
+	if err != nil {
+		return nil, err
+	}
+	if err := api.ValidateContext(doc); err != nil {
+		return nil, fmt.Errorf("validate: %w", err)
+	}
+	return doc, nil
+}
+
+// pdfConfig returns a fresh pdfcpu configuration (pdfcpu writes to it while
+// working) mirroring pdfcpu's defaults without its configuration directory.
+func pdfConfig(size int64) *model.Configuration {
+	rl := model.DefaultResourceLimits()
+	rl.MaxStreamBytes = size // no stream is larger than the file
+	rl.MaxDecodeBytes = 128 << 20
+	rl.MaxObjectCount = 1_000_000
+	rl.MaxXRefEntries = 1_000_000
+	return &model.Configuration{
+		Version:                   model.VersionStr,
+		Reader15:                  true,
+		ValidationMode:            model.ValidationRelaxed,
+		UnsupportedResourcePolicy: model.UnsupportedResourceSkip,
+		Eol:                       types.EolLF,
+		WriteObjectStream:         true,
+		WriteXRefStream:           true,
+		EncryptUsingAES:           true,
+		EncryptKeyLength:          256,
+		Permissions:               model.PermissionsPrint,
+		TimestampFormat:           "2006-01-02 15:04",
+		DateFormat:                "2006-01-02",
+		Offline:                   true,
+		Cmd:                       model.COLLECT,
+		Limits:                    rl,
+	}
+}
+
+// writeFileSync writes data to dst through a temporary file in the same
+// directory: write, fsync, rename, fsync the directory.
+func writeFileSync(dst string, data []byte) error {
+	dir := filepath.Dir(dst)
+	f, err := os.CreateTemp(dir, ".pages-*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
