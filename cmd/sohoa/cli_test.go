@@ -5,11 +5,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sohoa/sohoa/metrics/report"
 )
 
 func exitCode(err error) int {
@@ -93,5 +97,70 @@ func TestSecondDaemonOnSameDataDirFails(t *testing.T) {
 	out, err := exec.Command(binPath, "run", "-config", e.config).CombinedOutput()
 	if exitCode(err) != 1 || !strings.Contains(string(out), "locked by another process") {
 		t.Errorf("second daemon: %v\n%s", err, out)
+	}
+}
+
+func TestCoversheetCLI(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "cover.pdf")
+	b, err := exec.Command(binPath, "coversheet", "000.00.12.h57-200320-0001", "000.00.12.H57-200320-0002", "-o", out).CombinedOutput()
+	if err != nil {
+		if os.Getenv("CI") == "" && strings.Contains(string(b), "fonts-dejavu-core") {
+			t.Skip("DejaVu fonts not installed")
+		}
+		t.Fatalf("coversheet: %v\n%s", err, b)
+	}
+	res, err := exec.Command(binPath, "check", "--json", out).Output()
+	if err != nil && exitCode(err) != 1 {
+		t.Fatal(err)
+	}
+	var r checkResult
+	if err := json.Unmarshal(res, &r); err != nil || r.Pages != 2 {
+		t.Errorf("cover sheet for two codes: %s (%v)", res, err)
+	}
+	if b, _ := exec.Command(binPath, "coversheet", "not-a-code", "-o", out).CombinedOutput(); !strings.Contains(string(b), "not a dossier code") {
+		t.Errorf("a bad code was accepted: %s", b)
+	}
+}
+
+func TestReportMergeCLI(t *testing.T) {
+	dir := t.TempDir()
+	ict := report.ICT()
+	from, to := time.Date(2019, 12, 16, 0, 0, 0, 0, ict), time.Date(2020, 3, 18, 0, 0, 0, 0, ict)
+	var files []string
+	for _, w := range []struct {
+		name                string
+		received, digitized int
+	}{{"Phường Hương Chũ", 250, 156}, {"Xã Hương Phong", 574, 19}} {
+		var ds []report.Dossier
+		for i := range w.received {
+			d := report.Dossier{Code: fmt.Sprintf("000.00.12.H57-200101-%04d", i+1), Received: from.Add(24 * time.Hour)}
+			if i < w.digitized {
+				d.Digitized = from.Add(48 * time.Hour)
+			}
+			ds = append(ds, d)
+		}
+		var buf bytes.Buffer
+		if err := report.WriteCSV(&buf, []report.Row{report.Compute("000.00.12.H57", w.name, ds, from, to, to)}); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, w.name+".csv")
+		os.WriteFile(p, buf.Bytes(), 0o644)
+		files = append(files, p)
+	}
+	out, err := exec.Command(binPath, append([]string{"report", "merge", "--format", "csv"}, files...)...).Output()
+	if err != nil {
+		t.Fatalf("report merge: %v", err)
+	}
+	for _, want := range []string{"\ufeff", "Phường Hương Chũ,250,156,\"62,40\"", "Xã Hương Phong,574,19,\"3,31\"", "TỔNG SỐ,824,175,"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("merged CSV lacks %q:\n%s", want, out)
+		}
+	}
+	xlsx := filepath.Join(dir, "town.xlsx")
+	if b, err := exec.Command(binPath, append([]string{"report", "merge", "--format", "xlsx", "-o", xlsx}, files...)...).CombinedOutput(); err != nil {
+		t.Fatalf("xlsx: %v %s", err, b)
+	}
+	if b, _ := os.ReadFile(xlsx); !bytes.HasPrefix(b, []byte("PK")) {
+		t.Error("xlsx output is not a zip file")
 	}
 }

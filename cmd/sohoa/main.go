@@ -24,6 +24,11 @@ Usage:
                                       validate and link files without a daemon;
                                       exit 1 if any file is invalid
   sohoa check -config FILE            check a configuration file
+  sohoa coversheet CODE... -o FILE.pdf
+                                      A4 cover sheets (code as text, QR, Code 128)
+                                      to scan on top of a dossier
+  sohoa report merge [--format table|csv|xlsx] [-o FILE] WARD.csv...
+                                      the town's table from the wards' report files
   sohoa version                       print the version
 `
 
@@ -46,6 +51,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stderr)
 	case "check":
 		return cmdCheck(ctx, args[1:], stdout, stderr)
+	case "coversheet":
+		return cmdCoversheet(ctx, args[1:], stderr)
+	case "report":
+		return cmdReport(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "sohoa %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
