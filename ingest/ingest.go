@@ -27,6 +27,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/sohoa/sohoa/ingest/atomicfile"
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
@@ -158,7 +159,7 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		if err := os.Rename(tmp, spooled); err != nil {
 			return fmt.Errorf("spool %s: %w", rel, err)
 		}
-		if err := syncDir(in.spool); err != nil {
+		if err := atomicfile.SyncDir(in.spool); err != nil {
 			return err
 		}
 		cctx, cancel := context.WithTimeout(ctx, in.cfg.CheckTimeout)
@@ -463,42 +464,10 @@ func writeNote(p string, sc store.Scan, now time.Time) error {
 		"(Dành cho cán bộ CNTT: "+string(sc.Reason)+": "+sc.Reason.English()+"; "+sc.Detail+")",
 	)
 	body := "\ufeff" + strings.Join(lines, "\r\n") + "\r\n"
-	return writeFileAtomic(p, []byte(body), 0o660)
-}
-
-func writeFileAtomic(p string, b []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(p), ".note-*")
-	if err != nil {
-		return fmt.Errorf("write note: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
+	// The inbox may be an SMB or NFS mount, where syncing a folder may not
+	// be supported: the note's folder is not synced.
+	if err := atomicfile.Replace(p, []byte(body), 0o660); err != nil {
 		return fmt.Errorf("write note %s: %w", p, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
 }

@@ -36,6 +36,8 @@ import (
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/sohoa/sohoa/ingest/pdfdoc"
 )
 
 // Default fonts: Debian's fonts-dejavu-core.
@@ -392,25 +394,8 @@ func renderText(f *opentype.Font, size float64, s string) (*image.Gray, error) {
 	return img, nil
 }
 
-// pdfConfig returns a fresh pdfcpu configuration, built here rather than by
-// model.NewDefaultConfiguration, which would create a configuration
-// directory under the user's home.
+// pdfConfig returns a fresh pdfcpu configuration for building a document,
+// with pdfcpu's default resource limits.
 func pdfConfig() *model.Configuration {
-	return &model.Configuration{
-		Version:                   model.VersionStr,
-		Reader15:                  true,
-		ValidationMode:            model.ValidationRelaxed,
-		UnsupportedResourcePolicy: model.UnsupportedResourceSkip,
-		Eol:                       types.EolLF,
-		WriteObjectStream:         true,
-		WriteXRefStream:           true,
-		EncryptUsingAES:           true,
-		EncryptKeyLength:          256,
-		Permissions:               model.PermissionsPrint,
-		TimestampFormat:           "2006-01-02 15:04",
-		DateFormat:                "2006-01-02",
-		Offline:                   true,
-		Cmd:                       model.CREATE,
-		Limits:                    model.DefaultResourceLimits(),
-	}
+	return pdfdoc.Config(pdfdoc.Options{Cmd: model.CREATE})
 }

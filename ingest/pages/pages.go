@@ -7,10 +7,9 @@
 // checked (it opens, and has exactly the pages asked for) before it is
 // written to a temporary file beside dst, fsynced and renamed over dst.
 //
-// pdfcpu is given a configuration built here rather than
-// model.NewDefaultConfiguration, which would create a configuration directory
-// under the user's home. No pdfcpu package variable is changed, and nothing
-// is written outside dst's directory.
+// pdfcpu is given a configuration from ingest/pdfdoc, which does not create
+// a configuration directory under the user's home. No pdfcpu package
+// variable is changed, and nothing is written outside dst's directory.
 package pages
 
 import (
@@ -20,12 +19,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+
+	"github.com/sohoa/sohoa/ingest/atomicfile"
+	"github.com/sohoa/sohoa/ingest/pdfdoc"
 )
 
 // maxBytes caps the source file read into memory.
@@ -47,7 +47,7 @@ func Extract(ctx context.Context, src, dst string, pages []int) error {
 	if err != nil {
 		return fmt.Errorf("extract pages %v of %s: %w", pages, src, err)
 	}
-	if err := writeFileSync(dst, out); err != nil {
+	if err := atomicfile.Write(dst, out, 0o600); err != nil {
 		return fmt.Errorf("extract pages of %s: write %s: %w", src, dst, err)
 	}
 	return nil
@@ -170,63 +170,8 @@ func open(ctx context.Context, data []byte) (*model.Context, error) {
 	return doc, nil
 }
 
-// pdfConfig returns a fresh pdfcpu configuration (pdfcpu writes to it while
-// working) mirroring pdfcpu's defaults without its configuration directory.
+// pdfConfig returns a fresh pdfcpu configuration for reading data of size
+// bytes (no stream is larger than the file).
 func pdfConfig(size int64) *model.Configuration {
-	rl := model.DefaultResourceLimits()
-	rl.MaxStreamBytes = size // no stream is larger than the file
-	rl.MaxDecodeBytes = 128 << 20
-	rl.MaxObjectCount = 1_000_000
-	rl.MaxXRefEntries = 1_000_000
-	return &model.Configuration{
-		Version:                   model.VersionStr,
-		Reader15:                  true,
-		ValidationMode:            model.ValidationRelaxed,
-		UnsupportedResourcePolicy: model.UnsupportedResourceSkip,
-		Eol:                       types.EolLF,
-		WriteObjectStream:         true,
-		WriteXRefStream:           true,
-		EncryptUsingAES:           true,
-		EncryptKeyLength:          256,
-		Permissions:               model.PermissionsPrint,
-		TimestampFormat:           "2006-01-02 15:04",
-		DateFormat:                "2006-01-02",
-		Offline:                   true,
-		Cmd:                       model.COLLECT,
-		Limits:                    rl,
-	}
-}
-
-// writeFileSync writes data to dst through a temporary file in the same
-// directory: write, fsync, rename, fsync the directory.
-func writeFileSync(dst string, data []byte) error {
-	dir := filepath.Dir(dst)
-	f, err := os.CreateTemp(dir, ".pages-*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	return pdfdoc.Config(pdfdoc.Options{MaxStream: size, Cmd: model.COLLECT})
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/validate"
 
+	"github.com/sohoa/sohoa/ingest/pdfdoc"
 	"github.com/sohoa/sohoa/ingest/reason"
 )
 
@@ -123,30 +123,9 @@ func unreadable(format string, args ...any) Result {
 	return Result{Reason: reason.Unreadable, Detail: fmt.Sprintf(format, args...)}
 }
 
-// pdfConfig returns a fresh pdfcpu configuration (pdfcpu writes to it while
-// working). It mirrors pdfcpu's built-in defaults without touching the
-// configuration directory, with resource limits scaled to our size cap.
+// pdfConfig returns a fresh pdfcpu configuration for checking files of at
+// most lim.MaxBytes. Repaired copies are written with a classic table, as
+// scanners write, and no compression work.
 func pdfConfig(lim Limits) *model.Configuration {
-	rl := model.DefaultResourceLimits()
-	rl.MaxStreamBytes = lim.MaxBytes // no stream is larger than the file
-	rl.MaxDecodeBytes = 128 << 20    // object and xref streams; images are not decoded
-	rl.MaxObjectCount = 1_000_000
-	rl.MaxXRefEntries = 1_000_000
-	return &model.Configuration{
-		Version:                   model.VersionStr,
-		Reader15:                  true,
-		ValidationMode:            model.ValidationRelaxed,
-		UnsupportedResourcePolicy: model.UnsupportedResourceSkip,
-		Eol:                       types.EolLF,
-		WriteObjectStream:         false, // repaired copies: a classic table, as scanners
-		WriteXRefStream:           false, // write, and no compression work
-		EncryptUsingAES:           true,
-		EncryptKeyLength:          256,
-		Permissions:               model.PermissionsPrint,
-		TimestampFormat:           "2006-01-02 15:04",
-		DateFormat:                "2006-01-02",
-		Offline:                   true,
-		Cmd:                       model.VALIDATE,
-		Limits:                    rl,
-	}
+	return pdfdoc.Config(pdfdoc.Options{MaxStream: lim.MaxBytes, ClassicXRef: true, Cmd: model.VALIDATE})
 }

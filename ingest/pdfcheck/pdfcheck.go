@@ -12,7 +12,7 @@
 // such as those written by SANE's scanimage, are repaired: pdfcpu rebuilds the
 // table, a clean copy is written, and the verdict is the clean copy's.
 //
-// pdfcpu is given a configuration built here rather than
+// pdfcpu is given a configuration from ingest/pdfdoc rather than
 // model.NewDefaultConfiguration, which would create a configuration directory
 // under the user's home (denied under systemd's ProtectHome). No pdfcpu
 // package variable is changed, and nothing is written outside repairedDst's
@@ -23,10 +23,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"time"
 
+	"github.com/sohoa/sohoa/ingest/atomicfile"
 	"github.com/sohoa/sohoa/ingest/reason"
 )
 
@@ -101,7 +101,7 @@ func (c *Checker) Check(ctx context.Context, src, repairedDst string) (Result, e
 		return Result{}, fmt.Errorf("check %s: %w", src, err)
 	}
 	if v.res.Repaired && repairedDst != "" {
-		if err := writeFileSync(repairedDst, v.clean); err != nil {
+		if err := atomicfile.Write(repairedDst, v.clean, 0o600); err != nil {
 			return Result{}, fmt.Errorf("write repaired copy of %s: %w", src, err)
 		}
 	}
@@ -187,38 +187,4 @@ func inspectBounded(ctx context.Context, lim Limits, data []byte, release func()
 		return verdict{res: unreadable("gave up after %s", lim.MaxTime)}, nil
 	}
 	return v, v.err
-}
-
-// writeFileSync writes data to dst through a temporary file in the same
-// directory: write, fsync, rename, fsync the directory.
-func writeFileSync(dst string, data []byte) error {
-	dir := filepath.Dir(dst)
-	f, err := os.CreateTemp(dir, ".pdfcheck-*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }

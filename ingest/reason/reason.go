@@ -27,6 +27,8 @@ const (
 	NoCode        Code = "no_code"        // no dossier code in its name, folder or pages
 	AmbiguousCode Code = "ambiguous_code" // two or more different codes
 	ForeignAgency Code = "foreign_agency" // the code belongs to another unit
+	CodeConflict  Code = "code_conflict"  // the name and the receipt's barcode give different codes
+	Batch         Code = "batch"          // several receipts in one file: to be split per dossier
 )
 
 // Rejections lists every rejection code, in a stable order, so that metrics
@@ -34,7 +36,7 @@ const (
 var Rejections = []Code{NotRegular, Empty, NotPDF, Unreadable, Encrypted, NoPages, LowDPI, TooLarge}
 
 // Holds lists every hold code, in a stable order.
-var Holds = []Code{NoCode, AmbiguousCode, ForeignAgency}
+var Holds = []Code{NoCode, AmbiguousCode, ForeignAgency, CodeConflict, Batch}
 
 type text struct{ what, todo, english string }
 
@@ -61,6 +63,10 @@ var texts = map[Code]text{
 		"Đổi tên tệp để chỉ còn đúng một mã hồ sơ; hệ thống sẽ tự tải lên.", "more than one dossier code"},
 	ForeignAgency: {"Mã hồ sơ không thuộc đơn vị này.",
 		"Kiểm tra lại mã hồ sơ và đổi tên tệp cho đúng mã của đơn vị; hệ thống sẽ tự tải lên.", "dossier code belongs to another agency"},
+	CodeConflict: {"Mã hồ sơ trong tên tệp khác với mã trên phiếu tiếp nhận được quét kèm.",
+		"Kiểm tra xem bản quét thuộc hồ sơ nào, rồi đổi tên tệp cho đúng mã đó; hệ thống sẽ tự tải lên.", "file name and receipt barcode disagree"},
+	Batch: {"Tệp có nhiều phiếu tiếp nhận (nhiều hồ sơ quét chung một lần).",
+		"Quét riêng từng hồ sơ (mỗi hồ sơ một tệp, phiếu tiếp nhận ở trang đầu) rồi xóa tệp này.", "several receipts in one file"},
 }
 
 // IsRejection reports whether c is a rejection (as opposed to a hold or no reason).

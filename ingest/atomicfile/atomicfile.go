@@ -1,0 +1,69 @@
+// Package atomicfile writes files so a crash leaves the old content or the
+// new, never a part: temp file in the same folder, fsync, rename, fsync the
+// folder.
+package atomicfile
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// tempPattern names the temporary files: a leading dot and a .tmp ending,
+// so that the watcher never offers one and staff see it as junk.
+const tempPattern = ".atomicfile-*.tmp"
+
+// Write replaces path with data and mode perm (set exactly, whatever the
+// umask): data goes to a temporary file in path's folder, which is synced,
+// renamed over path, and the folder synced. On failure path is as it was
+// and the temporary file is removed.
+func Write(path string, data []byte, perm fs.FileMode) error {
+	if err := Replace(path, data, perm); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
+// Replace is Write without the folder's fsync, for folders that may be
+// network mounts (an SMB or NFS inbox), where syncing a folder may not be
+// supported: after a crash path may still hold the old content, but never
+// a part of the new.
+func Replace(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), tempPattern)
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// SyncDir fsyncs a folder, making the renames and creations in it durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
