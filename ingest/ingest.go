@@ -28,6 +28,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/sohoa/sohoa/ingest/atomicfile"
+	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
@@ -38,15 +39,24 @@ type Checker interface {
 	Check(ctx context.Context, src, repairedDst string) (pdfcheck.Result, error)
 }
 
+// BarcodeReader finds dossier codes on a scan's pages;
+// *barcode.Reader is the real one.
+type BarcodeReader interface {
+	Read(ctx context.Context, path string) ([]barcode.Page, error)
+}
+
 // Config wires an Ingester. Fields marked required must be set.
 type Config struct {
-	Inbox   string       // required: the watched folder
-	DataDir string       // required: spool and archive live here
-	Errors  string       // required: staff folder for rejected files, directly under Inbox
-	Waiting string       // required: staff folder for scans that need a code, directly under Inbox
-	Linker  *Linker      // required
-	Checker Checker      // required
-	Store   *store.Store // required
+	Inbox   string  // required: the watched folder
+	DataDir string  // required: spool and archive live here
+	Errors  string  // required: staff folder for rejected files, directly under Inbox
+	Waiting string  // required: staff folder for scans that need a code, directly under Inbox
+	Linker  *Linker // required
+	Checker Checker // required
+	// Barcodes reads receipts' QR and Code 128 from valid scans' page
+	// images; nil: linking by name and folder only.
+	Barcodes BarcodeReader
+	Store    *store.Store // required
 	// MaxBytes is the size cap; larger files are hashed, not copied, and rejected.
 	MaxBytes int64
 	// CheckTimeout bounds the check of one file; zero means 2 minutes.
@@ -176,6 +186,17 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		}
 	}
 	codes, hold, detail := in.cfg.Linker.Link(rel)
+	if res.Reason == "" && tmp != "" && in.cfg.Barcodes != nil {
+		pages, err := in.cfg.Barcodes.Read(ctx, in.SpoolPath(sha, false))
+		if err != nil {
+			return fmt.Errorf("read barcodes of %s: %w", rel, err)
+		}
+		var via string
+		codes, hold, detail, via = in.cfg.Linker.Receipt(codes, hold, detail, pages)
+		if via != "" {
+			log.Info("linked by receipt barcode", "sha256", sha, "dossiers", codes, "via", via)
+		}
+	}
 	sc.Dossiers = codes
 	switch {
 	case res.Reason != "":

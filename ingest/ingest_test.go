@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
@@ -44,6 +46,7 @@ func newFixture(t testing.TB) *fixture {
 		Inbox: f.inbox, DataDir: f.data, Errors: "Lỗi", Waiting: "Chờ mã hồ sơ",
 		Linker:   &Linker{Grammar: g, Ward: "000.00.12.H57", SkipFolder: "Chờ mã hồ sơ"},
 		Checker:  &pdfcheck.Checker{Limits: pdfcheck.Limits{MinDPI: 200, MaxBytes: 30 << 20}},
+		Barcodes: &barcode.Reader{Grammar: g},
 		Store:    st,
 		MaxBytes: 30 << 20,
 		Queued:   func() { f.queued++ },
@@ -315,5 +318,53 @@ func TestNFDNameLinks(t *testing.T) {
 	}
 	if s := f.stats(); s.QueueLength != 1 {
 		t.Errorf("NFD name not linked: %+v", s)
+	}
+}
+
+func TestReceiptBarcodeLinks(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		sample, rel string
+		state       store.State
+		reason      reason.Code
+		dossiers    []string
+	}{
+		{"scan_0003.pdf", "scan_0003.pdf", store.Queued, "", []string{"000.00.12.H57-200320-0003"}},
+		{"scan_0004.pdf", "scan_0004.pdf", store.Queued, "", []string{"000.00.12.H57-200320-0004"}},
+		{"scan_0005.pdf", "scan_0005.pdf", store.Queued, "", []string{"000.00.12.H57-200320-0005"}},
+		{"scan_0006.pdf", "scan_0006.pdf", store.Queued, "", []string{"000.00.12.H57-200320-0006"}},
+		{"duplex_0001.pdf", "duplex_0001.pdf", store.Queued, "", []string{"000.00.12.H57-200321-0004"}},
+		{"batch_0001.pdf", "batch_0001.pdf", store.Waiting, reason.Batch,
+			[]string{"000.00.12.H57-200321-0001", "000.00.12.H57-200321-0002", "000.00.12.H57-200321-0003"}},
+		{"scan_0009.pdf", "scan_0009.pdf", store.Waiting, reason.NoCode, nil},
+	}
+	for _, tt := range tests {
+		f.drop(tt.sample, tt.rel)
+		if err := f.ingest(tt.rel); err != nil {
+			t.Fatalf("%s: %v", tt.sample, err)
+		}
+	}
+	got := map[string]store.Scan{}
+	f.st.Scans(func(sc store.Scan) bool { got[sc.Name] = sc; return true })
+	for _, tt := range tests {
+		sc := got[tt.rel]
+		if sc.State != tt.state || sc.Reason != tt.reason || !slices.Equal(sc.Dossiers, tt.dossiers) {
+			t.Errorf("%s: %s %s %q (%s); want %s %s %q", tt.sample, sc.State, sc.Reason, sc.Dossiers, sc.Detail, tt.state, tt.reason, tt.dossiers)
+		}
+	}
+}
+
+func TestNameAndReceiptDisagree(t *testing.T) {
+	f := newFixture(t)
+	rel := "000.00.12.H57-200320-0099.pdf"
+	f.drop("scan_0003.pdf", rel)
+	if err := f.ingest(rel); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(filepath.Join(f.inbox, "Chờ mã hồ sơ", rel+".txt")) {
+		t.Fatal("a scan whose name and receipt disagree is not held with a note")
+	}
+	if s := f.stats(); s.QueueLength != 0 || s.Unlinked != 1 {
+		t.Errorf("stats %+v", s)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/reason"
 )
@@ -43,4 +44,63 @@ func (l *Linker) Link(rel string) (codes []string, r reason.Code, detail string)
 		return found, "", ""
 	}
 	return nil, reason.NoCode, "no dossier code in the file name or its folders"
+}
+
+// Receipt combines what the name said (codes, hold, detail from Link) with
+// the receipts found on the scan's pages, in linking order: name, folder,
+// then barcode. A receipt's code links a scan the name did not; a name and
+// a receipt that disagree, several receipts in one file (a batch), or a
+// receipt after other pages hold the scan for a person rather than guess.
+// via says how the code was found when the barcode linked it ("qr" or
+// "code128"), "" otherwise.
+func (l *Linker) Receipt(codes []string, hold reason.Code, detail string, pages []barcode.Page) (_ []string, _ reason.Code, _ string, via string) {
+	var found []barcode.Found
+	first := 0 // page of the first receipt
+	seen := map[string]bool{}
+	for _, p := range pages {
+		if len(p.Codes) > 1 {
+			return codes, reason.AmbiguousCode, fmt.Sprintf("page %d carries %d different codes", p.Index, len(p.Codes)), ""
+		}
+		if len(p.Codes) == 0 {
+			if first == 0 && !p.Blank && p.Image {
+				first = -1 // content before any receipt
+			}
+			continue
+		}
+		if first == 0 {
+			first = p.Index
+		} else if first < 0 {
+			return codes, reason.Batch, fmt.Sprintf("pages before the receipt on page %d", p.Index), ""
+		}
+		if !seen[p.Codes[0].Code] {
+			seen[p.Codes[0].Code] = true
+			found = append(found, p.Codes[0])
+		}
+	}
+	switch {
+	case len(found) == 0:
+		return codes, hold, detail, ""
+	case len(found) > 1:
+		all := make([]string, len(found))
+		for i, f := range found {
+			all[i] = f.Code
+		}
+		return all, reason.Batch, fmt.Sprintf("%d receipts: %s", len(found), strings.Join(all, ", ")), ""
+	}
+	bc := found[0]
+	switch hold {
+	case "":
+		if codes[0] != bc.Code {
+			return []string{codes[0], bc.Code}, reason.CodeConflict,
+				fmt.Sprintf("name says %s, %s on the receipt says %s", codes[0], bc.Symbology, bc.Code), ""
+		}
+		return codes, "", "", ""
+	case reason.NoCode:
+		linked, h, d := l.Link(bc.Code)
+		if h != "" {
+			return linked, h, d + " (from the receipt's " + bc.Symbology + ")", ""
+		}
+		return linked, "", "", bc.Symbology
+	}
+	return codes, hold, detail, "" // the name's own problem stands
 }

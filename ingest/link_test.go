@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/reason"
 )
@@ -58,4 +59,42 @@ func FuzzLink(f *testing.F) {
 			t.Fatalf("Link(%q) ambiguous with %q", rel, codes)
 		}
 	})
+}
+
+func TestReceipt(t *testing.T) {
+	g, _ := dossier.NewGrammar("")
+	l := &Linker{Grammar: g, Ward: "000.00.12.H57"}
+	const a, b, foreign = "000.00.12.H57-200320-0003", "000.00.12.H57-200320-0004", "000.00.13.H57-200320-0001"
+	receipt := func(i int, code, sym string) barcode.Page {
+		return barcode.Page{Index: i, Image: true, Codes: []barcode.Found{{Code: code, Symbology: sym}}}
+	}
+	content := func(i int) barcode.Page { return barcode.Page{Index: i, Image: true} }
+	blank := func(i int) barcode.Page { return barcode.Page{Index: i, Image: true, Blank: true} }
+	tests := []struct {
+		name      string
+		nameCodes []string
+		nameHold  reason.Code
+		pages     []barcode.Page
+		codes     []string
+		hold      reason.Code
+		via       string
+	}{
+		{"no receipt, no name", nil, reason.NoCode, []barcode.Page{content(1)}, nil, reason.NoCode, ""},
+		{"receipt links", nil, reason.NoCode, []barcode.Page{receipt(1, a, "qr"), content(2)}, []string{a}, "", "qr"},
+		{"blank before receipt", nil, reason.NoCode, []barcode.Page{blank(1), receipt(2, a, "code128")}, []string{a}, "", "code128"},
+		{"name and receipt agree", []string{a}, "", []barcode.Page{receipt(1, a, "qr")}, []string{a}, "", ""},
+		{"name and receipt disagree", []string{a}, "", []barcode.Page{receipt(1, b, "qr")}, []string{a, b}, reason.CodeConflict, ""},
+		{"batch", nil, reason.NoCode, []barcode.Page{receipt(1, a, "qr"), content(2), receipt(3, b, "qr")}, []string{a, b}, reason.Batch, ""},
+		{"content before receipt", nil, reason.NoCode, []barcode.Page{content(1), receipt(2, a, "qr")}, nil, reason.Batch, ""},
+		{"same receipt twice", nil, reason.NoCode, []barcode.Page{receipt(1, a, "qr"), receipt(2, a, "qr")}, []string{a}, "", "qr"},
+		{"two codes on a page", nil, reason.NoCode, []barcode.Page{{Index: 1, Image: true, Codes: []barcode.Found{{Code: a}, {Code: b}}}}, nil, reason.AmbiguousCode, ""},
+		{"foreign receipt", nil, reason.NoCode, []barcode.Page{receipt(1, foreign, "qr")}, []string{foreign}, reason.ForeignAgency, ""},
+		{"name ambiguous stays", []string{a, b}, reason.AmbiguousCode, []barcode.Page{receipt(1, a, "qr")}, []string{a, b}, reason.AmbiguousCode, ""},
+	}
+	for _, tt := range tests {
+		codes, hold, detail, via := l.Receipt(tt.nameCodes, tt.nameHold, "", tt.pages)
+		if !slices.Equal(codes, tt.codes) || hold != tt.hold || via != tt.via {
+			t.Errorf("%s: got %q %q %q (%s); want %q %q %q", tt.name, codes, hold, via, detail, tt.codes, tt.hold, tt.via)
+		}
+	}
 }
