@@ -5,6 +5,7 @@ package configs_test
 import (
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,31 @@ func TestPrometheusConfig(t *testing.T) {
 	t.Logf("%s", strings.TrimSpace(string(out)))
 	if err != nil {
 		t.Errorf("promtool check config prometheus.yml: %v", err)
+	}
+}
+
+// The HTTP profiles load with the daemon's parser and describe what the README says.
+func TestHTTPProfilesLoad(t *testing.T) {
+	single, err := config.Load("http-single.yaml")
+	if err != nil {
+		t.Fatalf("http-single.yaml: %v", err)
+	}
+	if u := single.Upload; u.Sink != "http" || u.HTTP.Attach != nil || u.HTTP.Auth.Type != "bearer" ||
+		u.HTTP.Auth.TokenFile != "${CREDENTIALS_DIRECTORY}/lgsp-token" || u.HTTP.Accept[0] != 409 {
+		t.Errorf("http-single.yaml: %+v", u)
+	}
+	igate, err := config.Load("http-igate.yaml")
+	if err != nil {
+		t.Fatalf("http-igate.yaml: %v", err)
+	}
+	if h := igate.Upload.HTTP; h.Attach == nil || h.Attach.Values["file_id"] != "[0].id" || h.Auth.Type != "oauth2_password" ||
+		h.FileField != "files" || h.Auth.PasswordFile == "" {
+		t.Errorf("http-igate.yaml: %+v", h)
+	}
+	for _, f := range []string{"http-single.yaml", "http-igate.yaml"} {
+		b, _ := os.ReadFile(f)
+		if regexp.MustCompile(`(?m)^\s*(password|client_secret|token|secret)\s*:`).Match(b) {
+			t.Errorf("%s holds a secret", f)
+		}
 	}
 }

@@ -44,6 +44,9 @@ type Config struct {
 	Version, Revision string
 	// Source is read at every scrape. Required.
 	Source StatsSource
+	// QueueMaxBytes is the cap of the upload queue, shown as
+	// sohoa_upload_queue_max_bytes; 0: not shown.
+	QueueMaxBytes int64
 	// Registerer receives all collectors. nil: a new registry. When set, it
 	// must also be a prometheus.Gatherer (a *prometheus.Registry is), which
 	// Handler serves.
@@ -136,6 +139,16 @@ func New(cfg Config) (*Metrics, error) {
 	}
 
 	required := []prometheus.Collector{newStatsCollector(cfg.Source, ward, log), durations, buildInfo, wardInfo}
+	if cfg.QueueMaxBytes > 0 {
+		queueMax := prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sohoa_upload_queue_max_bytes",
+			Help: "The cap of sohoa_upload_queue_bytes (parked uploads included): at it, new scans wait in the " +
+				"scanner folder until uploads make room (upload.queue_max_bytes).",
+			ConstLabels: ward,
+		})
+		queueMax.Set(float64(cfg.QueueMaxBytes))
+		required = append(required, queueMax)
+	}
 	shared := []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -259,6 +272,7 @@ type statsCollector struct {
 	digitized, scans, rejected, duplicates, unlinked *prometheus.Desc
 	queueLength, queueBytes, queueOldest             *prometheus.Desc
 	uploads, uploadBytes, failures, lastSuccess      *prometheus.Desc
+	retries, parked, parkedBytes                     *prometheus.Desc
 }
 
 func newStatsCollector(src StatsSource, ward prometheus.Labels, log *slog.Logger) *statsCollector {
@@ -303,12 +317,20 @@ func newStatsCollector(src StatsSource, ward prometheus.Labels, log *slog.Logger
 			"kind"),
 		lastSuccess: desc("sohoa_last_upload_success_timestamp_seconds",
 			"Unix time of the last upload confirmed by the sink; 0 if none ever was."),
+		retries: desc("sohoa_upload_retries_total",
+			"Failed upload attempts that stayed queued for another try (network, timeout, 408, 429, 5xx, auth...)."),
+		parked: desc("sohoa_upload_parked",
+			"Uploads the provincial system refused for good (an HTTP 4xx other than 401, 403, 408, 429); "+
+				"they wait, never dropped, until IT fixes the cause and requeues them. The log says why."),
+		parkedBytes: desc("sohoa_upload_parked_bytes",
+			"Total size of the parked uploads."),
 	}
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.digitized, c.scans, c.rejected, c.duplicates, c.unlinked,
-		c.queueLength, c.queueBytes, c.queueOldest, c.uploads, c.uploadBytes, c.failures, c.lastSuccess} {
+		c.queueLength, c.queueBytes, c.queueOldest, c.uploads, c.uploadBytes, c.failures, c.lastSuccess,
+		c.retries, c.parked, c.parkedBytes} {
 		ch <- d
 	}
 	c.errs.Describe(ch)
@@ -349,6 +371,9 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		c.labelled(ch, c.failures, st.UploadFailures[kind], kind)
 	}
 	gauge(c.lastSuccess, unixSeconds(st.LastUploadSuccess))
+	counter(c.retries, st.UploadRetries)
+	gauge(c.parked, float64(st.Parked))
+	gauge(c.parkedBytes, float64(st.ParkedBytes))
 }
 
 // labelled emits a counter whose label value came from the database. A value

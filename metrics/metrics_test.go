@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -532,6 +533,9 @@ func TestHandler(t *testing.T) {
 func TestPromtool(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool not installed; CI installs Debian's prometheus package")
+		}
 		t.Skip("promtool not installed")
 	}
 	m, _ := newMetrics(t, &fakeSource{st: store.Stats{
@@ -555,5 +559,66 @@ func TestPromtool(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(out) > 0 {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// Retried and parked uploads come from the store too, and a requeue shows
+// at the next scrape.
+func TestParkedAndRetries(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	t0 := time.Date(2026, 3, 20, 8, 0, 0, 0, time.UTC)
+	for i, c := range []string{"a", "b"} {
+		if err := st.Record(store.Scan{SHA256: strings.Repeat(c, 64), Size: int64(100 * (i + 1)), Name: c + ".pdf",
+			State: store.Queued, Dossiers: []string{"000.00.12.H57-260320-000" + c}, Seen: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs, _, err := st.Jobs(t0, 10)
+	if err != nil || len(jobs) != 2 {
+		t.Fatal(jobs, err)
+	}
+	if err := st.Failed(jobs[0], upload.KindHTTP5xx, t0.Add(time.Minute), "HTTP 503"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Park(jobs[1], upload.KindHTTP4xx, 400, "HTTP 400 Bad Request: maHoSo unknown", t0); err != nil {
+		t.Fatal(err)
+	}
+	_, reg := newMetrics(t, st, nil)
+	for name, want := range map[string]float64{
+		"sohoa_upload_retries_total": 1,
+		"sohoa_upload_parked":        1,
+		"sohoa_upload_parked_bytes":  200,
+		"sohoa_upload_queue_length":  1,
+	} {
+		if got := gatherValue(t, reg, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if _, err := st.Requeue(nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := gatherValue(t, reg, "sohoa_upload_parked"); got != 0 {
+		t.Errorf("sohoa_upload_parked after requeue = %v", got)
+	}
+	if got := gatherValue(t, reg, "sohoa_upload_queue_length"); got != 2 {
+		t.Errorf("sohoa_upload_queue_length after requeue = %v", got)
+	}
+}
+
+func TestQueueMaxBytes(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := New(Config{Ward: ward, Source: &fakeSource{}, Registerer: reg, QueueMaxBytes: 4 << 30}); err != nil {
+		t.Fatal(err)
+	}
+	if got := gatherValue(t, reg, "sohoa_upload_queue_max_bytes"); got != 4<<30 {
+		t.Errorf("sohoa_upload_queue_max_bytes = %v", got)
+	}
+	problems, err := testutil.GatherAndLint(reg, "sohoa_upload_queue_max_bytes")
+	if err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
 	}
 }

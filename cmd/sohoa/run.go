@@ -21,6 +21,7 @@ import (
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
 	"github.com/sohoa/sohoa/ingest"
+	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/store"
@@ -57,10 +58,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog.Logger) error {
 	log.Info("starting sohoa", "version", version, "ward", cfg.Ward.Code, "inbox", cfg.Inbox,
 		"data_dir", cfg.DataDir, "sink", cfg.Upload.Sink, "listen", cfg.Listen, "watch", cfg.Watch.Mode)
-	if cfg.Upload.Sink != "dir" {
-		return fmt.Errorf("upload.sink %q is not available in this version; use dir", cfg.Upload.Sink)
-	}
-	if embedded {
+	if embedded && cfg.Upload.Sink == "dir" {
 		// The embedded defaults deliver to a local outbox; a configured
 		// folder is a mounted share and is never created here, so an
 		// unmounted share is not silently filled on the local disk.
@@ -81,12 +79,17 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	if err != nil {
 		return err
 	}
+	sink, err := newSink(cfg.Upload)
+	if err != nil {
+		return fmt.Errorf("upload.sink %s: %w", cfg.Upload.Sink, err)
+	}
 	worker := upload.NewWorker(upload.Worker{
-		Queue:   st,
-		Sink:    upload.DirSink{Root: cfg.Upload.Dir.Path, RequireMount: cfg.Upload.Dir.RequireMount},
-		Ward:    cfg.Ward.Code,
-		Backoff: upload.Backoff{Min: time.Duration(cfg.Upload.Retry.MinBackoff), Max: time.Duration(cfg.Upload.Retry.MaxBackoff)},
-		Logger:  log.With("component", "upload"),
+		Queue:       st,
+		Sink:        sink,
+		Ward:        cfg.Ward.Code,
+		Backoff:     upload.Backoff{Min: time.Duration(cfg.Upload.Retry.MinBackoff), Max: time.Duration(cfg.Upload.Retry.MaxBackoff)},
+		Concurrency: cfg.Upload.Concurrency,
+		Logger:      log.With("component", "upload"),
 	})
 	in, err := ingest.New(ingest.Config{
 		Inbox:    cfg.Inbox,
@@ -95,6 +98,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Waiting:  cfg.Folders.Waiting,
 		Linker:   &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign, SkipFolder: cfg.Folders.Waiting},
 		Checker:  &pdfcheck.Checker{Limits: pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes)}},
+		Barcodes: &barcode.Reader{Grammar: grammar},
 		Store:    st,
 		MaxBytes: int64(cfg.Check.MaxBytes),
 		Queued:   worker.Wake,
@@ -117,7 +121,8 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 
 	m, err := metrics.New(metrics.Config{
 		Ward: cfg.Ward.Code, WardName: cfg.Ward.Name, Version: version, Source: st,
-		Logger: log.With("component", "metrics"),
+		QueueMaxBytes: int64(cfg.Upload.QueueMaxBytes),
+		Logger:        log.With("component", "metrics"),
 	})
 	if err != nil {
 		return err
@@ -178,8 +183,14 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	release := time.AfterFunc(time.Hour, debug.FreeOSMemory)
 	release.Stop()
 	defer release.Stop()
+	// While the sink is down the queue grows up to its cap; past it, new
+	// scans stay in the inbox and are offered again at the next rescan.
+	capacity := &upload.QueueCap{Stats: st.Stats, Max: int64(cfg.Upload.QueueMaxBytes), Logger: log.With("component", "upload")}
 	goRun("watcher", func() error {
 		return w.Run(ctx, func(ctx context.Context, f watcher.File) error {
+			if err := capacity.Admit(f.Info.Size()); err != nil {
+				return err
+			}
 			defer release.Reset(10 * time.Second)
 			return in.Ingest(ctx, f.Path, f.Rel, f.Info)
 		})

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -70,6 +71,15 @@ type Job struct {
 	Attempts    int       `json:"attempts,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
+	// Status is the HTTP status of the answer that parked the job, 0 if none.
+	Status int `json:"status,omitempty"`
+	// Parked is when the sink rejected the job for good (see Store.Park);
+	// zero while it is queued.
+	Parked time.Time `json:"parked,omitzero"`
+	// Progress is what a sink of several steps recorded after its first
+	// steps succeeded (the file id a first request returned, say), so that a
+	// later attempt resumes after them; nil if nothing was recorded.
+	Progress map[string]string `json:"progress,omitempty"`
 }
 
 // Dossier is what the store knows of one dossier code.
@@ -91,6 +101,7 @@ var (
 	bQueue    = []byte("queue")
 	bDossiers = []byte("dossiers")
 	bCounters = []byte("counters")
+	bParked   = []byte("parked") // jobs the sink rejected, keyed as in bQueue, until requeued
 )
 
 // Counter names, kept in the counters bucket.
@@ -102,6 +113,7 @@ const (
 	cUploadBytes = "upload_bytes"
 	cDigitized   = "dossiers_digitized"
 	cLastSuccess = "last_upload_success_unix_nano"
+	cRetries     = "upload_retries"
 	pRejected    = "rejected/"
 	pFailures    = "upload_failures/"
 )
@@ -125,7 +137,7 @@ func Open(path string, lockTimeout time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bScans, bQueue, bDossiers, bCounters} {
+		for _, b := range [][]byte{bScans, bQueue, bDossiers, bCounters, bParked} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -291,6 +303,14 @@ func (s *Store) update(sha string, fn func(*Scan) error) error {
 // Jobs returns up to limit queued jobs due at or before now, oldest first,
 // and the earliest NextAttempt among the jobs not yet due (zero if none).
 func (s *Store) Jobs(now time.Time, limit int) (due []Job, next time.Time, err error) {
+	return s.Due(now, limit, nil)
+}
+
+// Due is Jobs with a filter: skip is called, in queue order, for each job
+// that is due while fewer than limit were taken, and the jobs it returns
+// true for are left out (the uploader skips dossiers it has in flight). A nil
+// skip takes every due job.
+func (s *Store) Due(now time.Time, limit int, skip func(Job) bool) (due []Job, next time.Time, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bQueue).ForEach(func(k, v []byte) error {
 			var j Job
@@ -304,7 +324,7 @@ func (s *Store) Jobs(now time.Time, limit int) (due []Job, next time.Time, err e
 				}
 				return nil
 			}
-			if len(due) < limit {
+			if len(due) < limit && (skip == nil || !skip(j)) {
 				due = append(due, j)
 			}
 			return nil
@@ -351,20 +371,149 @@ func (s *Store) Done(j Job, at time.Time) error {
 }
 
 // Failed records a failed attempt: the job stays queued with its next
-// attempt time, and the failure counts under kind.
+// attempt time, keeping any progress saved for it, and the failure counts
+// under kind and as a retry.
 func (s *Store) Failed(j Job, kind string, next time.Time, msg string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		q := tx.Bucket(bQueue)
-		if q.Get(j.key) == nil {
-			return fmt.Errorf("job for %s/%s: %w", j.Dossier, j.SHA256, ErrNotFound)
+		cur, err := queued(tx, j)
+		if err != nil {
+			return err
 		}
-		j.Attempts++
-		j.NextAttempt, j.LastError = next, msg
+		cur.Attempts++
+		cur.NextAttempt, cur.LastError = next, msg
+		if err := errors.Join(add(tx, pFailures+kind, 1), add(tx, cRetries, 1)); err != nil {
+			return err
+		}
+		return putJSON(tx, bQueue, j.key, cur)
+	})
+}
+
+// SaveProgress records what the sink has done of a job so far (see
+// Job.Progress), replacing what was recorded before. The job must be queued.
+func (s *Store) SaveProgress(j Job, progress map[string]string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		cur, err := queued(tx, j)
+		if err != nil {
+			return err
+		}
+		cur.Progress = progress
+		return putJSON(tx, bQueue, j.key, cur)
+	})
+}
+
+// Park takes a job the sink rejected for good (an HTTP 400, say) out of
+// the queue into the parked jobs, with the status and reason, and counts the
+// failure under kind. A parked job is never dropped: it waits, visible in
+// Stats and Parked, until Requeue puts it back. Its scan stays queued.
+func (s *Store) Park(j Job, kind string, status int, reason string, at time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		cur, err := queued(tx, j)
+		if err != nil {
+			return err
+		}
+		cur.Attempts++
+		cur.Status, cur.LastError, cur.Parked, cur.NextAttempt = status, reason, at, time.Time{}
 		if err := add(tx, pFailures+kind, 1); err != nil {
 			return err
 		}
-		return putJSON(tx, bQueue, j.key, j)
+		if err := tx.Bucket(bQueue).Delete(j.key); err != nil {
+			return err
+		}
+		return putJSON(tx, bParked, j.key, cur)
 	})
+}
+
+// Parked returns the parked jobs, oldest queued first.
+func (s *Store) Parked() ([]Job, error) {
+	var jobs []Job
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bParked).ForEach(func(k, v []byte) error {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("parked job %x: %w", k, err)
+			}
+			j.key = append([]byte(nil), k...)
+			jobs = append(jobs, j)
+			return nil
+		})
+	})
+	return jobs, err
+}
+
+// Requeue puts parked jobs back in the queue in one transaction, due at
+// once, with their attempts, error and status cleared. match selects them
+// (nil: every parked job; see BySHA256 and ByDossier). With restart their
+// progress is forgotten too, so that a sink of several steps starts again at
+// the first; without it, it resumes after the steps that succeeded. It
+// returns the jobs requeued.
+func (s *Store) Requeue(match func(Job) bool, restart bool) ([]Job, error) {
+	var moved []Job
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		p := tx.Bucket(bParked)
+		var keys [][]byte
+		var jobs []Job
+		err := p.ForEach(func(k, v []byte) error {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("parked job %x: %w", k, err)
+			}
+			if match == nil || match(j) {
+				keys = append(keys, append([]byte(nil), k...))
+				jobs = append(jobs, j)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i, j := range jobs {
+			j.Attempts, j.LastError, j.Status = 0, "", 0
+			j.Parked, j.NextAttempt = time.Time{}, time.Time{}
+			if restart {
+				j.Progress = nil
+			}
+			if err := p.Delete(keys[i]); err != nil {
+				return err
+			}
+			if err := putJSON(tx, bQueue, keys[i], j); err != nil {
+				return err
+			}
+			j.key = keys[i]
+			moved = append(moved, j)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("requeue parked uploads: %w", err)
+	}
+	return moved, nil
+}
+
+// BySHA256 matches the jobs of a scan, by its SHA-256 or the hash of the
+// content delivered for it; a prefix of at least 8 hex digits is enough.
+func BySHA256(sha string) func(Job) bool {
+	sha = strings.ToLower(sha)
+	return func(j Job) bool {
+		return len(sha) >= 8 && (strings.HasPrefix(j.SHA256, sha) || strings.HasPrefix(j.Content, sha))
+	}
+}
+
+// ByDossier matches the jobs of one dossier code.
+func ByDossier(code string) func(Job) bool {
+	return func(j Job) bool { return strings.EqualFold(j.Dossier, code) }
+}
+
+// queued reads the stored version of a queued job.
+func queued(tx *bolt.Tx, j Job) (Job, error) {
+	v := tx.Bucket(bQueue).Get(j.key)
+	if v == nil {
+		return Job{}, fmt.Errorf("job for %s/%s: %w", j.Dossier, j.SHA256, ErrNotFound)
+	}
+	var cur Job
+	if err := json.Unmarshal(v, &cur); err != nil {
+		return Job{}, fmt.Errorf("job for %s/%s: %w", j.Dossier, j.SHA256, err)
+	}
+	return cur, nil
 }
 
 // Stats is a consistent snapshot of the counters and the queue, for metrics.
@@ -379,6 +528,9 @@ type Stats struct {
 	Uploads           uint64
 	UploadBytes       uint64
 	UploadFailures    map[string]uint64
+	UploadRetries     uint64 // failed attempts left queued for another try
+	Parked            int    // uploads the sink rejected, waiting for a person to requeue them
+	ParkedBytes       int64
 	DossiersDigitized uint64
 	LastUploadSuccess time.Time // zero if never
 }
@@ -393,6 +545,7 @@ func (s *Store) Stats() (Stats, error) {
 		st.Unlinked = uint64(max(get(c, cUnlinked), 0))
 		st.Uploads = uint64(get(c, cUploads))
 		st.UploadBytes = uint64(get(c, cUploadBytes))
+		st.UploadRetries = uint64(get(c, cRetries))
 		st.DossiersDigitized = uint64(get(c, cDigitized))
 		if ns := get(c, cLastSuccess); ns != 0 {
 			st.LastUploadSuccess = time.Unix(0, ns)
@@ -404,6 +557,18 @@ func (s *Store) Stats() (Stats, error) {
 			case len(name) > len(pFailures) && name[:len(pFailures)] == pFailures:
 				st.UploadFailures[name[len(pFailures):]] = uint64(decode(v))
 			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bParked).ForEach(func(k, v []byte) error {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("parked job %x: %w", k, err)
+			}
+			st.Parked++
+			st.ParkedBytes += j.Size
 			return nil
 		})
 		if err != nil {

@@ -136,3 +136,150 @@ func TestOpenFailsOnGarbage(t *testing.T) {
 		t.Fatal("opened a file that is not a database")
 	}
 }
+
+func TestDueSkipsAndLimits(t *testing.T) {
+	s, _ := open(t)
+	for i, c := range []byte("abcd") {
+		d := "D1"
+		if i >= 2 {
+			d = "D2"
+		}
+		if err := s.Record(Scan{SHA256: sha(c), Size: 1, Name: "x.pdf", State: Queued, Dossiers: []string{d}, Seen: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One job per dossier, as the uploader takes them.
+	taken := map[string]bool{}
+	due, _, err := s.Due(t0, 10, func(j Job) bool {
+		if taken[j.Dossier] {
+			return true
+		}
+		taken[j.Dossier] = true
+		return false
+	})
+	if err != nil || len(due) != 2 || due[0].SHA256 != sha('a') || due[1].SHA256 != sha('c') {
+		t.Fatalf("due %+v, %v", due, err)
+	}
+	// skip is not asked once the limit is reached.
+	calls := 0
+	due, _, err = s.Due(t0, 1, func(Job) bool { calls++; return false })
+	if err != nil || len(due) != 1 || calls != 1 {
+		t.Errorf("limit 1: %d due, skip called %d times, %v", len(due), calls, err)
+	}
+}
+
+func TestProgressIsKeptThroughFailuresAndReopen(t *testing.T) {
+	s, p := open(t)
+	if err := s.Record(Scan{SHA256: sha('a'), Size: 10, Name: "a.pdf", State: Queued, Dossiers: []string{"D"}, Seen: t0}); err != nil {
+		t.Fatal(err)
+	}
+	due, _, _ := s.Jobs(t0, 1)
+	j := due[0] // the worker's copy, taken before the progress was saved
+	if err := s.SaveProgress(j, map[string]string{"file_id": "f-17"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Failed(j, "http_5xx", t0.Add(time.Minute), "HTTP 502"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err := Open(p, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	due, _, err = s.Jobs(t0.Add(time.Hour), 1)
+	if err != nil || len(due) != 1 {
+		t.Fatal(due, err)
+	}
+	if got := due[0]; got.Progress["file_id"] != "f-17" || got.Attempts != 1 || got.LastError != "HTTP 502" {
+		t.Errorf("after a failure and a reopen: %+v", got)
+	}
+	if err := s.Done(due[0], t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveProgress(due[0], map[string]string{"file_id": "x"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("progress saved for a finished job: %v", err)
+	}
+}
+
+func TestParkAndRequeue(t *testing.T) {
+	s, _ := open(t)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range []byte("abc") {
+		must(s.Record(Scan{SHA256: sha(c), Size: int64(10 * (i + 1)), Name: "s.pdf", State: Queued,
+			Dossiers: []string{"D" + string(c)}, Seen: t0.Add(time.Duration(i) * time.Minute)}))
+	}
+	due, _, _ := s.Jobs(t0, 10)
+	must(s.SaveProgress(due[0], map[string]string{"file_id": "f-1"}))
+	for _, j := range due {
+		must(s.Park(j, "http_4xx", 400, "HTTP 400 Bad Request: mã hồ sơ không tồn tại", t0.Add(time.Hour)))
+	}
+	if err := s.Park(due[0], "http_4xx", 400, "again", t0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("parked twice: %v", err)
+	}
+	if err := s.Done(due[0], t0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a parked job confirmed: %v", err)
+	}
+	if err := s.Failed(due[0], "network", t0, "x"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a parked job failed: %v", err)
+	}
+	if d, _, _ := s.Jobs(t0.Add(24*time.Hour), 10); len(d) != 0 {
+		t.Errorf("%d parked jobs still due", len(d))
+	}
+	st, err := s.Stats()
+	must(err)
+	if st.Parked != 3 || st.ParkedBytes != 60 || st.QueueLength != 0 || st.UploadFailures["http_4xx"] != 3 || st.UploadRetries != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	parked, err := s.Parked()
+	must(err)
+	if len(parked) != 3 || parked[0].Status != 400 || parked[0].LastError != "HTTP 400 Bad Request: mã hồ sơ không tồn tại" ||
+		!parked[0].Parked.Equal(t0.Add(time.Hour)) || parked[0].Progress["file_id"] != "f-1" || parked[0].Attempts != 1 {
+		t.Errorf("parked %+v", parked)
+	}
+	if sc, _ := s.Scan(sha('a')); sc.State != Queued || sc.Pending != 1 {
+		t.Errorf("a parked job's scan is %s with %d pending", sc.State, sc.Pending)
+	}
+
+	// By a short hash: the progress is kept, the attempts start again.
+	moved, err := s.Requeue(BySHA256(sha('a')[:8]), false)
+	must(err)
+	if len(moved) != 1 || moved[0].SHA256 != sha('a') {
+		t.Fatalf("requeued %+v", moved)
+	}
+	due, _, _ = s.Jobs(t0, 10)
+	if len(due) != 1 || due[0].Progress["file_id"] != "f-1" || due[0].Attempts != 0 || due[0].LastError != "" || !due[0].Parked.IsZero() {
+		t.Errorf("requeued job %+v", due)
+	}
+	if moved, _ := s.Requeue(BySHA256("abc"), false); len(moved) != 0 {
+		t.Errorf("a 3-digit prefix matched %d jobs", len(moved))
+	}
+	// By dossier, any case.
+	moved, err = s.Requeue(ByDossier("db"), false)
+	must(err)
+	if len(moved) != 1 || moved[0].Dossier != "Db" {
+		t.Errorf("by dossier: %+v", moved)
+	}
+	// The rest, starting over.
+	must(s.SaveProgress(due[0], map[string]string{"file_id": "f-1"}))
+	must(s.Park(due[0], "http_4xx", 404, "HTTP 404", t0))
+	moved, err = s.Requeue(nil, true)
+	must(err)
+	if len(moved) != 2 {
+		t.Errorf("requeue all: %d", len(moved))
+	}
+	due, _, _ = s.Jobs(t0, 10)
+	if len(due) != 3 || due[0].SHA256 != sha('a') || due[0].Progress != nil {
+		t.Errorf("after requeueing all, in queue order, progress forgotten: %+v", due)
+	}
+	st, _ = s.Stats()
+	if st.Parked != 0 || st.QueueLength != 3 {
+		t.Errorf("stats %+v", st)
+	}
+	must(s.Check())
+}

@@ -1,10 +1,15 @@
 // Package upload moves queued scans to the provincial system: the Sink
-// interface that each target implements, the folder sink, and the Worker
-// that drains the durable queue with capped, jittered exponential backoff.
+// interface that each target implements, the folder sink, the HTTP sink
+// (requests described by configuration: templates, multipart or raw body,
+// an optional second "attach" request, authentication, TLS, bandwidth
+// limit), and the Worker that drains the durable queue with several uploads
+// in flight and capped, jittered exponential backoff.
 //
 // A job leaves the queue only after its sink confirmed it, so a crash at any
 // point repeats at most the last attempt, and sinks make a repeat harmless
-// (the folder sink by content, the HTTP sink by idempotency key).
+// (the folder sink by content, the HTTP sink by idempotency key; a two-step
+// upload records its first step's result before the second). A job the
+// sink refuses for good is parked, never dropped.
 package upload
 
 import (
@@ -13,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/store"
@@ -27,12 +33,22 @@ type Item struct {
 	Pages   int
 	Ward    string // this unit's agency code
 	Path    string // the file to read, in the data dir
+
+	// Progress is what an earlier attempt of this job recorded with Save;
+	// nil when nothing was.
+	Progress map[string]string
+	// Save durably records a sink's progress within the job (the file id a
+	// first request of two returned) before the sink goes on, so that an
+	// attempt after a failure or a crash resumes there. A sink must return
+	// Save's error (wrapped or not) and stop. nil: progress is not kept.
+	Save func(progress map[string]string) error
 }
 
 // Sink delivers items. Put must be idempotent: delivering the same item
-// twice must leave one copy upstream. A failed Put is retried later; an
-// *Error says what kind of failure it was. Sinks are used by one goroutine
-// per worker.
+// twice must leave one copy upstream. A failed Put is retried later, unless
+// it is a Permanent *Error; an *Error says what kind of failure it was. Put
+// is called from several goroutines at once (Worker.Concurrency), never for
+// two items of one dossier at the same time.
 type Sink interface {
 	Put(ctx context.Context, it Item) error
 }
@@ -55,6 +71,13 @@ var Kinds = []string{KindFilesystem, KindNetwork, KindTimeout, KindHTTP4xx, Kind
 type Error struct {
 	Kind string
 	Err  error
+	// Status is the HTTP status of a refusal, 0 when there was none.
+	Status int
+	// Permanent means that retrying cannot help until a person acts (an
+	// HTTP 400): the job is parked instead of retried.
+	Permanent bool
+	// RetryAfter is the server's Retry-After: retry no sooner (0: no advice).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Kind + ": " + e.Err.Error() }
@@ -79,16 +102,28 @@ type Attempt struct {
 	Kind     string // "" on success
 }
 
-// Queue is the part of the store the worker needs.
+// Queue is the part of the store the worker needs; *store.Store
+// implements it. Every method is one transaction.
 type Queue interface {
-	Jobs(now time.Time, limit int) (due []store.Job, next time.Time, err error)
+	Due(now time.Time, limit int, skip func(store.Job) bool) (due []store.Job, next time.Time, err error)
 	Done(j store.Job, at time.Time) error
 	Failed(j store.Job, kind string, next time.Time, msg string) error
+	Park(j store.Job, kind string, status int, reason string, at time.Time) error
+	SaveProgress(j store.Job, progress map[string]string) error
 }
 
-// Worker drains the queue into a sink. Its fields are set before Run and not
-// changed after. A Worker is run by one goroutine; Wake may be called from
-// any goroutine.
+// Worker drains the queue into a sink with up to Concurrency uploads in
+// flight, never two of one dossier at once. Its fields are set before Run
+// and not changed after; Run is called once. Wake may be called from any
+// goroutine.
+//
+// A failure of the sink itself (network, timeout, 408, 429, 5xx, auth,
+// filesystem) pauses every upload for the backoff, not only the failed one:
+// after the pause one upload probes the sink alone, and all resume once it
+// succeeds. A commune's link that is down for days thus costs one attempt
+// per max backoff, not one per queued scan. The failed job also waits out
+// its own backoff, so that one scan the server always fails on cannot stop
+// the others. A Permanent failure parks the job.
 type Worker struct {
 	Queue Queue
 	Sink  Sink
@@ -96,9 +131,17 @@ type Worker struct {
 	Path  func(j store.Job) string // where the job's file is in the data dir
 	Done  func(j store.Job)        // called after a confirmed upload was recorded (archive it); may be nil
 	Backoff
-	Observe func(Attempt)    // nil: nothing
-	Now     func() time.Time // nil: time.Now
-	Logger  *slog.Logger     // nil: discard
+	// Concurrency is how many uploads may be in flight; below 1 means 1.
+	Concurrency int
+	// MaxRetryAfter caps how long a server's Retry-After may hold uploads
+	// back; 0: the larger of Backoff.Max and one hour.
+	MaxRetryAfter time.Duration
+	Observe       func(Attempt)    // nil: nothing
+	Now           func() time.Time // nil: time.Now
+	// After returns a channel that receives once d has passed, as
+	// time.After (nil) does; tests move time with it.
+	After  func(d time.Duration) <-chan time.Time
+	Logger *slog.Logger // nil: discard
 
 	wake chan struct{}
 }
@@ -128,11 +171,14 @@ func (b Backoff) Delay(attempts int, rnd func() float64) time.Duration {
 	return d/2 + time.Duration(rnd()*float64(d/2))
 }
 
-// NewWorker returns a worker with its wake channel made.
+// NewWorker returns a worker with its defaults filled in.
 func NewWorker(w Worker) *Worker {
 	w.wake = make(chan struct{}, 1)
 	if w.Now == nil {
 		w.Now = time.Now
+	}
+	if w.After == nil {
+		w.After = time.After
 	}
 	if w.Logger == nil {
 		w.Logger = slog.New(slog.DiscardHandler)
@@ -142,6 +188,10 @@ func NewWorker(w Worker) *Worker {
 	}
 	if w.Done == nil {
 		w.Done = func(store.Job) {}
+	}
+	w.Concurrency = max(w.Concurrency, 1)
+	if w.MaxRetryAfter <= 0 {
+		w.MaxRetryAfter = max(w.Max, time.Hour)
 	}
 	return &w
 }
@@ -154,77 +204,172 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Run uploads due jobs until ctx is cancelled. It returns nil then, or an
-// error when the store itself fails.
+// outcome is what one attempt tells the dispatcher.
+type outcome struct {
+	job        store.Job
+	ok         bool          // the sink confirmed it
+	sinkDown   bool          // the sink itself failed: pause everything
+	retryAfter time.Duration // the server's advice, capped
+	err        error         // the store failed: stop
+}
+
+// Run uploads due jobs until ctx is cancelled, then waits for the uploads
+// in flight to end. It returns nil then, or an error when the store itself
+// fails.
 func (w *Worker) Run(ctx context.Context) error {
+	work := make(chan store.Job)
+	results := make(chan outcome, w.Concurrency)
+	var wg sync.WaitGroup
+	for range w.Concurrency {
+		wg.Go(func() {
+			for j := range work {
+				results <- w.attempt(ctx, j)
+			}
+		})
+	}
+	defer func() {
+		close(work)
+		wg.Wait()
+	}()
+
+	inflight := map[string]bool{} // dossier codes with an upload under way
+	var (
+		fatal      error
+		failures   int       // consecutive failures of the sink
+		pauseUntil time.Time // no upload starts before
+	)
 	for {
-		due, next, err := w.Queue.Jobs(w.Now(), 16)
-		if err != nil {
-			return fmt.Errorf("read upload queue: %w", err)
+		stopping := ctx.Err() != nil || fatal != nil
+		if stopping && len(inflight) == 0 {
+			return fatal
 		}
-		for _, j := range due {
-			if ctx.Err() != nil {
-				return nil
+		now := w.Now()
+		slots := w.Concurrency - len(inflight)
+		if failures > 0 {
+			slots = 1 - len(inflight) // probing: one upload at a time
+		}
+		var next time.Time
+		switch {
+		case stopping || slots <= 0:
+		case now.Before(pauseUntil):
+			next = pauseUntil
+		default:
+			taken := map[string]bool{}
+			due, n, err := w.Queue.Due(now, slots, func(j store.Job) bool {
+				if inflight[j.Dossier] || taken[j.Dossier] {
+					return true
+				}
+				taken[j.Dossier] = true
+				return false
+			})
+			if err != nil {
+				fatal = fmt.Errorf("read upload queue: %w", err)
+				continue
 			}
-			if err := w.attempt(ctx, j); err != nil {
-				return err
+			for _, j := range due {
+				inflight[j.Dossier] = true
+				work <- j // a worker is free: fewer than Concurrency are in flight
 			}
+			next = n
 		}
-		if len(due) > 0 {
-			continue
+
+		var timer <-chan time.Time
+		if !next.IsZero() && !stopping {
+			timer = w.After(max(next.Sub(now), 0))
 		}
-		if !w.sleep(ctx, next) {
-			return nil
+		done := ctx.Done()
+		if stopping {
+			done = nil // only wait for the uploads in flight
+		}
+		select {
+		case <-done:
+		case <-w.wake:
+		case <-timer:
+		case r := <-results:
+			delete(inflight, r.job.Dossier)
+			switch {
+			case r.err != nil:
+				fatal = r.err
+			case r.ok:
+				if failures > 0 {
+					w.Logger.Info("upload sink is back", "failed_attempts", failures)
+				}
+				failures, pauseUntil = 0, time.Time{}
+			case r.sinkDown:
+				failures++
+				pause := max(w.Delay(failures, rand.Float64), r.retryAfter)
+				pauseUntil = w.Now().Add(pause)
+				if failures == 1 {
+					w.Logger.Warn("upload sink unavailable; pausing uploads", "retry_in", pause.Round(time.Millisecond))
+				}
+			}
 		}
 	}
 }
 
-// sleep waits for a wake-up, or until next when it is set; false when ctx
-// is cancelled.
-func (w *Worker) sleep(ctx context.Context, next time.Time) bool {
-	var timer <-chan time.Time
-	if !next.IsZero() {
-		t := time.NewTimer(max(next.Sub(w.Now()), 0))
-		defer t.Stop()
-		timer = t.C
-	}
-	select {
-	case <-ctx.Done():
-		return false
-	case <-w.wake:
-	case <-timer:
-	}
-	return true
-}
-
-// attempt delivers one job and records the outcome; only a store failure is
-// returned.
-func (w *Worker) attempt(ctx context.Context, j store.Job) error {
+// attempt delivers one job and records the outcome.
+func (w *Worker) attempt(ctx context.Context, j store.Job) outcome {
 	it := Item{Dossier: j.Dossier, Name: j.Name, SHA256: j.Content, Size: j.Size, Pages: j.Pages,
-		Ward: w.Ward, Path: w.Path(j)}
+		Ward: w.Ward, Path: w.Path(j), Progress: j.Progress,
+		Save: func(p map[string]string) error {
+			if err := w.Queue.SaveProgress(j, p); err != nil {
+				return &storeError{fmt.Errorf("record upload progress of %s for %s: %w", j.SHA256, j.Dossier, err)}
+			}
+			w.Logger.Debug("upload progress recorded", "dossier", j.Dossier, "sha256", j.SHA256, "progress", p)
+			return nil
+		}}
 	start := w.Now()
 	err := w.Sink.Put(ctx, it)
 	took := w.Now().Sub(start)
+	out := outcome{job: j}
 	if err == nil {
 		w.Observe(Attempt{Bytes: j.Size, Duration: took})
 		if err := w.Queue.Done(j, w.Now()); err != nil {
-			return fmt.Errorf("record upload of %s for %s: %w", j.SHA256, j.Dossier, err)
+			out.err = fmt.Errorf("record upload of %s for %s: %w", j.SHA256, j.Dossier, err)
+			return out
 		}
 		w.Logger.Info("uploaded", "dossier", j.Dossier, "file", j.Name, "sha256", j.SHA256,
 			"bytes", j.Size, "duration", took, "attempts", j.Attempts+1)
 		w.Done(j)
-		return nil
+		out.ok = true
+		return out
+	}
+	var se *storeError
+	if errors.As(err, &se) {
+		out.err = se.err
+		return out
 	}
 	if ctx.Err() != nil {
-		return nil // shutting down: not a failure of the sink
+		return out // shutting down: not a failure of the sink
 	}
 	kind := kindOf(err)
-	wait := w.Delay(j.Attempts+1, rand.Float64)
+	var e *Error
+	errors.As(err, &e)
 	w.Observe(Attempt{Bytes: j.Size, Duration: took, Kind: kind})
+	if e != nil && e.Permanent {
+		w.Logger.Error("upload rejected; parked until it is requeued", "dossier", j.Dossier, "file", j.Name,
+			"sha256", j.SHA256, "kind", kind, "status", e.Status, "attempt", j.Attempts+1, "err", err)
+		if err := w.Queue.Park(j, kind, e.Status, err.Error(), w.Now()); err != nil {
+			out.err = fmt.Errorf("park rejected upload of %s for %s: %w", j.SHA256, j.Dossier, err)
+		}
+		return out
+	}
+	if e != nil {
+		out.retryAfter = min(e.RetryAfter, w.MaxRetryAfter)
+	}
+	out.sinkDown = kind != KindSource
+	wait := max(w.Delay(j.Attempts+1, rand.Float64), out.retryAfter)
 	w.Logger.Warn("upload failed, will retry", "dossier", j.Dossier, "file", j.Name, "sha256", j.SHA256,
 		"kind", kind, "attempt", j.Attempts+1, "retry_in", wait.Round(time.Millisecond), "err", err)
 	if err := w.Queue.Failed(j, kind, w.Now().Add(wait), err.Error()); err != nil {
-		return fmt.Errorf("record failed upload of %s for %s: %w", j.SHA256, j.Dossier, err)
+		out.err = fmt.Errorf("record failed upload of %s for %s: %w", j.SHA256, j.Dossier, err)
 	}
-	return nil
+	return out
 }
+
+// storeError marks a failure of the store met inside the sink (Item.Save):
+// the worker stops on it as on any other store failure.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,5 +200,119 @@ func TestWorkerRetriesThroughOutage(t *testing.T) {
 	}
 	if fails < 3 || len(attempts)-fails != 3 {
 		t.Errorf("observed %d attempts, %d failed", len(attempts), fails)
+	}
+}
+
+// funcSink is a Sink made of a function.
+type funcSink func(ctx context.Context, it Item) error
+
+func (f funcSink) Put(ctx context.Context, it Item) error { return f(ctx, it) }
+
+// failingProgress is a store whose SaveProgress fails, as a full disk would.
+type failingProgress struct{ *store.Store }
+
+func (failingProgress) SaveProgress(store.Job, map[string]string) error {
+	return errors.New("write sohoa.db: no space left on device")
+}
+
+func TestWorkerStopsWhenProgressCannotBeSaved(t *testing.T) {
+	h := newHarness(t, time.Now)
+	h.add("000.00.12.H57-260323-0001", 100)
+	w := NewWorker(Worker{Queue: failingProgress{h.st}, Ward: "000.00.12.H57",
+		Path: func(j store.Job) string { return filepath.Join(h.spool, j.Content+".pdf") },
+		Sink: funcSink(func(_ context.Context, it Item) error {
+			return fmt.Errorf("after the first request: %w", it.Save(map[string]string{"file_id": "f-1"}))
+		})})
+	err := w.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("Run = %v, want the store's error", err)
+	}
+	if st, _ := h.st.Stats(); st.QueueLength != 1 || st.UploadRetries != 0 {
+		t.Errorf("a store failure was counted as a failed upload: %+v", st)
+	}
+}
+
+// TestWorkerShutdownMidUpload: cancelling Run while an upload is under way
+// waits for it and does not count it as failed.
+func TestWorkerShutdownMidUpload(t *testing.T) {
+	h := newHarness(t, time.Now)
+	h.add("000.00.12.H57-260323-0001", 100)
+	started := make(chan struct{})
+	w := NewWorker(Worker{Queue: h.st, Ward: "000.00.12.H57",
+		Path: func(j store.Job) string { return filepath.Join(h.spool, j.Content+".pdf") },
+		Sink: funcSink(func(ctx context.Context, _ Item) error {
+			close(started)
+			<-ctx.Done()
+			return ctx.Err()
+		})})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- w.Run(ctx) }()
+	<-started
+	cancel()
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	st, _ := h.st.Stats()
+	if st.QueueLength != 1 || st.UploadRetries != 0 || len(st.UploadFailures) != 0 {
+		t.Errorf("stats after shutdown %+v", st)
+	}
+}
+
+// TestWorkerProbesOneAtATime: once the sink has failed, only one upload is
+// tried at a time, whatever the concurrency; once it is back, all run.
+func TestWorkerProbesOneAtATime(t *testing.T) {
+	clock := newJumpClock()
+	h := newHarness(t, clock.Now)
+	for i := range 8 {
+		h.add(fmt.Sprintf("000.00.12.H57-260323-%04d", i+1), 100)
+	}
+	var mu sync.Mutex
+	var inflight, calls, overlapWhileDown int
+	full := make(chan struct{}) // closed when four uploads are under way together
+	var fullOnce sync.Once
+	h.start(funcSink(func(ctx context.Context, it Item) error {
+		mu.Lock()
+		calls++
+		n := calls
+		inflight++
+		if n > 4 && n <= 20 && inflight > 1 { // after the first four, sent together at the start
+			overlapWhileDown++
+		}
+		if inflight == 4 && n > 20 {
+			fullOnce.Do(func() { close(full) })
+		}
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			inflight--
+			mu.Unlock()
+		}()
+		if n <= 20 {
+			time.Sleep(2 * time.Millisecond) // a round trip, during which another probe would overlap
+			return &Error{Kind: KindHTTP5xx, Err: errors.New("HTTP 503")}
+		}
+		if n > 21 { // after the first success, hold until all four slots are used
+			select {
+			case <-full:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		return nil
+	}), 4, clock.After)
+	h.wait(8, 0)
+	h.stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 28 {
+		t.Errorf("%d calls, want 20 failures and 8 uploads", calls)
+	}
+	if overlapWhileDown > 0 {
+		t.Errorf("%d uploads overlapped another while the sink was down", overlapWhileDown)
+	}
+	select {
+	case <-full:
+	default:
+		t.Error("never four uploads at once after the sink came back")
 	}
 }

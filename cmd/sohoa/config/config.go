@@ -7,9 +7,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/upload"
 )
 
 // Config is the whole daemon configuration. The zero value is not useful:
@@ -69,11 +73,14 @@ type Link struct {
 
 // Upload says where confirmed scans go.
 type Upload struct {
-	Sink        string  `yaml:"sink"` // dir | http
-	Concurrency int     `yaml:"concurrency"`
-	Retry       Retry   `yaml:"retry"`
-	Dir         DirSink `yaml:"dir"`
-	HTTP        HTTP    `yaml:"http"`
+	Sink        string `yaml:"sink"` // dir | http
+	Concurrency int    `yaml:"concurrency"`
+	// QueueMaxBytes caps the disk the upload queue takes while the sink is
+	// down; at the cap new scans wait in the inbox.
+	QueueMaxBytes ByteSize `yaml:"queue_max_bytes"`
+	Retry         Retry    `yaml:"retry"`
+	Dir           DirSink  `yaml:"dir"`
+	HTTP          HTTP     `yaml:"http"`
 }
 
 // Retry bounds the upload backoff.
@@ -88,17 +95,68 @@ type DirSink struct {
 	RequireMount bool   `yaml:"require_mount"` // wait while Path is not a mount point
 }
 
-// HTTP describes an upload request to the provincial system. Its keys are
-// accepted and checked now; the HTTP sink itself is not built yet.
+// HTTP describes uploads to the provincial system's HTTP API: one request
+// (multipart or raw file body), or two for APIs that take the file first and
+// reference it from the dossier after (Attach). URL, method, field, header
+// and JSON values are templates over {dossier}, {filename}, {sha256}, {size},
+// {ward} and {pages}.
 type HTTP struct {
 	URL       string            `yaml:"url"`
-	Method    string            `yaml:"method"`
-	FileField string            `yaml:"file_field"`
-	Body      string            `yaml:"body"`
-	Fields    map[string]string `yaml:"fields"`
-	Headers   map[string]string `yaml:"headers"`
-	Timeout   Duration          `yaml:"timeout"`
-	Auth      map[string]string `yaml:"auth"`
+	Method    string            `yaml:"method"`     // default POST
+	Body      string            `yaml:"body"`       // multipart (default) | raw
+	FileField string            `yaml:"file_field"` // multipart field of the file; default file
+	Fields    map[string]string `yaml:"fields"`     // multipart form fields
+	Headers   map[string]string `yaml:"headers"`    // extra headers, on both requests
+	Accept    []int             `yaml:"accept"`     // statuses besides 2xx meaning "already have it", e.g. [409]
+
+	// IdempotencyHeader carries the scan's SHA-256 on every request.
+	IdempotencyHeader     string   `yaml:"idempotency_header"`      // default Idempotency-Key
+	Timeout               Duration `yaml:"timeout"`                 // whole request; default 10m
+	ConnectTimeout        Duration `yaml:"connect_timeout"`         // TCP connect and TLS handshake; default 30s
+	ResponseHeaderTimeout Duration `yaml:"response_header_timeout"` // answer after the body was sent; default 2m
+	RateLimit             ByteSize `yaml:"rate_limit"`              // bytes per second for all uploads together; 0: none
+
+	TLS    TLS     `yaml:"tls"`
+	Auth   Auth    `yaml:"auth"`
+	Attach *Attach `yaml:"attach"`
+}
+
+// Attach is the second request of a two-step API (VNPT iGate's): after the
+// upload succeeded, Values takes what it needs from the upload's JSON answer
+// (e.g. file_id: data.id), and the attach request's templates use those
+// names too: {file_id}.
+type Attach struct {
+	URL     string            `yaml:"url"`
+	Method  string            `yaml:"method"`  // default POST
+	JSON    string            `yaml:"json"`    // a JSON body template; values are JSON-escaped
+	Fields  map[string]string `yaml:"fields"`  // or a form body (application/x-www-form-urlencoded)
+	Headers map[string]string `yaml:"headers"` // added to upload.http.headers
+	Accept  []int             `yaml:"accept"`
+	Values  map[string]string `yaml:"values"` // name -> JSON path in the upload's answer
+}
+
+// TLS adds trust and a client certificate; verification is always on.
+type TLS struct {
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Auth says how requests authenticate. Secrets come only from files (such as
+// systemd's LoadCredential=; ${CREDENTIALS_DIRECTORY} is expanded) or from
+// environment variables, never from this file.
+type Auth struct {
+	Type             string   `yaml:"type"`       // none | bearer | basic | oauth2_client_credentials | oauth2_password
+	TokenFile        string   `yaml:"token_file"` // bearer; re-read when it changes
+	TokenEnv         string   `yaml:"token_env"`
+	Username         string   `yaml:"username"` // basic, oauth2_password
+	PasswordFile     string   `yaml:"password_file"`
+	PasswordEnv      string   `yaml:"password_env"`
+	TokenURL         string   `yaml:"token_url"` // oauth2
+	ClientID         string   `yaml:"client_id"`
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	ClientSecretEnv  string   `yaml:"client_secret_env"`
+	Scopes           []string `yaml:"scopes"`
 }
 
 // Archive says how long uploaded scans are kept in the data dir.
@@ -120,10 +178,11 @@ func Default() Config {
 		Check:    Check{MinDPI: 200, MaxBytes: 30 << 20},
 		Link:     Link{Pattern: dossier.StrictPattern},
 		Upload: Upload{
-			Sink:        "dir",
-			Concurrency: 1,
-			Retry:       Retry{MinBackoff: Duration(time.Second), MaxBackoff: Duration(5 * time.Minute)},
-			Dir:         DirSink{Path: "var/outbox"},
+			Sink:          "dir",
+			Concurrency:   1,
+			QueueMaxBytes: 4 << 30,
+			Retry:         Retry{MinBackoff: Duration(time.Second), MaxBackoff: Duration(5 * time.Minute)},
+			Dir:           DirSink{Path: "var/outbox"},
 		},
 		Archive: Archive{Retention: Duration(90 * 24 * time.Hour)},
 	}
@@ -219,6 +278,8 @@ func (c *Config) validate() error {
 		return bad("check.max_bytes", "must be positive")
 	case c.Upload.Concurrency < 1 || c.Upload.Concurrency > 64:
 		return bad("upload.concurrency", "must be between 1 and 64")
+	case c.Upload.QueueMaxBytes <= 0:
+		return bad("upload.queue_max_bytes", "must be positive, e.g. 4GiB")
 	case c.Upload.Retry.MinBackoff <= 0:
 		return bad("upload.retry.min_backoff", "must be positive")
 	case c.Upload.Retry.MaxBackoff < c.Upload.Retry.MinBackoff:
@@ -253,11 +314,170 @@ func (c *Config) validate() error {
 			return bad("upload.dir.path", "must not be the inbox")
 		}
 	case "http":
-		if c.Upload.HTTP.URL == "" {
-			return bad("upload.http.url", "must be set when upload.sink is http")
+		if err := c.Upload.HTTP.validate(); err != nil {
+			return err
 		}
 	default:
 		return bad("upload.sink", "%q is not one of dir, http", c.Upload.Sink)
+	}
+	return nil
+}
+
+func (h *HTTP) validate() error {
+	const k = "upload.http."
+	if h.URL == "" {
+		return bad(k+"url", "must be set when upload.sink is http")
+	}
+	if h.Body == upload.BodyRaw && h.FileField != "" {
+		return bad(k+"file_field", "is not used with body raw")
+	}
+	if a := h.Attach; a != nil {
+		if a.URL == "" {
+			return bad(k+"attach.url", "must be set for a two-step upload")
+		}
+		if a.JSON != "" && len(a.Fields) > 0 {
+			return bad(k+"attach.json", "json and fields cannot both be sent")
+		}
+	}
+	if err := upload.CheckHTTPConfig(h.UploadConfig()); err != nil {
+		var ke *upload.KeyError
+		if errors.As(err, &ke) {
+			return bad(k+ke.Key, "%v", ke.Err)
+		}
+		return bad(k+"url", "%v", err)
+	}
+	for key, d := range map[string]Duration{"timeout": h.Timeout, "connect_timeout": h.ConnectTimeout,
+		"response_header_timeout": h.ResponseHeaderTimeout} {
+		if d < 0 {
+			return bad(k+key, "must not be negative")
+		}
+	}
+	if h.RateLimit != 0 && h.RateLimit < 1024 {
+		return bad(k+"rate_limit", "must be 0 (no limit) or at least 1KiB (bytes per second)")
+	}
+	if (h.TLS.CertFile == "") != (h.TLS.KeyFile == "") {
+		return bad(k+"tls.cert_file", "cert_file and key_file go together")
+	}
+	return h.Auth.validate()
+}
+
+// request is the upload request h describes.
+func (h *HTTP) request() upload.Request {
+	return upload.Request{Method: h.Method, URL: h.URL, Body: h.Body, FileField: h.FileField, Fields: h.Fields,
+		Headers: h.Headers, Accept: h.Accept}
+}
+
+// attachRequest is the attach request h describes (h.Attach is set): its
+// headers are upload.http.headers, but for a Content-Type meant for a raw
+// file, with attach.headers over them.
+func (h *HTTP) attachRequest() upload.Request {
+	a := h.Attach
+	headers := map[string]string{}
+	for name, v := range h.Headers {
+		if !strings.EqualFold(name, "Content-Type") {
+			headers[name] = v
+		}
+	}
+	maps.Copy(headers, a.Headers)
+	return upload.Request{Method: a.Method, URL: a.URL, JSON: a.JSON, Fields: a.Fields, Headers: headers, Accept: a.Accept}
+}
+
+// UploadConfig returns the sink's request description: the requests, the
+// values for the attach request, the idempotency header and timeout. The
+// caller adds the client, authentication and limiter.
+func (h *HTTP) UploadConfig() upload.HTTPConfig {
+	c := upload.HTTPConfig{Upload: h.request(), IdempotencyHeader: h.IdempotencyHeader, Timeout: time.Duration(h.Timeout)}
+	if h.Attach != nil {
+		a := h.attachRequest()
+		c.Attach, c.Values = &a, h.Attach.Values
+	}
+	return c
+}
+
+// TransportConfig returns the sink's transport settings.
+func (h *HTTP) TransportConfig() upload.TransportConfig {
+	return upload.TransportConfig{CAFile: expand(h.TLS.CAFile), CertFile: expand(h.TLS.CertFile), KeyFile: expand(h.TLS.KeyFile),
+		ConnectTimeout: time.Duration(h.ConnectTimeout), ResponseHeaderTimeout: time.Duration(h.ResponseHeaderTimeout)}
+}
+
+// AuthConfig returns the sink's authentication settings, with
+// ${CREDENTIALS_DIRECTORY} and other variables in file names expanded.
+func (a *Auth) AuthConfig() upload.AuthConfig {
+	return upload.AuthConfig{Type: a.Type, Token: upload.Secret{File: expand(a.TokenFile), Env: a.TokenEnv},
+		Username: a.Username, Password: upload.Secret{File: expand(a.PasswordFile), Env: a.PasswordEnv},
+		TokenURL: a.TokenURL, ClientID: a.ClientID,
+		ClientSecret: upload.Secret{File: expand(a.ClientSecretFile), Env: a.ClientSecretEnv}, Scopes: a.Scopes}
+}
+
+func expand(path string) string {
+	if path == "" {
+		return ""
+	}
+	return os.ExpandEnv(path)
+}
+
+func (a *Auth) validate() error {
+	const k = "upload.http.auth."
+	typ := a.Type
+	if typ == "" {
+		typ = upload.AuthNone
+	}
+	if !slices.Contains(upload.AuthTypes, typ) {
+		return bad(k+"type", "%q is not one of %s", a.Type, strings.Join(upload.AuthTypes, ", "))
+	}
+	// Which keys each type uses; any other key set is a mistake.
+	uses := map[string][]string{
+		upload.AuthNone:                    nil,
+		upload.AuthBearer:                  {"token_file", "token_env"},
+		upload.AuthBasic:                   {"username", "password_file", "password_env"},
+		upload.AuthOAuth2ClientCredentials: {"token_url", "client_id", "client_secret_file", "client_secret_env", "scopes"},
+		upload.AuthOAuth2Password: {"token_url", "client_id", "client_secret_file", "client_secret_env", "scopes",
+			"username", "password_file", "password_env"},
+	}[typ]
+	set := map[string]bool{"token_file": a.TokenFile != "", "token_env": a.TokenEnv != "", "username": a.Username != "",
+		"password_file": a.PasswordFile != "", "password_env": a.PasswordEnv != "", "token_url": a.TokenURL != "",
+		"client_id": a.ClientID != "", "client_secret_file": a.ClientSecretFile != "",
+		"client_secret_env": a.ClientSecretEnv != "", "scopes": len(a.Scopes) > 0}
+	for _, key := range slices.Sorted(maps.Keys(set)) {
+		if set[key] && !slices.Contains(uses, key) {
+			return bad(k+key, "is not used with auth type %s", typ)
+		}
+	}
+	one := func(file, env string) error {
+		switch {
+		case set[file] && set[env]:
+			return bad(k+env, "set %s or %s, not both", file, env)
+		case !set[file] && !set[env]:
+			return bad(k+"type", "%s needs %s or %s", typ, file, env)
+		}
+		return nil
+	}
+	switch typ {
+	case upload.AuthBearer:
+		return one("token_file", "token_env")
+	case upload.AuthBasic:
+		if !set["username"] {
+			return bad(k+"type", "basic needs username")
+		}
+		return one("password_file", "password_env")
+	case upload.AuthOAuth2ClientCredentials, upload.AuthOAuth2Password:
+		u, err := url.Parse(a.TokenURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad(k+"token_url", "must be the token endpoint's http:// or https:// URL")
+		}
+		if !set["client_id"] {
+			return bad(k+"client_id", "must be set for %s", typ)
+		}
+		if set["client_secret_file"] && set["client_secret_env"] {
+			return bad(k+"client_secret_env", "set client_secret_file or client_secret_env, not both")
+		}
+		if typ == upload.AuthOAuth2ClientCredentials {
+			return one("client_secret_file", "client_secret_env")
+		}
+		if !set["username"] {
+			return bad(k+"username", "must be set for %s", typ)
+		}
+		return one("password_file", "password_env")
 	}
 	return nil
 }

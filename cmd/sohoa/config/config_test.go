@@ -119,3 +119,114 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestHTTPContractKeys(t *testing.T) {
+	c, err := Parse([]byte(`
+upload:
+  sink: http
+  concurrency: 2                  # uploads in flight
+  retry: {min_backoff: 1s, max_backoff: 5m}
+  http:
+    url: "https://dvc.example.gov.vn/api/dossiers/{dossier}/files"
+    method: POST
+    file_field: file
+    fields: {maHoSo: "{dossier}", sha256: "{sha256}"}
+    headers: {X-Unit: "{ward}"}
+    timeout: 60s
+    connect_timeout: 10s
+    response_header_timeout: 30s
+    idempotency_header: X-Idempotency-Key
+    accept: [409]
+    rate_limit: 2MiB
+    tls: {ca_file: /etc/sohoa/ca.pem, cert_file: /etc/sohoa/client.pem, key_file: /etc/sohoa/client.key}
+    auth: {type: bearer, token_file: "${CREDENTIALS_DIRECTORY}/token"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.Upload.HTTP
+	if c.Upload.Concurrency != 2 || h.FileField != "file" || h.Fields["maHoSo"] != "{dossier}" || h.Headers["X-Unit"] != "{ward}" ||
+		time.Duration(h.Timeout) != time.Minute || h.RateLimit != 2<<20 || h.Accept[0] != 409 || h.TLS.KeyFile != "/etc/sohoa/client.key" {
+		t.Errorf("decoded %+v", h)
+	}
+	t.Setenv("CREDENTIALS_DIRECTORY", "/run/credentials/sohoa.service")
+	if got := h.Auth.AuthConfig().Token.File; got != "/run/credentials/sohoa.service/token" {
+		t.Errorf("token file %q", got)
+	}
+	u := h.UploadConfig()
+	if u.Upload.URL != h.URL || u.IdempotencyHeader != "X-Idempotency-Key" || u.Attach != nil || u.Timeout != time.Minute {
+		t.Errorf("upload config %+v", u)
+	}
+	if tc := h.TransportConfig(); tc.CAFile != "/etc/sohoa/ca.pem" || tc.ConnectTimeout != 10*time.Second {
+		t.Errorf("transport config %+v", tc)
+	}
+}
+
+func TestHTTPTwoStepKeycloak(t *testing.T) {
+	c, err := Parse([]byte(`
+upload:
+  sink: http
+  http:
+    url: "https://igate.example.gov.vn/pa/file/--multiple"
+    file_field: files
+    attach:
+      method: PUT
+      url: "https://igate.example.gov.vn/pa/dossier/--by-code/{dossier}/attachment"
+      json: '{"files":[{"id":"{file_id}","filename":"{filename}"}]}'
+      values: {file_id: "[0].id"}
+    auth:
+      type: oauth2_password
+      token_url: "https://sso.example.gov.vn/auth/realms/digo/protocol/openid-connect/token"
+      client_id: sohoa
+      username: canbo.huongvan
+      password_file: /run/credentials/sohoa.service/igate-password
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := c.Upload.HTTP.UploadConfig()
+	if u.Attach == nil || u.Attach.Method != "PUT" || u.Values["file_id"] != "[0].id" || u.Upload.FileField != "files" {
+		t.Errorf("upload config %+v", u)
+	}
+	a := c.Upload.HTTP.Auth.AuthConfig()
+	if a.Type != "oauth2_password" || a.Password.File == "" || a.ClientSecret.File != "" || a.ClientID != "sohoa" {
+		t.Errorf("auth %+v", a)
+	}
+}
+
+func TestHTTPErrorsNameKeyAndLine(t *testing.T) {
+	head := "upload:\n  sink: http\n  http:\n    url: https://x.gov.vn/{dossier}\n"
+	tests := []struct{ yaml, want string }{
+		{"upload:\n  sink: http\n  http:\n    url: 'https://x/{dosier}'\n", "line 4: upload.http.url: unknown placeholder {dosier}"},
+		{"upload:\n  sink: http\n  http:\n    url: 'ftp://x/'\n", "line 4: upload.http.url"},
+		{head + "    body: form\n", "line 5: upload.http.body"},
+		{head + "    body: raw\n    file_field: f\n", "line 6: upload.http.file_field"},
+		{head + "    body: raw\n    fields: {a: b}\n", "line 6: upload.http.fields"},
+		{head + "    fields:\n      maHoSo: '{ma_ho_so}'\n", "line 6: upload.http.fields.maHoSo"},
+		{head + "    headers:\n      Authorization: 'Bearer abc'\n", "line 6: upload.http.headers.Authorization"},
+		{head + "    accept: [503]\n", "line 5: upload.http.accept"},
+		{head + "    timeout: -1s\n", "line 5: upload.http.timeout"},
+		{head + "    rate_limit: 10\n", "line 5: upload.http.rate_limit"},
+		{head + "    tls: {cert_file: /a.pem}\n", "line 5: upload.http.tls.cert_file"},
+		{head + "    auth: {type: kerberos}\n", "line 5: upload.http.auth.type"},
+		{head + "    auth: {type: bearer}\n", "line 5: upload.http.auth.type: bearer needs token_file or token_env"},
+		{head + "    auth:\n      type: bearer\n      token_file: /t\n      password_file: /p\n", "line 8: upload.http.auth.password_file: is not used with auth type bearer"},
+		{head + "    auth:\n      type: basic\n      username: u\n      password_file: /p\n      password_env: P\n", "line 9: upload.http.auth.password_env"},
+		{head + "    auth:\n      type: oauth2_client_credentials\n      token_url: sso\n      client_id: x\n      client_secret_file: /s\n", "line 7: upload.http.auth.token_url"},
+		{head + "    auth:\n      type: oauth2_client_credentials\n      token_url: https://sso/t\n      client_id: x\n", "upload.http.auth.type: oauth2_client_credentials needs client_secret_file or client_secret_env"},
+		{head + "    auth:\n      type: oauth2_password\n      token_url: https://sso/t\n      client_id: x\n      password_env: P\n", "line 5: upload.http.auth.username: must be set"},
+		{head + "    auth:\n      type: none\n      token: abc\n", "line 7: unknown key token"},
+		{head + "    attach:\n      url: https://x/{file_id}\n", "line 5: upload.http.attach.values"},
+		{head + "    attach:\n      url: https://x/{fileid}\n      values: {file_id: data.id}\n", "line 6: upload.http.attach.url: unknown placeholder {fileid}"},
+		{head + "    attach:\n      url: https://x/\n      values: {dossier: data.id}\n", "line 7: upload.http.attach.values"},
+		{head + "    attach:\n      url: https://x/\n      values: {file_id: 'a..b'}\n", "line 7: upload.http.attach.values.file_id"},
+		{head + "    attach:\n      url: https://x/\n      json: '{\"id\": \"{file_id}\"'\n      values: {file_id: id}\n", "line 7: upload.http.attach.json"},
+		{head + "    attach:\n      url: https://x/\n      json: '{}'\n      fields: {a: b}\n      values: {file_id: id}\n", "line 7: upload.http.attach.json"},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.yaml))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%q)\n  = %v\n  want an error containing %q", tt.yaml, err, tt.want)
+		}
+	}
+}

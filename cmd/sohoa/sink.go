@@ -1,0 +1,35 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/sohoa/sohoa/cmd/sohoa/config"
+	"github.com/sohoa/sohoa/ingest/upload"
+)
+
+// newSink builds the configured upload sink. For http it reads the
+// secrets now, so that a missing credential stops the daemon at start.
+func newSink(c config.Upload) (upload.Sink, error) {
+	switch c.Sink {
+	case "dir":
+		return upload.DirSink{Root: c.Dir.Path, RequireMount: c.Dir.RequireMount}, nil
+	case "http":
+		client, err := upload.NewClient(c.HTTP.TransportConfig())
+		if err != nil {
+			return nil, err
+		}
+		// Token requests share the transport (proxy, CA, client
+		// certificate) and have a deadline of their own.
+		tokens := &http.Client{Transport: client.Transport, Timeout: time.Minute}
+		auth, err := upload.NewAuth(c.HTTP.Auth.AuthConfig(), tokens, nil)
+		if err != nil {
+			return nil, err
+		}
+		hc := c.HTTP.UploadConfig()
+		hc.Client, hc.Auth, hc.Limiter = client, auth, upload.NewLimiter(int64(c.HTTP.RateLimit))
+		return upload.NewHTTPSink(hc)
+	}
+	return nil, fmt.Errorf("unknown sink %q", c.Sink)
+}
