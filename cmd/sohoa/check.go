@@ -13,6 +13,7 @@ import (
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
 	"github.com/sohoa/sohoa/ingest"
+	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
@@ -26,6 +27,7 @@ type checkResult struct {
 	Detail   string      `json:"detail,omitempty"`
 	Message  string      `json:"message_vi,omitempty"`
 	Dossiers []string    `json:"dossiers"`
+	FoundBy  string      `json:"found_by,omitempty"` // name, folder, qr or code128
 	Hold     reason.Code `json:"hold,omitempty"`
 	Pages    int         `json:"pages"`
 	MinDPI   float64     `json:"min_dpi"`
@@ -60,6 +62,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	linker := &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign}
+	reader := &barcode.Reader{Grammar: grammar}
 	checker := &pdfcheck.Checker{Limits: pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes)}}
 	tmp, err := os.MkdirTemp("", "sohoa-check-")
 	if err != nil {
@@ -72,7 +75,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	for i, file := range fs.Args() {
-		r := checkFile(ctx, checker, linker, file, filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
+		r := checkFile(ctx, checker, reader, linker, file, filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
 		if !r.Valid {
 			exit = 1
 		}
@@ -88,14 +91,9 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exit
 }
 
-func checkFile(ctx context.Context, c *pdfcheck.Checker, l *ingest.Linker, file, repaired string) checkResult {
+func checkFile(ctx context.Context, c *pdfcheck.Checker, b *barcode.Reader, l *ingest.Linker, file, repaired string) checkResult {
 	r := checkResult{File: file, Dossiers: []string{}}
-	codes, hold, _ := l.Link(file)
-	if hold == "" {
-		r.Dossiers = codes
-	} else {
-		r.Hold = hold
-	}
+	codes, hold, detail := l.Link(file)
 	info, err := os.Lstat(file)
 	switch {
 	case err != nil:
@@ -111,6 +109,29 @@ func checkFile(ctx context.Context, c *pdfcheck.Checker, l *ingest.Linker, file,
 			break
 		}
 		r.Reason, r.Detail, r.Pages, r.MinDPI, r.Repaired = res.Reason, res.Detail, res.Pages, res.MinDPI, res.Repaired
+		if res.Reason != "" {
+			break
+		}
+		pages, err := b.Read(ctx, file)
+		if err != nil {
+			r.Reason, r.Detail = reason.Unreadable, err.Error()
+			break
+		}
+		codes, hold, detail, r.FoundBy = l.Receipt(codes, hold, detail, pages)
+	}
+	if hold == "" {
+		r.Dossiers = codes
+		if r.FoundBy == "" {
+			r.FoundBy = "folder"
+			if len(l.Grammar.Find(filepath.Base(file))) > 0 {
+				r.FoundBy = "name"
+			}
+		}
+	} else {
+		r.Hold = hold
+		if r.Detail == "" {
+			r.Detail = detail
+		}
 	}
 	r.Valid = r.Reason == ""
 	switch {
@@ -130,7 +151,7 @@ func (r checkResult) line() string {
 			b.WriteString(", repaired")
 		}
 		if len(r.Dossiers) > 0 {
-			fmt.Fprintf(&b, ", dossier %s", strings.Join(r.Dossiers, ","))
+			fmt.Fprintf(&b, ", dossier %s (found by %s)", strings.Join(r.Dossiers, ","), r.FoundBy)
 		} else {
 			fmt.Fprintf(&b, ", not linked (%s)", r.Hold)
 		}
