@@ -39,10 +39,10 @@ type Checker interface {
 	Check(ctx context.Context, src, repairedDst string) (pdfcheck.Result, error)
 }
 
-// BarcodeReader finds dossier codes on a scan's pages;
-// *barcode.Reader is the real one.
+// BarcodeReader finds dossier codes on a scan's pages, decoding only the
+// first n pages with images when n > 0; *barcode.Reader is the real one.
 type BarcodeReader interface {
-	Read(ctx context.Context, path string) ([]barcode.Page, error)
+	ReadFirst(ctx context.Context, path string, n int) ([]barcode.Page, error)
 }
 
 // Config wires an Ingester. Fields marked required must be set.
@@ -187,7 +187,13 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	}
 	codes, hold, detail := in.cfg.Linker.Link(rel)
 	if res.Reason == "" && tmp != "" && in.cfg.Barcodes != nil {
-		pages, err := in.cfg.Barcodes.Read(ctx, in.SpoolPath(sha, false))
+		// A scan its name links is checked against a receipt on its first
+		// page only; one without a code is searched whole for receipts.
+		first := 0
+		if hold == "" {
+			first = 1
+		}
+		pages, err := in.cfg.Barcodes.ReadFirst(ctx, in.SpoolPath(sha, false), first)
 		if err != nil {
 			return fmt.Errorf("read barcodes of %s: %w", rel, err)
 		}

@@ -112,7 +112,11 @@ func checkFile(ctx context.Context, c *pdfcheck.Checker, b *barcode.Reader, l *i
 		if res.Reason != "" {
 			break
 		}
-		pages, err := b.Read(ctx, file)
+		first := 0 // as the daemon: a linked name is checked against page 1 only
+		if hold == "" {
+			first = 1
+		}
+		pages, err := b.ReadFirst(ctx, file, first)
 		if err != nil {
 			r.Reason, r.Detail = reason.Unreadable, err.Error()
 			break

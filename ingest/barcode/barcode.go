@@ -110,6 +110,14 @@ type Page struct {
 // as a PDF at all gives no pages. An error is returned only when the file
 // cannot be read or exceeds MaxBytes, or when ctx ends before the answer.
 func (r *Reader) Read(ctx context.Context, path string) ([]Page, error) {
+	return r.ReadFirst(ctx, path, 0)
+}
+
+// ReadFirst is Read that decodes only the first n pages that carry a scanned
+// image (all of them when n <= 0); later pages are reported with Image set
+// and nothing found. A receipt is scanned first, so n = 1 is enough to check
+// a scan that its name already links.
+func (r *Reader) ReadFirst(ctx context.Context, path string, n int) ([]Page, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("read codes of %s: %w", path, err)
 	}
@@ -137,7 +145,7 @@ func (r *Reader) Read(ctx context.Context, path string) ([]Page, error) {
 			}
 			done <- a
 		}()
-		a.pages, a.err = r.read(ctx, data, g)
+		a.pages, a.err = r.read(ctx, data, g, n)
 	}()
 	select {
 	case a := <-done:
@@ -211,20 +219,22 @@ func readFile(path string, maxBytes int64) ([]byte, error) {
 }
 
 // read parses the document and reads its pages. Only ctx's end is an error.
-func (r *Reader) read(ctx context.Context, data []byte, g *dossier.Grammar) ([]Page, error) {
+func (r *Reader) read(ctx context.Context, data []byte, g *dossier.Grammar, limit int) ([]Page, error) {
 	pages, jobs, err := prepare(ctx, data)
 	if err != nil {
 		return nil, err
 	}
 	sem := make(chan struct{}, max(1, r.Workers))
 	var wg sync.WaitGroup
+	decoded := 0
 	for i := range pages {
 		if !pages[i].Image {
 			continue
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || limit > 0 && decoded >= limit {
 			break
 		}
+		decoded++
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {

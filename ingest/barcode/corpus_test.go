@@ -112,3 +112,18 @@ func TestSamples(t *testing.T) {
 		})
 	}
 }
+
+func TestReadFirstDecodesOnlyThosePages(t *testing.T) {
+	r := &Reader{}
+	pages, err := r.ReadFirst(context.Background(), filepath.Join(samplesDir, "batch_0001.pdf"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, p := range pages {
+		found += len(p.Codes)
+	}
+	if len(pages) != 6 || len(pages[0].Codes) != 1 || found != 1 {
+		t.Errorf("ReadFirst(1) over the batch: %d pages, %d codes found; want 6 pages, the first receipt only", len(pages), found)
+	}
+}
