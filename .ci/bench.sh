@@ -2,6 +2,7 @@
 # bench.sh: the whole sohoa pipeline beside `pdfcpu validate` on the same scans.
 #
 #   bash .ci/bench.sh [N]        (N scans, default 20; each 1–20 pages at 200 dpi, grey)
+#   BARCODES=off bash .ci/bench.sh [N]   (the daemon with link.barcodes: off; default always)
 #
 # Makes N realistic scans with ../shared/corpus/mkscan.sh (cached in $BENCH_CACHE,
 # default /tmp/sohoa-bench-N), builds sohoa and the pdfcpu CLI at the version in go.mod,
@@ -13,6 +14,7 @@
 # Needs: imagemagick img2pdf ghostscript qrencode zint libtiff-tools fonts-dejavu-core time curl.
 set -euo pipefail
 n=${1:-20}
+barcodes=${BARCODES:-always} # link.barcodes for the daemon: always | unnamed | off
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=$root/../shared
 cache=${BENCH_CACHE:-/tmp/sohoa-bench-$n}
@@ -56,6 +58,7 @@ data_dir: $work/data
 listen: "127.0.0.1:0"
 watch: {quiet: 100ms, rescan: 60s}
 upload: {sink: dir, dir: {path: $work/outbox}}
+link: {barcodes: $barcodes}
 YAML
 "$work/sohoa" run -config "$work/sohoa.yaml" 2> "$work/sohoa.log" &
 pid=$!
@@ -85,7 +88,7 @@ printf '%-44s %10s %10s %10s %12s\n' "" "wall s" "scans/s" "MB/s" "peak RSS MB"
 row() { printf '%-44s %10.2f %10.2f %10.2f %12.1f\n' "$1" "$2" "$(echo "$n / $2" | bc -l)" "$(echo "$mb / $2" | bc -l)" "$(echo "$3 / 1024" | bc -l)"; }
 row "pdfcpu validate ($pdfcpu_version), 1 process" "$p_wall" "$p_rss_kb"
 row "pdfcpu validate, 1 process per file" "$p1_wall" "$p_rss_kb"
-row "sohoa run (watch→upload)" "$s_wall" "$s_rss_kb"
+row "sohoa run (watch→upload), barcodes $barcodes" "$s_wall" "$s_rss_kb"
 printf 'ratio sohoa / pdfcpu validate: %.2fx (1 process), %.2fx (1 process per file)\n' \
   "$(echo "$s_wall / $p_wall" | bc -l)" "$(echo "$s_wall / $p1_wall" | bc -l)"
 printf 'idle: %s CPU seconds in 20 s, RSS %.1f MB\n' "$idle_cpu" "$(echo "$idle_rss_kb / 1024" | bc -l)"

@@ -56,7 +56,10 @@ type Config struct {
 	// Barcodes reads receipts' QR and Code 128 from valid scans' page
 	// images; nil: linking by name and folder only.
 	Barcodes BarcodeReader
-	Store    *store.Store // required
+	// SkipNamedReceipts: scans that their name links are not checked against
+	// a receipt on their first page (faster; a wrong name goes unnoticed).
+	SkipNamedReceipts bool
+	Store             *store.Store // required
 	// MaxBytes is the size cap; larger files are hashed, not copied, and rejected.
 	MaxBytes int64
 	// CheckTimeout bounds the check of one file; zero means 2 minutes.
@@ -186,7 +189,7 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		}
 	}
 	codes, hold, detail := in.cfg.Linker.Link(rel)
-	if res.Reason == "" && tmp != "" && in.cfg.Barcodes != nil {
+	if res.Reason == "" && tmp != "" && in.cfg.Barcodes != nil && (hold != "" || !in.cfg.SkipNamedReceipts) {
 		// A scan its name links is checked against a receipt on its first
 		// page only; one without a code is searched whole for receipts.
 		first := 0

@@ -69,6 +69,10 @@ type Check struct {
 type Link struct {
 	Pattern       string `yaml:"pattern"`
 	AcceptForeign bool   `yaml:"accept_foreign"`
+	// Barcodes says when receipts' QR and Code 128 are read: always (a
+	// scan without a code is searched whole, a named one has its first page
+	// checked against its name), unnamed (only scans without a code), off.
+	Barcodes string `yaml:"barcodes"`
 }
 
 // Upload says where confirmed scans go.
@@ -176,7 +180,7 @@ func Default() Config {
 		Watch:    Watch{Mode: "events", Quiet: Duration(5 * time.Second), Rescan: Duration(60 * time.Second)},
 		Folders:  Folders{Errors: "Lỗi", Waiting: "Chờ mã hồ sơ"},
 		Check:    Check{MinDPI: 200, MaxBytes: 30 << 20},
-		Link:     Link{Pattern: dossier.StrictPattern},
+		Link:     Link{Pattern: dossier.StrictPattern, Barcodes: "always"},
 		Upload: Upload{
 			Sink:          "dir",
 			Concurrency:   1,
@@ -266,6 +270,8 @@ func (c *Config) validate() error {
 		return bad("data_dir", "must be set")
 	case c.LogLevel != "debug" && c.LogLevel != "info" && c.LogLevel != "warn" && c.LogLevel != "error":
 		return bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	case c.Link.Barcodes != "always" && c.Link.Barcodes != "unnamed" && c.Link.Barcodes != "off":
+		return bad("link.barcodes", "%q is not one of always, unnamed, off", c.Link.Barcodes)
 	case c.Watch.Mode != "events" && c.Watch.Mode != "poll":
 		return bad("watch.mode", "%q is not one of events, poll", c.Watch.Mode)
 	case c.Watch.Quiet <= 0:

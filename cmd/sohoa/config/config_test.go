@@ -58,6 +58,7 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"upload:\n  sink: ftp\n", "line 2: upload.sink"},
 		{"link:\n  pattern: '('\n", "line 2: link.pattern"},
 		{"listen: nowhere\n", "line 1: listen"},
+		{"link:\n  barcodes: sometimes\n", "line 2: link.barcodes"},
 		{"folders:\n  errors: a/b\n", "line 2: folders.errors"},
 		{"upload:\n  sink: http\n", "upload.http.url"},
 		{"inbox: [unclosed\n", "line"},
