@@ -46,7 +46,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "sohoa check: no files given")
 		return 2
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, grammar, err := loadGrammar(*cfgPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa check:", err)
 		return 2
@@ -55,11 +55,6 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		// `sohoa check -config FILE`: check the configuration alone.
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *cfgPath)
 		return 0
-	}
-	grammar, err := dossier.NewGrammar(cfg.Link.Pattern)
-	if err != nil {
-		fmt.Fprintln(stderr, "sohoa check:", err)
-		return 2
 	}
 	linker := &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign}
 	reader := &barcode.Reader{Grammar: grammar}
@@ -163,6 +158,16 @@ func (r checkResult) line() string {
 	}
 	fmt.Fprintf(&b, "invalid  %s: %s (%s)", r.File, r.Reason, r.Detail)
 	return b.String()
+}
+
+// loadGrammar loads the config and compiles its dossier-code pattern.
+func loadGrammar(path string) (config.Config, *dossier.Grammar, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return cfg, nil, err
+	}
+	g, err := dossier.NewGrammar(cfg.Link.Pattern)
+	return cfg, g, err
 }
 
 func loadConfig(path string) (config.Config, error) {

@@ -29,12 +29,7 @@ func cmdCoversheet(_ context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: sohoa coversheet CODE... -o FILE.pdf")
 		return 2
 	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		fmt.Fprintln(stderr, "sohoa coversheet:", err)
-		return 2
-	}
-	g, err := dossier.NewGrammar(cfg.Link.Pattern)
+	_, g, err := loadGrammar(*cfgPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa coversheet:", err)
 		return 2
