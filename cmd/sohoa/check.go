@@ -57,7 +57,10 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 0
 	}
 	linker := &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign}
-	reader := &barcode.Reader{Grammar: grammar}
+	var reader *barcode.Reader
+	if cfg.Link.Barcodes != "off" {
+		reader = &barcode.Reader{Grammar: grammar}
+	}
 	checker := &pdfcheck.Checker{Limits: pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes)}}
 	tmp, err := os.MkdirTemp("", "sohoa-check-")
 	if err != nil {
@@ -70,7 +73,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	for i, file := range fs.Args() {
-		r := checkFile(ctx, checker, reader, linker, file, filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
+		r := checkFile(ctx, checker, reader, cfg.Link.Barcodes == "unnamed", linker, file, filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
 		if !r.Valid {
 			exit = 1
 		}
@@ -86,7 +89,9 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exit
 }
 
-func checkFile(ctx context.Context, c *pdfcheck.Checker, b *barcode.Reader, l *ingest.Linker, file, repaired string) checkResult {
+// checkFile validates and links one file as the daemon would; b nil: no
+// receipts are read (link.barcodes: off); skipNamed: not for named files.
+func checkFile(ctx context.Context, c *pdfcheck.Checker, b *barcode.Reader, skipNamed bool, l *ingest.Linker, file, repaired string) checkResult {
 	r := checkResult{File: file, Dossiers: []string{}}
 	codes, hold, detail := l.Link(file)
 	info, err := os.Lstat(file)
@@ -104,7 +109,7 @@ func checkFile(ctx context.Context, c *pdfcheck.Checker, b *barcode.Reader, l *i
 			break
 		}
 		r.Reason, r.Detail, r.Pages, r.MinDPI, r.Repaired = res.Reason, res.Detail, res.Pages, res.MinDPI, res.Repaired
-		if res.Reason != "" {
+		if res.Reason != "" || b == nil || hold == "" && skipNamed {
 			break
 		}
 		first := 0 // as the daemon: a linked name is checked against page 1 only
