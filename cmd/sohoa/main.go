@@ -24,6 +24,12 @@ Usage:
                                       validate and link files without a daemon;
                                       exit 1 if any file is invalid
   sohoa check -config FILE            check a configuration file
+  sohoa parked [-config FILE] [--json]
+                                      uploads the provincial system refused
+                                      (a 4xx), waiting for IT
+  sohoa retry [-config FILE] [--restart] (--all | --dossier CODE | SHA256-PREFIX)
+                                      queue parked uploads again once the
+                                      cause is fixed; exit 1 if none matches
   sohoa coversheet CODE... -o FILE.pdf
                                       A4 cover sheets (code as text, QR, Code 128)
                                       to scan on top of a dossier
@@ -40,7 +46,8 @@ func main() {
 }
 
 // run dispatches a subcommand and returns the process exit code: 0 fine,
-// 1 failure (or an invalid file for check), 2 usage error.
+// 1 failure (or an invalid file for check, or no daemon for parked and
+// retry without a database), 2 usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -51,6 +58,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stderr)
 	case "check":
 		return cmdCheck(ctx, args[1:], stdout, stderr)
+	case "parked":
+		return cmdParked(ctx, args[1:], stdout, stderr)
+	case "retry":
+		return cmdRetry(ctx, args[1:], stdout, stderr)
 	case "coversheet":
 		return cmdCoversheet(ctx, args[1:], stderr)
 	case "report":

@@ -19,6 +19,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/sohoa/sohoa/cmd/sohoa/admin"
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
 	"github.com/sohoa/sohoa/ingest"
 	"github.com/sohoa/sohoa/ingest/barcode"
@@ -54,7 +55,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 
 // daemonMain wires the parts, runs them until ctx is cancelled, and shuts
 // them down in order: the watcher stops taking files, the uploader finishes
-// its attempt, the HTTP server drains, the store closes.
+// its attempt, the HTTP server and the admin socket drain, the store closes.
 func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog.Logger) error {
 	log.Info("starting sohoa", "version", version, "ward", cfg.Ward.Code, "inbox", cfg.Inbox,
 		"data_dir", cfg.DataDir, "sink", cfg.Upload.Sink, "listen", cfg.Listen, "watch", cfg.Watch.Mode)
@@ -91,18 +92,31 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Concurrency: cfg.Upload.Concurrency,
 		Logger:      log.With("component", "upload"),
 	})
+	// IT's commands (`sohoa parked`, `sohoa retry`) reach the daemon here,
+	// since it holds the database's lock.
+	adm, err := admin.Listen(admin.Config{
+		Path:   admin.SocketPath(cfg.DataDir),
+		Store:  st,
+		Wake:   worker.Wake,
+		Logger: log.With("component", "admin"),
+	})
+	if err != nil {
+		return err
+	}
+	defer adm.Shutdown(context.Background())
 	in, err := ingest.New(ingest.Config{
-		Inbox:    cfg.Inbox,
-		DataDir:  cfg.DataDir,
-		Errors:   cfg.Folders.Errors,
-		Waiting:  cfg.Folders.Waiting,
-		Linker:   &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign, SkipFolder: cfg.Folders.Waiting},
-		Checker:  &pdfcheck.Checker{Limits: pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes)}},
-		Barcodes: &barcode.Reader{Grammar: grammar},
-		Store:    st,
-		MaxBytes: int64(cfg.Check.MaxBytes),
-		Queued:   worker.Wake,
-		Logger:   log.With("component", "ingest"),
+		Inbox:             cfg.Inbox,
+		DataDir:           cfg.DataDir,
+		Errors:            cfg.Folders.Errors,
+		Waiting:           cfg.Folders.Waiting,
+		Linker:            &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign, SkipFolder: cfg.Folders.Waiting},
+		Checker:           &pdfcheck.Checker{Limits: pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes)}},
+		Barcodes:          barcodeReader(cfg.Link.Barcodes, grammar),
+		SkipNamedReceipts: cfg.Link.Barcodes == "unnamed",
+		Store:             st,
+		MaxBytes:          int64(cfg.Check.MaxBytes),
+		Queued:            worker.Wake,
+		Logger:            log.With("component", "ingest"),
 	})
 	if err != nil {
 		return err
@@ -160,7 +174,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	goRun := func(name string, f func() error) {
 		wg.Add(1)
 		go func() {
@@ -177,6 +191,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		}
 		return nil
 	})
+	goRun("admin server", adm.Serve)
 	goRun("upload", func() error { return worker.Run(ctx) })
 	// Parsing a burst of scans grows the heap; once the counter goes quiet,
 	// hand it back so an idle daemon stays small on a desktop PC.
@@ -209,6 +224,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer shutCancel()
 	_ = srv.Shutdown(shutCtx)
+	_ = adm.Shutdown(shutCtx)
 	wg.Wait()
 	close(errc)
 	return <-errc // nil when every part stopped cleanly
@@ -266,4 +282,12 @@ func notify(log *slog.Logger, state string) {
 	if _, err := daemon.SdNotify(false, state); err != nil {
 		log.Warn("sd_notify failed", "state", state, "err", err)
 	}
+}
+
+// barcodeReader returns the receipt reader for link.barcodes, nil when off.
+func barcodeReader(mode string, g *dossier.Grammar) ingest.BarcodeReader {
+	if mode == "off" {
+		return nil
+	}
+	return &barcode.Reader{Grammar: g}
 }
