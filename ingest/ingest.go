@@ -332,6 +332,11 @@ func (in *Ingester) relink(p, rel string, sc store.Scan, log *slog.Logger) error
 		return fmt.Errorf("waiting scan %s has no spool copy", sc.SHA256)
 	}
 	codes, hold, detail := in.cfg.Linker.Link(rel)
+	if (sc.Reason == reason.CodeConflict || sc.Reason == reason.Batch) && (rel == sc.Place || path.Base(rel) == sc.Name) {
+		// Held because of what its receipts say, which the name alone
+		// cannot show: the hold stands until a person renames the file.
+		codes, hold, detail = sc.Dossiers, sc.Reason, sc.Detail
+	}
 	oldNote := ""
 	if sc.Place != "" {
 		oldNote = filepath.Join(in.cfg.Inbox, filepath.FromSlash(sc.Place)) + ".txt"

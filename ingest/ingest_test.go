@@ -367,4 +367,24 @@ func TestNameAndReceiptDisagree(t *testing.T) {
 	if s := f.stats(); s.QueueLength != 0 || s.Unlinked != 1 {
 		t.Errorf("stats %+v", s)
 	}
+	// Offered again unchanged (a restart): the name alone would link it, but
+	// the receipt's disagreement still holds it.
+	held := "Chờ mã hồ sơ/" + rel
+	if err := f.ingest(held); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.stats(); s.QueueLength != 0 || s.Unlinked != 1 {
+		t.Fatalf("a held scan was linked by its unchanged name after a restart: %+v", s)
+	}
+	// A person renames it to the receipt's code: that decides.
+	renamed := filepath.Join(f.inbox, "Chờ mã hồ sơ", "000.00.12.H57-200320-0003.pdf")
+	if err := os.Rename(filepath.Join(f.inbox, filepath.FromSlash(held)), renamed); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ingest("Chờ mã hồ sơ/000.00.12.H57-200320-0003.pdf"); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.stats(); s.QueueLength != 1 || s.Unlinked != 0 {
+		t.Errorf("renamed by a person, still not queued: %+v", s)
+	}
 }
