@@ -92,7 +92,7 @@ func TestCLIExitCodes(t *testing.T) {
 }
 
 func TestSecondDaemonOnSameDataDirFails(t *testing.T) {
-	e := newEnv(t, "")
+	e := newEnv(t)
 	e.start()
 	out, err := exec.Command(binPath, "run", "-config", e.config).CombinedOutput()
 	if exitCode(err) != 1 || !strings.Contains(string(out), "locked by another process") {

@@ -55,22 +55,13 @@ func TestParkedUploadRetried(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	e := newEnv(t, "")
-	cfg := fmt.Sprintf(`ward: {code: "000.00.12.H57", name: "Phường Hương Văn"}
-inbox: %q
-data_dir: %q
-listen: "127.0.0.1:0"
-log_level: debug
-watch: {quiet: 300ms, rescan: 1s}
-upload:
+	e := newEnv(t)
+	e.writeConfig(fmt.Sprintf(`upload:
   sink: http
   retry: {min_backoff: 50ms, max_backoff: 300ms}
   http:
     url: "%s/api/dossiers/{dossier}/files"
-`, e.inbox, e.data, srv.URL)
-	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, srv.URL))
 	sohoa := func(args ...string) (string, int) {
 		t.Helper()
 		out, err := exec.Command(binPath, args...).CombinedOutput()

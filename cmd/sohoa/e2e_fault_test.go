@@ -34,7 +34,7 @@ func variant(t *testing.T, sample, dst string, n int) {
 }
 
 func TestSlowWriteIsNotTakenHalfWritten(t *testing.T) {
-	e := newEnv(t, "")
+	e := newEnv(t)
 	// A quiet period above the scanner's pauses, as in production (5s).
 	b, _ := os.ReadFile(e.config)
 	os.WriteFile(e.config, []byte(strings.Replace(string(b), "quiet: 300ms", "quiet: 2s", 1)), 0o600)
@@ -67,7 +67,7 @@ func TestSlowWriteIsNotTakenHalfWritten(t *testing.T) {
 }
 
 func TestKillDuringBurstUploadsEachScanOnce(t *testing.T) {
-	e := newEnv(t, "")
+	e := newEnv(t)
 	e.start()
 	const n = 50
 	want := map[string]string{} // outbox path -> sha
@@ -124,7 +124,7 @@ func TestKillDuringBurstUploadsEachScanOnce(t *testing.T) {
 // scans; each gets a reason or is waited for, and the scans still flow. As
 // root it runs the daemon as nobody, as systemd runs it unprivileged.
 func TestHostileInboxDoesNotStall(t *testing.T) {
-	e := newEnv(t, "")
+	e := newEnv(t)
 	unprivileged := os.Geteuid() == 0
 	if unprivileged {
 		for _, d := range []string{filepath.Dir(e.dir), e.dir, e.inbox, e.outbox, filepath.Dir(binPath)} {

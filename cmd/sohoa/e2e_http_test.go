@@ -133,18 +133,12 @@ func newIGate(t *testing.T, token string) *igate {
 // at the attach request: the file is not uploaded again.
 func TestKillBetweenTheTwoRequests(t *testing.T) {
 	g := newIGate(t, "e2e-token")
-	e := newEnv(t, "")
+	e := newEnv(t)
 	tokenFile := filepath.Join(e.dir, "token")
 	if err := os.WriteFile(tokenFile, []byte("e2e-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := fmt.Sprintf(`ward: {code: "000.00.12.H57", name: "Phường Hương Văn"}
-inbox: %q
-data_dir: %q
-listen: "127.0.0.1:0"
-log_level: debug
-watch: {quiet: 300ms, rescan: 2s}
-upload:
+	e.writeConfig(fmt.Sprintf(`upload:
   sink: http
   concurrency: 2
   retry: {min_backoff: 50ms, max_backoff: 500ms}
@@ -158,10 +152,7 @@ upload:
       json: '{"fileIds":["{file_id}"]}'
       values: {file_id: "[0].id"}
     auth: {type: bearer, token_file: %q}
-`, e.inbox, e.data, g.srv.URL, g.srv.URL, tokenFile)
-	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, g.srv.URL, g.srv.URL, tokenFile))
 	e.start()
 	var shas []string
 	for i := 1; i <= 3; i++ {
@@ -251,23 +242,14 @@ func TestQueueCapKeepsScansInTheInbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, "")
-	cfg := fmt.Sprintf(`ward: {code: "000.00.12.H57", name: "Phường Hương Văn"}
-inbox: %q
-data_dir: %q
-listen: "127.0.0.1:0"
-log_level: debug
-watch: {quiet: 300ms, rescan: 1s}
-upload:
+	e := newEnv(t)
+	e.writeConfig(fmt.Sprintf(`upload:
   sink: http
   queue_max_bytes: %d
   retry: {min_backoff: 50ms, max_backoff: 300ms}
   http:
     url: "%s/api/dossiers/{dossier}/files"
-`, e.inbox, e.data, 2*info.Size()+info.Size()/2, srv.URL)
-	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, 2*info.Size()+info.Size()/2, srv.URL))
 	e.start()
 	const n = 5
 	for i := 1; i <= n; i++ {

@@ -56,7 +56,7 @@ type env struct {
 	log                      bytes.Buffer
 }
 
-func newEnv(t *testing.T, extra string) *env {
+func newEnv(t *testing.T) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, inbox: filepath.Join(dir, "inbox"), data: filepath.Join(dir, "data"),
@@ -67,22 +67,29 @@ func newEnv(t *testing.T, extra string) *env {
 		}
 	}
 	e.config = filepath.Join(dir, "sohoa.yaml")
+	e.writeConfig(fmt.Sprintf(`upload:
+  sink: dir
+  retry: {min_backoff: 50ms, max_backoff: 500ms}
+  dir: {path: %q}
+`, e.outbox))
+	t.Cleanup(e.stop)
+	return e
+}
+
+// writeConfig writes the daemon's config: what every test shares, and the
+// given YAML (the upload section, and anything else a test needs).
+func (e *env) writeConfig(rest string) {
+	e.t.Helper()
 	cfg := fmt.Sprintf(`ward: {code: "000.00.12.H57", name: "Phường Hương Văn"}
 inbox: %q
 data_dir: %q
 listen: "127.0.0.1:0"
 log_level: debug
-watch: {quiet: 300ms, rescan: 2s}
-upload:
-  sink: dir
-  retry: {min_backoff: 50ms, max_backoff: 500ms}
-  dir: {path: %q}
-%s`, e.inbox, e.data, e.outbox, extra)
+watch: {quiet: 300ms, rescan: 1s}
+%s`, e.inbox, e.data, rest)
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	t.Cleanup(e.stop)
-	return e
 }
 
 var readyLine = regexp.MustCompile(`msg="sohoa ready" metrics=(http://\S+)/metrics`)
@@ -256,7 +263,7 @@ func (e *env) inboxLeft() []string {
 }
 
 func TestCorpusEndToEnd(t *testing.T) {
-	e := newEnv(t, "")
+	e := newEnv(t)
 	e.start()
 	rows := readExpected(t)
 	for _, r := range rows {
