@@ -45,7 +45,7 @@ func (in *Ingester) Recover(ctx context.Context) error {
 		case sc.State == store.Rejected:
 			os.Remove(p)
 			removed++
-		case sc.State == store.Uploaded:
+		case sc.State == store.Uploaded || sc.State == store.Split:
 			if err := in.Archive(sha); err != nil {
 				return err
 			}

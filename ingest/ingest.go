@@ -29,6 +29,7 @@ import (
 
 	"github.com/sohoa/sohoa/ingest/atomicfile"
 	"github.com/sohoa/sohoa/ingest/barcode"
+	"github.com/sohoa/sohoa/ingest/pages"
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
@@ -205,6 +206,14 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		if via != "" {
 			log.Info("linked by receipt barcode", "sha256", sha, "dossiers", codes, "via", via)
 		}
+		if hold == reason.Batch {
+			if parts := in.cfg.Linker.Split(pages); parts != nil {
+				done, err := in.split(ctx, p, sc, res, parts, log)
+				if done || err != nil {
+					return err
+				}
+			}
+		}
 	}
 	sc.Dossiers = codes
 	switch {
@@ -296,7 +305,7 @@ func (in *Ingester) seenAgain(ctx context.Context, p, rel string, sc store.Scan,
 	// The rest of an interrupted ingest, not a duplicate: the same file at
 	// the same place. A queued scan is never marked settled (its inbox file
 	// is simply removed), so for it the place alone says so.
-	resumed := sc.Source == rel && (!sc.Settled || sc.State == store.Queued || sc.State == store.Uploaded)
+	resumed := sc.Source == rel && (!sc.Settled || sc.State == store.Queued || sc.State == store.Uploaded || sc.State == store.Split)
 	switch sc.State {
 	case store.Waiting:
 		return in.relink(p, rel, sc, log)
@@ -371,7 +380,7 @@ func (in *Ingester) relink(p, rel string, sc store.Scan, log *slog.Logger) error
 func (in *Ingester) settle(p string, sc store.Scan, log *slog.Logger) error {
 	var place string
 	switch sc.State {
-	case store.Queued, store.Uploaded:
+	case store.Queued, store.Uploaded, store.Split:
 		// Its content is safe in the spool and recorded: it leaves the inbox.
 		// No further transaction: a crash before the removal shows up as the
 		// same file at the same place, which seenAgain finishes.
@@ -524,4 +533,66 @@ func hashFile(p string) (sha string, size int64, err error) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// split cuts a batch scan into one PDF per dossier at its receipts, checks
+// each part, and records the batch and its parts in one transaction; then
+// the batch leaves the inbox and its original is archived. done is false
+// when a part fails its check: the batch is then held whole, for a person.
+func (in *Ingester) split(ctx context.Context, p string, batch store.Scan, res pdfcheck.Result, parts []Part, log *slog.Logger) (done bool, err error) {
+	src := in.SpoolPath(batch.SHA256, res.Repaired)
+	ext := path.Ext(batch.Name)
+	stem := strings.TrimSuffix(batch.Name, ext)
+	var scans []store.Scan
+	var codes []string
+	for i, part := range parts {
+		tmp := filepath.Join(in.spool, fmt.Sprintf(".tmp-part-%s-%d.pdf", batch.SHA256[:16], i))
+		if err := pages.Extract(ctx, src, tmp, part.Pages); err != nil {
+			os.Remove(tmp)
+			return false, fmt.Errorf("split %s: %w", batch.Source, err)
+		}
+		sha, size, err := hashFile(tmp)
+		if err != nil {
+			os.Remove(tmp)
+			return false, err
+		}
+		if err := os.Rename(tmp, in.SpoolPath(sha, false)); err != nil {
+			os.Remove(tmp)
+			return false, fmt.Errorf("split %s: %w", batch.Source, err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, in.cfg.CheckTimeout)
+		pr, err := in.cfg.Checker.Check(cctx, in.SpoolPath(sha, false), "")
+		cancel()
+		if err != nil {
+			return false, fmt.Errorf("check part %d of %s: %w", i+1, batch.Source, err)
+		}
+		if pr.Reason != "" {
+			log.Warn("a part of a batch fails its check; the batch is held whole", "part", i+1,
+				"reason", pr.Reason, "detail", pr.Detail)
+			return false, nil
+		}
+		if _, err := in.cfg.Store.Scan(sha); err == nil {
+			continue // this very part was recorded before
+		}
+		codes = append(codes, part.Code)
+		scans = append(scans, store.Scan{SHA256: sha, Size: size, Name: stem + " - " + part.Code + ext,
+			Source: batch.Source, State: store.Queued, Dossiers: []string{part.Code}, Pages: len(part.Pages),
+			MinDPI: pr.MinDPI, Seen: batch.Seen})
+	}
+	if err := atomicfile.SyncDir(in.spool); err != nil {
+		return false, err
+	}
+	if len(scans) == 0 {
+		return false, nil
+	}
+	batch.State, batch.Dossiers, batch.Reason, batch.Detail = store.Split, codes, "", ""
+	if err := in.cfg.Store.RecordSplit(batch, scans); err != nil {
+		return false, err
+	}
+	log.Info("batch split at its receipts", "sha256", batch.SHA256, "dossiers", codes, "parts", len(scans))
+	in.cfg.Queued()
+	if err := in.settle(p, batch, log); err != nil {
+		return true, err
+	}
+	return true, in.Archive(batch.SHA256)
 }

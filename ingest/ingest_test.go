@@ -334,7 +334,7 @@ func TestReceiptBarcodeLinks(t *testing.T) {
 		{"scan_0005.pdf", "scan_0005.pdf", store.Queued, "", []string{"000.00.12.H57-200320-0005"}},
 		{"scan_0006.pdf", "scan_0006.pdf", store.Queued, "", []string{"000.00.12.H57-200320-0006"}},
 		{"duplex_0001.pdf", "duplex_0001.pdf", store.Queued, "", []string{"000.00.12.H57-200321-0004"}},
-		{"batch_0001.pdf", "batch_0001.pdf", store.Waiting, reason.Batch,
+		{"batch_0001.pdf", "batch_0001.pdf", store.Split, "",
 			[]string{"000.00.12.H57-200321-0001", "000.00.12.H57-200321-0002", "000.00.12.H57-200321-0003"}},
 		{"scan_0009.pdf", "scan_0009.pdf", store.Waiting, reason.NoCode, nil},
 	}
@@ -351,6 +351,31 @@ func TestReceiptBarcodeLinks(t *testing.T) {
 		if sc.State != tt.state || sc.Reason != tt.reason || !slices.Equal(sc.Dossiers, tt.dossiers) {
 			t.Errorf("%s: %s %s %q (%s); want %s %s %q", tt.sample, sc.State, sc.Reason, sc.Dossiers, sc.Detail, tt.state, tt.reason, tt.dossiers)
 		}
+	}
+	// The batch went up as one part per dossier, each its receipt and the
+	// page behind it; the original is archived.
+	batch := got["batch_0001.pdf"]
+	if len(batch.Parts) != 3 {
+		t.Fatalf("batch parts %q", batch.Parts)
+	}
+	for i, sha := range batch.Parts {
+		part, err := f.st.Scan(sha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if part.State != store.Queued || part.Pages != 2 || part.Batch != batch.SHA256 || part.Dossiers[0] != batch.Dossiers[i] ||
+			part.Name != "batch_0001 - "+batch.Dossiers[i]+".pdf" {
+			t.Errorf("part %d: %+v", i+1, part)
+		}
+		if !exists(f.in.SpoolPath(sha, false)) {
+			t.Errorf("part %d has no spool copy", i+1)
+		}
+	}
+	if !exists(filepath.Join(f.data, "archive", batch.SHA256+".pdf")) {
+		t.Error("the original batch is not kept in the archive")
+	}
+	if exists(filepath.Join(f.inbox, "batch_0001.pdf")) {
+		t.Error("the split batch is still in the inbox")
 	}
 }
 

@@ -104,3 +104,40 @@ func (l *Linker) Receipt(codes []string, hold reason.Code, detail string, pages 
 	}
 	return codes, hold, detail, "" // the name's own problem stands
 }
+
+// Part is one dossier's pages of a batch scan.
+type Part struct {
+	Code      string
+	Symbology string // of the receipt that opens it: "qr" or "code128"
+	Pages     []int  // 1-based, in order, the receipt first
+}
+
+// Split cuts a batch at its receipts: a new part starts at each receipt page
+// whose code differs from the part before. It returns nil unless the first
+// receipt opens the file (only blank pages before it), every receipt carries
+// one code, at least two dossiers result, and every code is this unit's (or
+// foreign codes are accepted).
+func (l *Linker) Split(pages []barcode.Page) []Part {
+	var parts []Part
+	for _, p := range pages {
+		switch {
+		case len(p.Codes) > 1:
+			return nil
+		case len(p.Codes) == 1 && (len(parts) == 0 || parts[len(parts)-1].Code != p.Codes[0].Code):
+			if _, h, _ := l.Link(p.Codes[0].Code); h != "" {
+				return nil
+			}
+			parts = append(parts, Part{Code: p.Codes[0].Code, Symbology: p.Codes[0].Symbology})
+		case len(parts) == 0:
+			if p.Image && !p.Blank {
+				return nil // content before the first receipt
+			}
+			continue
+		}
+		parts[len(parts)-1].Pages = append(parts[len(parts)-1].Pages, p.Index)
+	}
+	if len(parts) < 2 {
+		return nil
+	}
+	return parts
+}

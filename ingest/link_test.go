@@ -98,3 +98,46 @@ func TestReceipt(t *testing.T) {
 		}
 	}
 }
+
+func TestSplit(t *testing.T) {
+	g, _ := dossier.NewGrammar("")
+	l := &Linker{Grammar: g, Ward: "000.00.12.H57"}
+	const a, b, foreign = "000.00.12.H57-200321-0001", "000.00.12.H57-200321-0002", "000.00.13.H57-200321-0001"
+	r := func(i int, code string) barcode.Page {
+		return barcode.Page{Index: i, Image: true, Codes: []barcode.Found{{Code: code, Symbology: "qr"}}}
+	}
+	c := func(i int) barcode.Page { return barcode.Page{Index: i, Image: true} }
+	blank := func(i int) barcode.Page { return barcode.Page{Index: i, Image: true, Blank: true} }
+	pagesOf := func(ps []Part) [][]int {
+		var out [][]int
+		for _, p := range ps {
+			out = append(out, p.Pages)
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		pages []barcode.Page
+		want  [][]int
+	}{
+		{"three dossiers", []barcode.Page{r(1, a), c(2), r(3, b), c(4), c(5)}, [][]int{{1, 2}, {3, 4, 5}}},
+		{"blank before the first receipt", []barcode.Page{blank(1), r(2, a), r(3, b)}, [][]int{{2}, {3}}},
+		{"same receipt twice stays one part", []barcode.Page{r(1, a), r(2, a), r(3, b)}, [][]int{{1, 2}, {3}}},
+		{"content before the first receipt", []barcode.Page{c(1), r(2, a), r(3, b)}, nil},
+		{"one dossier only", []barcode.Page{r(1, a), c(2)}, nil},
+		{"a foreign receipt", []barcode.Page{r(1, a), r(2, foreign)}, nil},
+		{"two codes on one page", []barcode.Page{r(1, a), {Index: 2, Image: true, Codes: []barcode.Found{{Code: a}, {Code: b}}}}, nil},
+	}
+	for _, tt := range tests {
+		got := pagesOf(l.Split(tt.pages))
+		if len(got) != len(tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+			continue
+		}
+		for i := range got {
+			if !slices.Equal(got[i], tt.want[i]) {
+				t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+			}
+		}
+	}
+}

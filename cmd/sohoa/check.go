@@ -28,6 +28,7 @@ type checkResult struct {
 	Message  string      `json:"message_vi,omitempty"`
 	Dossiers []string    `json:"dossiers"`
 	FoundBy  string      `json:"found_by,omitempty"` // name, folder, qr or code128
+	Parts    int         `json:"parts"`              // uploads it makes: one per dossier of a batch
 	Hold     reason.Code `json:"hold,omitempty"`
 	Pages    int         `json:"pages"`
 	MinDPI   float64     `json:"min_dpi"`
@@ -122,9 +123,15 @@ func checkFile(ctx context.Context, c *pdfcheck.Checker, b *barcode.Reader, skip
 			break
 		}
 		codes, hold, detail, r.FoundBy = l.Receipt(codes, hold, detail, pages)
+		if parts := l.Split(pages); hold == reason.Batch && parts != nil {
+			codes, hold, detail, r.FoundBy = nil, "", "", parts[0].Symbology
+			for _, p := range parts {
+				codes = append(codes, p.Code)
+			}
+		}
 	}
 	if hold == "" {
-		r.Dossiers = codes
+		r.Dossiers, r.Parts = codes, max(1, len(codes))
 		if r.FoundBy == "" {
 			r.FoundBy = "folder"
 			if len(l.Grammar.Find(filepath.Base(file))) > 0 {

@@ -280,10 +280,18 @@ func TestCorpusEndToEnd(t *testing.T) {
 	for _, r := range rows {
 		errPath := filepath.Join(e.inbox, "Lỗi", r.file)
 		waitPath := filepath.Join(e.inbox, "Chờ mã hồ sơ", r.file)
-		// Linked by name, or by the receipt's barcode; a batch (several
-		// codes) waits for a person until it is split.
+		// Linked by name, or by the receipt's barcode; a batch is split into
+		// one upload per dossier.
 		linked := r.dossiers != "-" && !strings.Contains(r.dossiers, ",")
 		switch {
+		case r.verdict == "valid" && strings.Contains(r.dossiers, ","):
+			stem := strings.TrimSuffix(r.file, ".pdf")
+			for _, code := range strings.Split(r.dossiers, ",") {
+				if _, ok := out[code+"/"+stem+" - "+code+".pdf"]; !ok {
+					t.Errorf("%s: no part uploaded for %s; outbox: %v", r.file, code, out)
+				}
+				uploaded++
+			}
 		case r.verdict == "invalid":
 			note, err := os.ReadFile(errPath + ".txt")
 			if _, serr := os.Stat(errPath); serr != nil || err != nil {
@@ -324,8 +332,15 @@ func TestCorpusEndToEnd(t *testing.T) {
 	if len(out) != uploaded {
 		t.Errorf("outbox has %d files, want %d: %v", len(out), uploaded, out)
 	}
-	if got := e.metric("sohoa_scans_total" + ward); got != float64(len(rows)) {
-		t.Errorf("sohoa_scans_total = %v, want %d", got, len(rows))
+	// Each part of a batch counts as a scan of its own.
+	scans := len(rows)
+	for _, r := range rows {
+		if r.verdict == "valid" && strings.Contains(r.dossiers, ",") {
+			scans += strings.Count(r.dossiers, ",")
+		}
+	}
+	if got := e.metric("sohoa_scans_total" + ward); got != float64(scans) {
+		t.Errorf("sohoa_scans_total = %v, want %d", got, scans)
 	}
 	if got := e.metric("sohoa_dossiers_digitized_total" + ward); got != float64(uploaded) {
 		t.Errorf("sohoa_dossiers_digitized_total = %v, want %d", got, uploaded)

@@ -31,6 +31,7 @@ const (
 	Waiting  State = "waiting"  // valid, but needs a person to link it (see Scan.Reason)
 	Rejected State = "rejected" // cannot be uploaded (see Scan.Reason)
 	Uploaded State = "uploaded" // the sink confirmed it
+	Split    State = "split"    // a batch of several dossiers, uploaded as its parts (Scan.Parts)
 )
 
 // Scan is one distinct scanned file, identified by the SHA-256 of its content.
@@ -55,6 +56,8 @@ type Scan struct {
 	Settled        bool      `json:"settled,omitempty"` // the inbox copy was removed or moved to a staff folder
 	Place          string    `json:"place,omitempty"`   // where staff see it now (errors or waiting folder), slash-separated under the inbox
 	Pending        int       `json:"pending,omitempty"` // upload jobs not yet confirmed
+	Parts          []string  `json:"parts,omitempty"`   // a split batch: the SHA-256 of each part, in page order
+	Batch          string    `json:"batch,omitempty"`   // a part: the SHA-256 of the batch it was cut from
 }
 
 // Job is one upload waiting in the queue.
@@ -197,32 +200,57 @@ var errStop = errors.New("stop")
 // upload (one job per dossier) when its state is Queued and updates the
 // counters. Recording a SHA-256 that is already known fails.
 func (s *Store) Record(sc Scan) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return record(tx, sc) })
+}
+
+// RecordSplit stores a batch file cut into one part per dossier, in one
+// transaction: the batch in state Split, and each part as Record would. The
+// parts are what is counted and uploaded; the batch is kept for the record.
+func (s *Store) RecordSplit(batch Scan, parts []Scan) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		if _, err := getScan(tx, sc.SHA256); err == nil {
-			return fmt.Errorf("record scan %s: already recorded", sc.SHA256)
+		if batch.State != Split || len(parts) == 0 {
+			return fmt.Errorf("record batch %s: not a split batch", batch.SHA256)
 		}
-		var err error
-		switch sc.State {
-		case Rejected:
-			if !sc.Reason.IsRejection() {
-				return fmt.Errorf("record scan %s: %q is not a rejection reason", sc.SHA256, sc.Reason)
+		if _, err := getScan(tx, batch.SHA256); err == nil {
+			return fmt.Errorf("record batch %s: already recorded", batch.SHA256)
+		}
+		batch.Parts = nil
+		for _, p := range parts {
+			p.Batch = batch.SHA256
+			if err := record(tx, p); err != nil {
+				return fmt.Errorf("record batch %s: %w", batch.SHA256, err)
 			}
-			err = add(tx, pRejected+string(sc.Reason), 1)
-		case Waiting:
-			err = add(tx, cUnlinked, 1)
-		case Queued:
-			err = enqueue(tx, &sc, sc.Seen)
-		default:
-			err = fmt.Errorf("cannot start in state %q", sc.State)
+			batch.Parts = append(batch.Parts, p.SHA256)
 		}
-		if err == nil {
-			err = add(tx, cScans, 1)
-		}
-		if err != nil {
-			return fmt.Errorf("record scan %s: %w", sc.SHA256, err)
-		}
-		return putScan(tx, sc)
+		return putScan(tx, batch)
 	})
+}
+
+func record(tx *bolt.Tx, sc Scan) error {
+	if _, err := getScan(tx, sc.SHA256); err == nil {
+		return fmt.Errorf("record scan %s: already recorded", sc.SHA256)
+	}
+	var err error
+	switch sc.State {
+	case Rejected:
+		if !sc.Reason.IsRejection() {
+			return fmt.Errorf("record scan %s: %q is not a rejection reason", sc.SHA256, sc.Reason)
+		}
+		err = add(tx, pRejected+string(sc.Reason), 1)
+	case Waiting:
+		err = add(tx, cUnlinked, 1)
+	case Queued:
+		err = enqueue(tx, &sc, sc.Seen)
+	default:
+		err = fmt.Errorf("cannot start in state %q", sc.State)
+	}
+	if err == nil {
+		err = add(tx, cScans, 1)
+	}
+	if err != nil {
+		return fmt.Errorf("record scan %s: %w", sc.SHA256, err)
+	}
+	return putScan(tx, sc)
 }
 
 // Link moves a waiting scan to Queued under the given dossiers and the name
