@@ -28,7 +28,7 @@ const (
 	AmbiguousCode Code = "ambiguous_code" // two or more different codes
 	ForeignAgency Code = "foreign_agency" // the code belongs to another unit
 	CodeConflict  Code = "code_conflict"  // the name and the receipt's barcode give different codes
-	Batch         Code = "batch"          // several receipts in one file: to be split per dossier
+	Batch         Code = "batch"          // receipts in the file, but it cannot be split per dossier
 )
 
 // Rejections lists every rejection code, in a stable order, so that metrics
@@ -65,8 +65,8 @@ var texts = map[Code]text{
 		"Kiểm tra lại mã hồ sơ và đổi tên tệp cho đúng mã của đơn vị; hệ thống sẽ tự tải lên.", "dossier code belongs to another agency"},
 	CodeConflict: {"Mã hồ sơ trong tên tệp khác với mã trên phiếu tiếp nhận được quét kèm.",
 		"Kiểm tra xem bản quét thuộc hồ sơ nào, rồi đổi tên tệp cho đúng mã đó; hệ thống sẽ tự tải lên.", "file name and receipt barcode disagree"},
-	Batch: {"Tệp có nhiều phiếu tiếp nhận (nhiều hồ sơ quét chung một lần).",
-		"Quét riêng từng hồ sơ (mỗi hồ sơ một tệp, phiếu tiếp nhận ở trang đầu) rồi xóa tệp này.", "several receipts in one file"},
+	Batch: {"Tệp có phiếu tiếp nhận nhưng không tách được theo từng hồ sơ (có trang đứng trước phiếu đầu tiên, hoặc một phần bị lỗi).",
+		"Quét lại, đặt phiếu tiếp nhận lên trên cùng mỗi hồ sơ (hoặc quét riêng từng hồ sơ), rồi xóa tệp này.", "receipts found but the file cannot be split per dossier"},
 }
 
 // IsRejection reports whether c is a rejection (as opposed to a hold or no reason).
