@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -113,8 +114,15 @@ func TestKillDuringBurstUploadsEachScanOnce(t *testing.T) {
 	if v := e.metric("sohoa_scans_duplicate_total" + ward); v != 0 {
 		t.Errorf("a resumed scan counted as a duplicate: %v", v)
 	}
-	// The spool holds nothing once everything is uploaded.
+	// The spool holds nothing once everything is uploaded, and the outbox no
+	// partial file: those left by a kill are removed at the next start.
 	e.stop()
+	filepath.WalkDir(e.outbox, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".") {
+			t.Errorf("partial file left in the outbox: %s", p)
+		}
+		return nil
+	})
 	if entries, _ := os.ReadDir(filepath.Join(e.data, "spool")); len(entries) != 0 {
 		t.Errorf("spool keeps %d files after every scan was uploaded", len(entries))
 	}

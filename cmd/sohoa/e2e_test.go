@@ -227,13 +227,13 @@ func fileSHA(t *testing.T, p string) string {
 	return hex.EncodeToString(s[:])
 }
 
-// outboxFiles lists every file under the outbox, relative, and fails on
-// leftover temporary files.
+// outboxFiles lists the delivered files under the outbox, relative; the
+// sink's temporary files (dot names) are not deliveries.
 func (e *env) outboxFiles() map[string]string {
 	e.t.Helper()
 	files := map[string]string{}
 	filepath.WalkDir(e.outbox, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
 			return err
 		}
 		rel, _ := filepath.Rel(e.outbox, p)

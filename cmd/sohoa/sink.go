@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
@@ -14,7 +15,13 @@ import (
 func newSink(c config.Upload) (upload.Sink, error) {
 	switch c.Sink {
 	case "dir":
-		return upload.DirSink{Root: c.Dir.Path, RequireMount: c.Dir.RequireMount}, nil
+		host, _ := os.Hostname()
+		d := upload.DirSink{Root: c.Dir.Path, RequireMount: c.Dir.RequireMount, Tag: host}
+		// Partial files this machine left when it was killed mid-write.
+		if _, err := d.RemoveStale(); err != nil {
+			return nil, err
+		}
+		return d, nil
 	case "http":
 		client, err := upload.NewClient(c.HTTP.TransportConfig())
 		if err != nil {

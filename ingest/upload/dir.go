@@ -21,6 +21,10 @@ import (
 // content under a taken name goes beside it with its hash in the name.
 type DirSink struct {
 	Root string
+	// Tag names this machine in temporary file names (its host name), so
+	// that RemoveStale removes only what this machine left behind when
+	// several counters deliver into one share.
+	Tag string
 	// RequireMount makes deliveries wait while Root is not a mount point: a
 	// share's mount point is an empty local folder while the share is down,
 	// and scans copied there would never reach the province.
@@ -67,7 +71,7 @@ func (d DirSink) write(ctx context.Context, it Item, target string) error {
 	}
 	defer src.Close()
 	dir := filepath.Dir(target)
-	tmp, err := os.CreateTemp(dir, ".sohoa-upload-*")
+	tmp, err := os.CreateTemp(dir, d.tempPrefix()+"*")
 	if err != nil {
 		return &Error{Kind: KindFilesystem, Err: err}
 	}
@@ -185,4 +189,36 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+func (d DirSink) tempPrefix() string { return ".sohoa-upload-" + safeName(d.Tag) + "-" }
+
+// RemoveStale removes the temporary files this machine left in the
+// dossier folders when it was killed mid-write. Call it at start, before any
+// delivery: only one sohoa runs per machine (the data dir's lock), so none
+// of them is being written. A missing root is not an error.
+func (d DirSink) RemoveStale() (int, error) {
+	dirs, err := os.ReadDir(d.Root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("upload folder: %w", err)
+	}
+	n := 0
+	for _, e := range dirs {
+		if !e.IsDir() {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(d.Root, e.Name()))
+		if err != nil {
+			continue
+		}
+		for _, f := range files {
+			if strings.HasPrefix(f.Name(), d.tempPrefix()) && os.Remove(filepath.Join(d.Root, e.Name(), f.Name())) == nil {
+				n++
+			}
+		}
+	}
+	return n, nil
 }

@@ -316,3 +316,30 @@ func TestWorkerProbesOneAtATime(t *testing.T) {
 		t.Error("never four uploads at once after the sink came back")
 	}
 }
+
+func TestRemoveStaleRemovesOnlyOurPartialFiles(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "000.00.12.H57-200320-0001")
+	os.MkdirAll(dir, 0o750)
+	ours := filepath.Join(dir, ".sohoa-upload-counter1-123")
+	theirs := filepath.Join(dir, ".sohoa-upload-counter2-456")
+	done := filepath.Join(dir, "scan.pdf")
+	for _, p := range []string{ours, theirs, done} {
+		os.WriteFile(p, []byte("x"), 0o640)
+	}
+	n, err := DirSink{Root: root, Tag: "counter1"}.RemoveStale()
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveStale = %d, %v", n, err)
+	}
+	if _, err := os.Stat(ours); err == nil {
+		t.Error("our partial file is still there")
+	}
+	for _, p := range []string{theirs, done} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed", p)
+		}
+	}
+	if n, err := (DirSink{Root: filepath.Join(root, "missing")}).RemoveStale(); err != nil || n != 0 {
+		t.Errorf("missing root: %d, %v", n, err)
+	}
+}
