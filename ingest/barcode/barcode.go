@@ -25,14 +25,12 @@
 package barcode
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"sync"
 
 	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/pdfdoc"
 )
 
 // Defaults for the zero fields of Reader.
@@ -121,7 +119,7 @@ func (r *Reader) ReadFirst(ctx context.Context, path string, n int) ([]Page, err
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("read codes of %s: %w", path, err)
 	}
-	data, err := readFile(path, r.maxBytes())
+	data, err := pdfdoc.ReadFile(path, r.maxBytes())
 	if err != nil {
 		return nil, fmt.Errorf("read codes: %w", err)
 	}
@@ -182,40 +180,6 @@ func (r *Reader) blankParams() (white uint8, coverage float64) {
 		coverage = DefaultBlankCoverage
 	}
 	return white, coverage
-}
-
-// readFile reads at most maxBytes of path, failing when there are more. A
-// path that is not a regular file is not opened (a FIFO would block).
-func readFile(path string, maxBytes int64) ([]byte, error) {
-	if fi, err := os.Stat(path); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	if fi.Size() > maxBytes {
-		return nil, fmt.Errorf("%s: %d bytes over the cap of %d", path, fi.Size(), maxBytes)
-	}
-	var buf bytes.Buffer
-	buf.Grow(int(fi.Size()) + bytes.MinRead)
-	if _, err := buf.ReadFrom(io.LimitReader(f, maxBytes+1)); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(buf.Len()) > maxBytes {
-		return nil, fmt.Errorf("%s: over the cap of %d bytes", path, maxBytes)
-	}
-	return buf.Bytes(), nil
 }
 
 // read parses the document and reads its pages. Only ctx's end is an error.

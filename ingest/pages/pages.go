@@ -17,8 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
@@ -39,7 +37,7 @@ func Extract(ctx context.Context, src, dst string, pages []int) error {
 	if err := checkPages(pages); err != nil {
 		return fmt.Errorf("extract pages of %s: %w", src, err)
 	}
-	data, err := readFile(src)
+	data, err := pdfdoc.ReadFile(src, maxBytes)
 	if err != nil {
 		return fmt.Errorf("extract pages: %w", err)
 	}
@@ -68,29 +66,6 @@ func checkPages(pages []int) error {
 		seen[p] = true
 	}
 	return nil
-}
-
-// readFile reads path, a regular file (a FIFO is not opened: it would
-// block) of at most maxBytes.
-func readFile(path string) ([]byte, error) {
-	if fi, err := os.Stat(path); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(io.LimitReader(f, maxBytes+1)); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if buf.Len() > maxBytes {
-		return nil, fmt.Errorf("%s: over %d bytes", path, maxBytes)
-	}
-	return buf.Bytes(), nil
 }
 
 // bounded runs f in a goroutine, turning its panics into errors, and gives
