@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,14 +32,10 @@ func TestParkedUploadRetried(t *testing.T) {
 	requests := map[string]int{} // content sha256 -> requests
 	stored := map[string]int{}   // content sha256 -> times stored
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, _, err := r.FormFile("file")
-		if err != nil {
-			http.Error(w, "no file", http.StatusBadRequest)
+		sha, ok := uploadedSHA(w, r)
+		if !ok {
 			return
 		}
-		h := sha256.New()
-		io.Copy(h, f)
-		sha := hex.EncodeToString(h.Sum(nil))
 		mu.Lock()
 		defer mu.Unlock()
 		requests[sha]++

@@ -220,14 +220,10 @@ func TestQueueCapKeepsScansInTheInbox(t *testing.T) {
 			http.Error(w, "bảo trì", http.StatusServiceUnavailable)
 			return
 		}
-		f, _, err := r.FormFile("file")
-		if err != nil {
-			http.Error(w, "no file", http.StatusBadRequest)
+		sha, ok := uploadedSHA(w, r)
+		if !ok {
 			return
 		}
-		h := sha256.New()
-		io.Copy(h, f)
-		sha := hex.EncodeToString(h.Sum(nil))
 		mu.Lock()
 		if key := r.Header.Get("Idempotency-Key"); !byKey[key] {
 			byKey[key] = true
@@ -289,4 +285,21 @@ func TestQueueCapKeepsScansInTheInbox(t *testing.T) {
 			t.Errorf("scan %.8s stored %d times", sha, c)
 		}
 	}
+}
+
+// uploadedSHA returns the SHA-256 of the multipart field "file" of an
+// upload, answering 400 itself when there is none.
+func uploadedSHA(w http.ResponseWriter, r *http.Request) (string, bool) {
+	f, _, err := r.FormFile("file")
+	if err != nil {
+		http.Error(w, "no file", http.StatusBadRequest)
+		return "", false
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		http.Error(w, "short body", http.StatusBadRequest)
+		return "", false
+	}
+	return hex.EncodeToString(h.Sum(nil)), true
 }
