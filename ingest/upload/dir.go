@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/sohoa/sohoa/ingest/atomicfile"
 )
 
 // DirSink delivers into a folder, a mounted share or a local outbox, as
@@ -82,11 +84,11 @@ func (d DirSink) write(ctx context.Context, it Item, target string) error {
 			os.Remove(tmp.Name())
 		}
 	}()
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, src}); err != nil {
+	got, _, err := atomicfile.Copy(ctx, tmp, src)
+	if err != nil {
 		return &Error{Kind: KindFilesystem, Err: fmt.Errorf("write %s: %w", tmp.Name(), err)}
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != it.SHA256 {
+	if got != it.SHA256 {
 		return &Error{Kind: KindSource, Err: fmt.Errorf("%s: content changed in the data dir (sha256 %s, want %s)", it.Path, got, it.SHA256)}
 	}
 	if err := tmp.Chmod(0o640); err != nil {
@@ -102,7 +104,7 @@ func (d DirSink) write(ctx context.Context, it Item, target string) error {
 		return &Error{Kind: KindFilesystem, Err: err}
 	}
 	ok = true
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return &Error{Kind: KindFilesystem, Err: err}
 	}
 	return nil
@@ -163,32 +165,6 @@ func safeName(s string) string {
 		s = "_"
 	}
 	return s
-}
-
-// syncDir fsyncs a directory so that a rename in it survives a crash.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
-}
-
-// ctxReader stops a long copy when its context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func (d DirSink) tempPrefix() string { return ".sohoa-upload-" + safeName(d.Tag) + "-" }

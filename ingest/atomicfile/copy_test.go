@@ -1,0 +1,74 @@
+package atomicfile
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/iotest"
+)
+
+func TestCopy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, size := range []int{0, 1, copyChunk - 1, copyChunk, copyChunk + 1, 3 * copyChunk, 7*copyChunk + 12345} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		want := sha256.Sum256(data)
+		// A reader that returns short reads exercises the buffer rotation
+		// the way a pipe or a network share does.
+		for name, src := range map[string]io.Reader{
+			"file":  bytes.NewReader(data),
+			"short": iotest.HalfReader(bytes.NewReader(data)),
+		} {
+			dst, err := os.Create(filepath.Join(t.TempDir(), "copy"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sha, n, err := Copy(context.Background(), dst, src)
+			dst.Close()
+			if err != nil {
+				t.Fatalf("%d bytes, %s: %v", size, name, err)
+			}
+			got, _ := os.ReadFile(dst.Name())
+			if n != int64(size) || !bytes.Equal(got, data) || sha != hex.EncodeToString(want[:]) {
+				t.Errorf("%d bytes, %s: copied %d bytes, content equal %v, sha %s want %x", size, name, n, bytes.Equal(got, data), sha, want)
+			}
+		}
+	}
+}
+
+func TestCopyFailures(t *testing.T) {
+	broken := errors.New("disk gone")
+	dst, err := os.Create(filepath.Join(t.TempDir(), "copy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	src := io.MultiReader(bytes.NewReader(make([]byte, 2*copyChunk)), iotest.ErrReader(broken))
+	if sha, _, err := Copy(context.Background(), dst, src); !errors.Is(err, broken) || sha != "" {
+		t.Errorf("a failing reader: sha %q, err %v; want no hash and the read error", sha, err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := Copy(ctx, dst, bytes.NewReader(make([]byte, 10))); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled copy: %v, want context.Canceled", err)
+	}
+
+	ro, err := os.Open(dst.Name()) // read-only: every write fails
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, _, err := Copy(context.Background(), ro, bytes.NewReader(make([]byte, 10))); err == nil {
+		t.Error("a copy into a read-only file succeeded")
+	}
+}
