@@ -22,6 +22,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -71,12 +72,17 @@ type Config struct {
 	Logger *slog.Logger     // nil: discard
 }
 
-// Ingester runs the pipeline for one file at a time. Ingest must not be
-// called concurrently; the other methods may be.
+// Ingester runs the pipeline. Its methods may be called concurrently, but
+// Ingest not twice at once for the same path (the watcher never does).
 type Ingester struct {
-	cfg     Config
-	spool   string
-	archive string
+	cfg      Config
+	spool    string
+	archive  string
+	contents contentLocks
+	// moving makes choosing a free name in a staff folder and moving the
+	// file there one step, so two files of the same name cannot both pick
+	// the same free name and one replace the other.
+	moving sync.Mutex
 }
 
 // ErrBusy means the file was still changing or was replaced while it was
@@ -144,7 +150,7 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	if !info.Mode().IsRegular() {
 		return in.rejectUnhashed(p, rel, reason.NotRegular, "file type "+info.Mode().Type().String(), log)
 	}
-	sha, tmp, err := in.take(p, info)
+	sha, tmp, err := in.take(ctx, p, info)
 	if errors.Is(err, fs.ErrPermission) {
 		// We may move what we cannot read: staff see why in the errors folder.
 		return in.rejectUnhashed(p, rel, reason.Unreadable, err.Error(), log)
@@ -155,6 +161,7 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	if tmp != "" {
 		defer os.Remove(tmp) // a no-op once renamed into the spool
 	}
+	defer in.contents.lock(sha)()
 	sc, err := in.cfg.Store.Scan(sha)
 	switch {
 	case err == nil:
@@ -238,7 +245,7 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 // take copies a regular file into the spool while hashing it, and fsyncs the
 // copy. Files over the size cap are only hashed (tmp is then ""). It returns
 // ErrBusy when the file changed or was replaced since info was taken.
-func (in *Ingester) take(p string, info fs.FileInfo) (sha, tmp string, err error) {
+func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (sha, tmp string, err error) {
 	// O_NOFOLLOW: a file swapped for a symlink is not followed out of the
 	// inbox; O_NONBLOCK: one swapped for a FIFO does not hang us.
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
@@ -256,12 +263,16 @@ func (in *Ingester) take(p string, info fs.FileInfo) (sha, tmp string, err error
 	if !before.Mode().IsRegular() || !os.SameFile(before, info) || before.Size() != info.Size() || !before.ModTime().Equal(info.ModTime()) {
 		return "", "", fmt.Errorf("%s: %w", p, ErrBusy)
 	}
-	h := sha256.New()
-	var dst io.Writer = h
-	var out *os.File
-	if info.Size() <= in.cfg.MaxBytes {
-		out, err = os.CreateTemp(in.spool, ".tmp-*")
-		if err != nil {
+	var n int64
+	if info.Size() > in.cfg.MaxBytes {
+		h := sha256.New()
+		if n, err = io.Copy(h, f); err != nil {
+			return "", "", fmt.Errorf("hash %s: %w", p, err)
+		}
+		sha = hex.EncodeToString(h.Sum(nil))
+	} else {
+		var out *os.File
+		if out, err = os.CreateTemp(in.spool, ".tmp-*"); err != nil {
 			return "", "", fmt.Errorf("spool: %w", err)
 		}
 		tmp = out.Name()
@@ -272,20 +283,9 @@ func (in *Ingester) take(p string, info fs.FileInfo) (sha, tmp string, err error
 				tmp = ""
 			}
 		}()
-		dst = io.MultiWriter(out, h)
-	}
-	n, err := io.Copy(dst, f)
-	if err != nil {
-		return "", "", fmt.Errorf("copy %s into the spool: %w", p, err)
-	}
-	after, err := f.Stat()
-	if err != nil {
-		return "", "", fmt.Errorf("stat %s: %w", p, err)
-	}
-	if n != info.Size() || after.Size() != n || !after.ModTime().Equal(info.ModTime()) {
-		return "", "", fmt.Errorf("%s: %w", p, ErrBusy)
-	}
-	if out != nil {
+		if sha, n, err = atomicfile.Copy(ctx, out, f); err != nil {
+			return "", "", fmt.Errorf("copy %s into the spool: %w", p, err)
+		}
 		if err = out.Chmod(0o640); err != nil {
 			return "", "", fmt.Errorf("spool: %w", err)
 		}
@@ -296,7 +296,14 @@ func (in *Ingester) take(p string, info fs.FileInfo) (sha, tmp string, err error
 			return "", "", fmt.Errorf("spool: %w", err)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), tmp, nil
+	after, err := f.Stat()
+	if err != nil {
+		return "", "", fmt.Errorf("stat %s: %w", p, err)
+	}
+	if n != info.Size() || after.Size() != n || !after.ModTime().Equal(info.ModTime()) {
+		return "", "", fmt.Errorf("%s: %w", p, ErrBusy)
+	}
+	return sha, tmp, nil
 }
 
 // seenAgain handles a file whose content is already recorded: the rest of an
@@ -423,10 +430,7 @@ func (in *Ingester) toStaffFolder(p, folder string, sc store.Scan) (string, erro
 	target := p
 	if filepath.Dir(p) != dir {
 		var err error
-		if target, err = freeName(dir, filepath.Base(p)); err != nil {
-			return "", err
-		}
-		if err := os.Rename(p, target); err != nil {
+		if target, err = in.moveTo(p, dir); err != nil {
 			return "", fmt.Errorf("move %s to %s: %w", sc.Source, folder, err)
 		}
 		in.removeEmptyParents(filepath.Dir(p))
@@ -470,6 +474,18 @@ func (in *Ingester) removeEmptyParents(dir string) {
 			return
 		}
 	}
+}
+
+// moveTo moves the file at p into dir under a name not taken there, and
+// returns its new path.
+func (in *Ingester) moveTo(p, dir string) (string, error) {
+	in.moving.Lock()
+	defer in.moving.Unlock()
+	target, err := freeName(dir, filepath.Base(p))
+	if err != nil {
+		return "", err
+	}
+	return target, os.Rename(p, target)
 }
 
 // freeName returns a path in dir for base that is not taken: "a.pdf",

@@ -413,3 +413,60 @@ func TestNameAndReceiptDisagree(t *testing.T) {
 		t.Errorf("renamed by a person, still not queued: %+v", s)
 	}
 }
+
+// ingestAtOnce ingests the given inbox files concurrently, as the daemon's
+// watch workers do, and fails on any error.
+func (f *fixture) ingestAtOnce(rels ...string) {
+	f.t.Helper()
+	errs := make(chan error, len(rels))
+	start := make(chan struct{})
+	for _, rel := range rels {
+		p := filepath.Join(f.inbox, filepath.FromSlash(rel))
+		info, err := os.Lstat(p)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		go func() {
+			<-start
+			errs <- f.in.Ingest(context.Background(), p, rel, info)
+		}()
+	}
+	close(start)
+	for range rels {
+		if err := <-errs; err != nil {
+			f.t.Errorf("ingest: %v", err)
+		}
+	}
+}
+
+func TestConcurrentIngest(t *testing.T) {
+	t.Run("same content twice at once is one scan and one duplicate", func(t *testing.T) {
+		for range 20 {
+			f := newFixture(t)
+			name := "000.00.12.H57-200320-0001.pdf"
+			f.drop(name, "a/"+name)
+			f.drop(name, "b/"+name)
+			f.ingestAtOnce("a/"+name, "b/"+name)
+			s := f.stats()
+			if s.Scans != 1 || s.Duplicates != 1 || s.QueueLength != 1 || f.queued != 1 {
+				t.Fatalf("stats %+v, queued %d; want one scan, one duplicate, one upload", s, f.queued)
+			}
+		}
+	})
+	t.Run("two rejected files of one name both reach the errors folder", func(t *testing.T) {
+		for range 20 {
+			f := newFixture(t)
+			f.drop("lowres_0001.pdf", "a/scan.pdf")
+			f.drop("encrypted 000.00.12.H57-200322-0002.pdf", "b/scan.pdf")
+			f.ingestAtOnce("a/scan.pdf", "b/scan.pdf")
+			for _, n := range []string{"scan.pdf", "scan (2).pdf"} {
+				if !exists(filepath.Join(f.inbox, "Lỗi", n)) || !exists(filepath.Join(f.inbox, "Lỗi", n+".txt")) {
+					t.Fatalf("%s or its note missing from the errors folder", n)
+				}
+			}
+			if s := f.stats(); s.Scans != 2 {
+				t.Fatalf("stats %+v, want two scans", s)
+			}
+		}
+	})
+}

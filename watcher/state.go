@@ -53,13 +53,13 @@ type state struct {
 	log   *slog.Logger
 	stats *stats
 	fsw   *fsnotify.Watcher // nil in poll mode or when inotify is unavailable
-	work  chan<- File       // to the handler goroutine; never blocks (see Run)
+	work  chan<- File       // to the handler goroutines; never blocks (see Run)
 
 	files      map[string]*entry // by absolute path
 	dirs       map[string]uint64 // watched folders → generation that last saw them
 	unreadable map[string]uint64 // folders whose read error was logged → generation
 	queue      []string          // paths of stable files, oldest first; may hold stale paths
-	inflight   *entry            // the file with the handler, or nil
+	inflight   int               // files with the handlers
 	gen        uint64            // full walk counter
 	walking    bool              // a full walk is in progress
 	rootID     fileID            // identity of the inbox folder at the last walk
@@ -89,7 +89,7 @@ func newState(cfg Config, log *slog.Logger, st *stats) *state {
 // loop is the only goroutine that touches s. An idle watcher sleeps in the
 // select until the next full walk: the quiet timer runs only while some file
 // is pending.
-func (s *state) loop(ctx context.Context, results <-chan error) error {
+func (s *state) loop(ctx context.Context, results <-chan result) error {
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	if s.fsw != nil {
@@ -115,8 +115,8 @@ func (s *state) loop(ctx context.Context, results <-chan error) error {
 			s.settle()
 		case <-s.rescan.C:
 			s.walk(ctx)
-		case err := <-results:
-			s.finished(err)
+		case r := <-results:
+			s.finished(r)
 		}
 		s.stats.wakeups.Add(1)
 	}
@@ -386,10 +386,10 @@ func (s *state) settle() {
 	}
 }
 
-// dispatch hands the oldest stable file to the handler if it is idle. The
-// file is checked once more: it may have waited in the queue a while.
+// dispatch hands the oldest stable files to the handlers while one is idle.
+// A file is checked once more: it may have waited in the queue a while.
 func (s *state) dispatch() {
-	for s.inflight == nil && len(s.queue) > 0 {
+	for s.inflight < s.cfg.Workers && len(s.queue) > 0 {
 		p := s.queue[0]
 		s.queue = s.queue[1:]
 		if len(s.queue) == 0 {
@@ -410,17 +410,27 @@ func (s *state) dispatch() {
 			s.pend(e, stampOf(info))
 		default:
 			e.phase, e.moved = inflight, false
-			s.inflight = e
+			s.inflight++
 			s.log.Debug("offering file", "rel", e.rel, "size", info.Size(), "mode", info.Mode().String())
 			s.work <- File{Path: p, Rel: e.rel, Info: info}
 		}
 	}
 }
 
-// finished records the handler's verdict on the file in flight.
-func (s *state) finished(herr error) {
-	e := s.inflight
-	s.inflight = nil
+// result is a handler's verdict on the file at path.
+type result struct {
+	path string
+	err  error
+}
+
+// finished records a handler's verdict on a file in flight.
+func (s *state) finished(r result) {
+	s.inflight--
+	e, herr := s.files[r.path], r.err
+	if e == nil || e.phase != inflight {
+		s.log.Error("watcher: a result for a file not in flight", "path", r.path)
+		return
+	}
 	info, err := os.Lstat(e.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

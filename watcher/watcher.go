@@ -1,5 +1,6 @@
 // Package watcher finds files in a scanner's output folder (the inbox) that
-// have stopped changing, and hands them one at a time to a Handler.
+// have stopped changing, and hands them to a Handler, up to Config.Workers at
+// a time.
 //
 // A scanner may spend a minute writing one file, chunk by chunk, so a file is
 // offered only after its size, modification time and inode were unchanged for
@@ -28,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +59,9 @@ type Config struct {
 	// in events mode (zero means DefaultInterval), the poll period in poll
 	// mode (zero means DefaultPollInterval).
 	Interval time.Duration
+	// Workers is how many files the handler may have at once (zero means
+	// 1). A path is never offered again while the handler has it.
+	Workers int
 	// Skip, if set, is asked about every folder and file (rel is relative to
 	// Root, slash-separated). A skipped folder is neither watched nor walked,
 	// a skipped file is never offered. Skip is called from Run's goroutine.
@@ -74,9 +79,10 @@ type File struct {
 	Info fs.FileInfo
 }
 
-// Handler processes one stable file. It is called from a single goroutine,
-// one file at a time, in the order files became stable, with the context
-// given to Run.
+// Handler processes one stable file. It is called from Config.Workers
+// goroutines, each with one file at a time, in the order files became
+// stable, with the context given to Run; never for the same path twice at
+// once.
 //
 // Returning nil means the file is done: it is not offered again unless it
 // changes (size, modification time or inode) or disappears and comes back.
@@ -108,8 +114,11 @@ func New(cfg Config) (*Watcher, error) {
 	if cfg.Root == "" {
 		return nil, errors.New("watcher: no inbox folder given")
 	}
-	if cfg.Quiet < 0 || cfg.Interval < 0 {
-		return nil, fmt.Errorf("watcher: negative quiet (%v) or interval (%v)", cfg.Quiet, cfg.Interval)
+	if cfg.Quiet < 0 || cfg.Interval < 0 || cfg.Workers < 0 {
+		return nil, fmt.Errorf("watcher: negative quiet (%v), interval (%v) or workers (%d)", cfg.Quiet, cfg.Interval, cfg.Workers)
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 1
 	}
 	root, err := filepath.Abs(cfg.Root)
 	if err != nil {
@@ -162,25 +171,27 @@ func (w *Watcher) Run(ctx context.Context, h Handler) error {
 	}
 	w.log.Info("watching inbox", "root", w.cfg.Root, "mode", mode, "quiet", w.cfg.Quiet, "interval", w.cfg.Interval)
 
-	// The handler runs on its own goroutine so that events keep being read
-	// while it works; at most one file is out at a time, so neither channel
-	// ever holds more than one value and neither side blocks on a send.
-	work := make(chan File, 1)
-	results := make(chan error, 1)
-	workerDone := make(chan struct{})
-	go func() {
-		defer close(workerDone)
-		for f := range work {
-			if err := ctx.Err(); err != nil {
-				results <- err
-				continue
+	// The handlers run on their own goroutines so that events keep being
+	// read while they work; at most Workers files are out at a time, so
+	// neither channel ever holds more than Workers values and neither side
+	// blocks on a send.
+	work := make(chan File, w.cfg.Workers)
+	results := make(chan result, w.cfg.Workers)
+	var workers sync.WaitGroup
+	for range w.cfg.Workers {
+		workers.Go(func() {
+			for f := range work {
+				err := ctx.Err()
+				if err == nil {
+					err = h(ctx, f)
+				}
+				results <- result{path: f.Path, err: err}
 			}
-			results <- h(ctx, f)
-		}
-	}()
+		})
+	}
 	defer func() {
 		close(work)
-		<-workerDone
+		workers.Wait()
 	}()
 	s.work = work
 

@@ -562,3 +562,54 @@ func TestMovedAwayAndBack(t *testing.T) {
 		t.Fatalf("after a rename event with the file back: %+v, want pending", e)
 	}
 }
+
+func TestWorkersTakeFilesAtOnce(t *testing.T) {
+	// Two workers: a handler that holds its file until released sees two
+	// different files at once, never one path twice, and a third file waits
+	// until one of them is done.
+	modes(t, func(t *testing.T, cfg Config) {
+		cfg.Workers = 2
+		release := make(chan struct{})
+		var mu sync.Mutex
+		holding := map[string]int{}
+		var most int
+		h := start(t, cfg, func(_ context.Context, f File) error {
+			mu.Lock()
+			holding[f.Rel]++
+			if holding[f.Rel] > 1 {
+				t.Errorf("%s offered while a handler has it", f.Rel)
+			}
+			most = max(most, len(holding))
+			mu.Unlock()
+			<-release
+			mu.Lock()
+			delete(holding, f.Rel)
+			mu.Unlock()
+			return os.Remove(f.Path)
+		})
+		for _, name := range []string{"1.pdf", "2.pdf", "3.pdf"} {
+			write(t, h.path(name), name)
+		}
+		waitFor(t, "two files with the handlers", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(holding) == 2
+		})
+		h.quiesce()
+		if got := len(h.rels()); got != 2 {
+			t.Errorf("%d files offered while both workers were busy, want 2: %q", got, h.rels())
+		}
+		release <- struct{}{}
+		waitFor(t, "the third file offered", func() bool { return len(h.rels()) == 3 })
+		close(release)
+		h.quiesce()
+		mu.Lock()
+		defer mu.Unlock()
+		if most != 2 {
+			t.Errorf("at most %d files at once, want 2", most)
+		}
+		if got := h.rels(); len(got) != 3 {
+			t.Errorf("offered %q, want each file once", got)
+		}
+	})
+}

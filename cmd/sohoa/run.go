@@ -148,6 +148,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Poll:     cfg.Watch.Mode == "poll",
 		Quiet:    time.Duration(cfg.Watch.Quiet),
 		Interval: time.Duration(cfg.Watch.Rescan),
+		Workers:  cfg.Watch.Workers,
 		Skip:     func(rel string, d fs.DirEntry) bool { return in.Skip(rel, d.IsDir()) },
 		Logger:   log.With("component", "watcher"),
 	})

@@ -51,6 +51,8 @@ type Watch struct {
 	Mode   string   `yaml:"mode"`   // events | poll
 	Quiet  Duration `yaml:"quiet"`  // a file is taken after it stopped changing this long
 	Rescan Duration `yaml:"rescan"` // full rescan (events) or poll interval (poll)
+	// Workers is how many files are taken (copied, checked, linked) at once.
+	Workers int `yaml:"workers"`
 }
 
 // Folders names the staff-facing folders inside the inbox.
@@ -177,7 +179,7 @@ func Default() Config {
 		DataDir:  "var/data",
 		Listen:   "127.0.0.1:9120",
 		LogLevel: "info",
-		Watch:    Watch{Mode: "events", Quiet: Duration(5 * time.Second), Rescan: Duration(60 * time.Second)},
+		Watch:    Watch{Mode: "events", Quiet: Duration(5 * time.Second), Rescan: Duration(60 * time.Second), Workers: 2},
 		Folders:  Folders{Errors: "Lỗi", Waiting: "Chờ mã hồ sơ"},
 		Check:    Check{MinDPI: 200, MaxBytes: 30 << 20},
 		Link:     Link{Pattern: dossier.StrictPattern, Barcodes: "always"},
@@ -278,6 +280,8 @@ func (c *Config) validate() error {
 		return bad("watch.quiet", "must be positive")
 	case c.Watch.Rescan <= 0:
 		return bad("watch.rescan", "must be positive")
+	case c.Watch.Workers < 1 || c.Watch.Workers > 64:
+		return bad("watch.workers", "%d is not between 1 and 64", c.Watch.Workers)
 	case c.Check.MinDPI <= 0:
 		return bad("check.min_dpi", "must be positive")
 	case c.Check.MaxBytes <= 0:

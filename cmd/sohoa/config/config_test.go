@@ -53,6 +53,7 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"ward:\n  code: x\n  nmae: y\n", "line 3: unknown key nmae"},
 		{"inbox: /a\nwatch:\n  mode: inotify\n", "line 3: watch.mode"},
 		{"watch:\n  quiet: soon\n", `line 2: "soon" is not a duration`},
+		{"watch:\n  workers: 0\n", "line 2: watch.workers"},
 		{"check:\n  max_bytes: 30 parsecs\n", "line 2: "},
 		{"check:\n  min_dpi: -1\n", "line 2: check.min_dpi"},
 		{"upload:\n  sink: ftp\n", "line 2: upload.sink"},
