@@ -204,9 +204,11 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	capacity := &upload.QueueCap{Stats: st.Stats, Max: int64(cfg.Upload.QueueMaxBytes), Logger: log.With("component", "upload")}
 	goRun("watcher", func() error {
 		return w.Run(ctx, func(ctx context.Context, f watcher.File) error {
-			if err := capacity.Admit(f.Info.Size()); err != nil {
+			admitted, err := capacity.Admit(f.Info.Size())
+			if err != nil {
 				return err
 			}
+			defer admitted()
 			defer release.Reset(10 * time.Second)
 			return in.Ingest(ctx, f.Path, f.Rel, f.Info)
 		})

@@ -15,7 +15,10 @@ func TestQueueCap(t *testing.T) {
 	c := &QueueCap{Stats: h.st.Stats, Max: 10 << 10, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	admit := func(size int64, want bool) {
 		t.Helper()
-		err := c.Admit(size)
+		release, err := c.Admit(size)
+		if err == nil {
+			release() // taken in: now counted by the store, if recorded
+		}
 		if want && err != nil || !want && !errors.Is(err, ErrQueueFull) {
 			t.Errorf("Admit(%d) with %d queued = %v, want admitted %v", size, len(h.scans), err, want)
 		}
@@ -44,7 +47,27 @@ func TestQueueCap(t *testing.T) {
 	if !strings.Contains(logs.String(), "has room again") {
 		t.Errorf("no log when intake resumed:\n%s", &logs)
 	}
-	if err := (&QueueCap{Stats: h.st.Stats}).Admit(1 << 40); err != nil {
+	if _, err := (&QueueCap{Stats: h.st.Stats}).Admit(1 << 40); err != nil {
 		t.Errorf("no cap: %v", err)
+	}
+}
+
+func TestQueueCapCountsFilesBeingTaken(t *testing.T) {
+	// Two watch workers ask at once: the second must see the first's file
+	// although it is not recorded yet, or together they pass the cap.
+	h := newHarness(t, time.Now)
+	c := &QueueCap{Stats: h.st.Stats, Max: 10 << 10}
+	h.add("000.00.12.H57-260323-0001", 4<<10)
+	release, err := c.Admit(4 << 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Admit(4 << 10); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("a second file beside one being taken: %v, want ErrQueueFull", err)
+	}
+	release()
+	release() // twice is harmless
+	if _, err := c.Admit(4 << 10); err != nil {
+		t.Errorf("after the first was given up: %v, want admitted", err)
 	}
 }

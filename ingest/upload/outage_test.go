@@ -79,12 +79,14 @@ func TestWeekLongOutage(t *testing.T) {
 		var peak int64
 		take := func() {
 			for len(inbox) > 0 {
-				if err := capacity.Admit(scanSize); errors.Is(err, ErrQueueFull) {
+				release, err := capacity.Admit(scanSize)
+				if errors.Is(err, ErrQueueFull) {
 					return
 				} else if err != nil {
 					t.Fatal(err)
 				}
 				h.add(inbox[0], scanSize)
+				release()
 				inbox = inbox[1:]
 				st, err := h.st.Stats()
 				if err != nil {
