@@ -111,15 +111,15 @@ func (p *province) note(s string) {
 	p.mu.Unlock()
 }
 
-// slice returns the dossiers received in [from, to] (days, inclusive),
+// slice returns the dossiers received from the day from to the day to,
 // newest first as both systems list them, and the page asked for.
 func (p *province) slice(from, to time.Time, page, size int) (items []dossierRec, total int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var in []dossierRec
 	for _, d := range p.db {
-		day := d.received.Truncate(24 * time.Hour)
-		if d.raw != nil || !d.received.Before(from) && !day.After(to) {
+		end := time.Date(to.Year(), to.Month(), to.Day()+1, 0, 0, 0, 0, to.Location()) // to is a whole day
+		if d.raw != nil || !d.received.Before(from) && d.received.Before(end) {
 			in = append(in, d)
 		}
 	}
