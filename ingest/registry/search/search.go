@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -216,7 +217,7 @@ func compile(c Config) (*Puller, error) {
 	if c.Paging == "" {
 		c.Paging = PagingShort
 	}
-	if !contains(PagingModes, c.Paging) {
+	if !slices.Contains(PagingModes, c.Paging) {
 		return nil, keyErr("paging", "%q is not one of %s", c.Paging, strings.Join(PagingModes, ", "))
 	}
 	if c.MaxPages == 0 {
@@ -298,15 +299,6 @@ func compilePaths(ps Paths, paging string) (compiledPaths, error) {
 	cp.names = registry.Fields{Code: ps.Code, Received: ps.Received, Due: ps.Due, Returned: ps.Returned,
 		Procedure: ps.Procedure, Status: ps.Status}
 	return cp, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // sameDay reports whether layout writes a day that reads back as that day.
