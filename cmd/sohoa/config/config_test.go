@@ -110,6 +110,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("ward: {code: x}\n"))
 	f.Add([]byte("watch:\n  quiet: 5s\ncheck: {max_bytes: 30MiB}\n"))
 	f.Add([]byte("upload: {sink: http, http: {url: 'https://x/{dossier}'}}\n"))
+	f.Add([]byte("registry: {pull: {url: 'https://x/?f={from}&p={page}', paging: total_pages, paths: {total: n, code: a, received: b.c}}}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse(b)
 		if err != nil {
