@@ -87,7 +87,15 @@ func TestHTTPProfilesLoad(t *testing.T) {
 		h.FileField != "files" || h.Auth.PasswordFile == "" {
 		t.Errorf("http-igate.yaml: %+v", h)
 	}
-	for _, f := range []string{"http-single.yaml", "http-igate.yaml"} {
+	reg, err := config.Load("registry-igate.yaml")
+	if err != nil {
+		t.Fatalf("registry-igate.yaml: %v", err)
+	}
+	if p := reg.Registry.Pull; p.Paging != "total_pages" || p.Paths.Procedure != "procedure.name" || p.Auth.Type != "oauth2_password" ||
+		p.LookbackDays != 45 || p.Auth.PasswordFile == "" {
+		t.Errorf("registry-igate.yaml: %+v", p)
+	}
+	for _, f := range []string{"http-single.yaml", "http-igate.yaml", "registry-igate.yaml"} {
 		b, _ := os.ReadFile(f)
 		if regexp.MustCompile(`(?m)^\s*(password|client_secret|token|secret)\s*:`).Match(b) {
 			t.Errorf("%s holds a secret", f)

@@ -250,16 +250,48 @@ func blank(cells []string) bool {
 
 // parseRow checks one data record. ok is false when the record is a problem.
 func parseRow(rec record, cols columns, names [numFields]string, sh sheet, g *dossier.Grammar, ward string) (row Row, p Problem, ok bool) {
-	cell := func(f field) string {
-		i := cols[f]
-		if i < 0 || i >= len(rec.cells) {
-			return ""
+	var v [numFields]string
+	for f, i := range cols {
+		if i >= 0 && i < len(rec.cells) {
+			v[f] = strings.TrimSpace(rec.cells[i])
 		}
-		return strings.TrimSpace(rec.cells[i])
 	}
-	row.Line = rec.line
-	p.Line = rec.line
-	raw := cell(fieldCode)
+	return checkRow(rec.line, v, names, func(s string) (time.Time, error) {
+		return parseDate(s, sh.serialDates, sh.date1904)
+	}, g, ward)
+}
+
+// Fields are one dossier's values as text, as a source other than an
+// export file gives them (the provincial system's search API); "" is
+// absent.
+type Fields struct {
+	Code, Received, Due, Returned, Procedure, Status string
+}
+
+// Check makes a Row of one dossier's fields by the rules Parse applies to a
+// file's row: the code canonical, valid by g and, when ward is not empty, of
+// that agency (else the Problem has Foreign set); the received date
+// required; dates dd/mm/yyyy with an optional time, or ISO 8601 / RFC 3339.
+// names labels the fields in reasons (a JSON path, say); an empty name is
+// the Vietnamese column title. line goes to Row.Line and Problem.Line.
+func Check(line int, f, names Fields, g *dossier.Grammar, ward string) (Row, Problem, bool) {
+	v := [numFields]string{f.Code, f.Received, f.Due, f.Returned, f.Procedure, f.Status}
+	n := [numFields]string{names.Code, names.Received, names.Due, names.Returned, names.Procedure, names.Status}
+	for i := range v {
+		v[i] = strings.TrimSpace(v[i])
+		if n[i] == "" {
+			n[i] = field(i).title()
+		}
+	}
+	return checkRow(line, v, n, func(s string) (time.Time, error) { return parseDate(s, false, false) },
+		g, dossier.Canonical(ward))
+}
+
+// checkRow checks one dossier's trimmed values; ward is canonical.
+func checkRow(line int, v, names [numFields]string, parse func(string) (time.Time, error), g *dossier.Grammar, ward string) (row Row, p Problem, ok bool) {
+	row.Line = line
+	p.Line = line
+	raw := v[fieldCode]
 	p.Code = raw
 	if raw == "" {
 		p.Reason = "missing " + names[fieldCode]
@@ -279,14 +311,14 @@ func parseRow(rec record, cols columns, names [numFields]string, sh sheet, g *do
 		}
 	}
 	date := func(f field, required bool) time.Time {
-		s := cell(f)
+		s := v[f]
 		if s == "" {
 			if required {
 				reasons = append(reasons, "missing "+names[f])
 			}
 			return time.Time{}
 		}
-		t, err := parseDate(s, sh.serialDates, sh.date1904)
+		t, err := parse(s)
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("%s %q: %v", names[f], s, err))
 		}
@@ -299,8 +331,8 @@ func parseRow(rec record, cols columns, names [numFields]string, sh sheet, g *do
 		reasons = append(reasons, fmt.Sprintf("%s %s is before %s %s", names[fieldReturned],
 			row.Returned.Format("02/01/2006"), names[fieldReceived], row.Received.Format("02/01/2006")))
 	}
-	row.Procedure = norm.NFC.String(cell(fieldProcedure))
-	row.Status = norm.NFC.String(cell(fieldStatus))
+	row.Procedure = norm.NFC.String(v[fieldProcedure])
+	row.Status = norm.NFC.String(v[fieldStatus])
 	if len(reasons) > 0 {
 		if len(reasons) > 1 {
 			p.Foreign = false

@@ -377,3 +377,44 @@ func TestExcelizeFixture(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestCheck: a dossier from another source than a file is judged by the
+// same rules, and its reasons name the source's own labels.
+func TestCheck(t *testing.T) {
+	g := grammar(t)
+	names := Fields{Code: "content.code", Received: "content.acceptedDate", Returned: "content.completedDate"}
+	tests := []struct {
+		name    string
+		f       Fields
+		want    Row
+		reason  string
+		foreign bool
+	}{
+		{"good", Fields{Code: " 000.00.12.h57-200316-0001 ", Received: "2020-03-16T08:15:00+07:00", Due: "19/03/2020",
+			Procedure: "Chứng thực bản sao", Status: "Đã trả kết quả"},
+			Row{Line: 7, Code: "000.00.12.H57-200316-0001", Received: ict(2020, 3, 16, 8, 15, 0), Due: ict(2020, 3, 19, 0, 0, 0),
+				Procedure: "Chứng thực bản sao", Status: "Đã trả kết quả"}, "", false},
+		{"no code", Fields{Received: "16/03/2020"}, Row{}, "missing content.code", false},
+		{"no received", Fields{Code: "000.00.12.H57-200316-0001"}, Row{}, "missing content.acceptedDate", false},
+		{"foreign", Fields{Code: "000.00.13.H57-200316-0001", Received: "16/03/2020"}, Row{},
+			"dossier code 000.00.13.H57-200316-0001 belongs to agency 000.00.13.H57, not to this ward (000.00.12.H57)", true},
+		{"returned first", Fields{Code: "000.00.12.H57-200316-0001", Received: "16/03/2020", Returned: "15/03/2020"}, Row{},
+			"content.completedDate 15/03/2020 is before content.acceptedDate 16/03/2020", false},
+		{"bad date, default title", Fields{Code: "000.00.12.H57-200316-0001", Received: "16/03/2020", Due: "soon"}, Row{},
+			`Hạn xử lý "soon": ` + errDate.Error(), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			row, p, ok := Check(7, tt.f, names, g, ward)
+			if ok != (tt.reason == "") {
+				t.Fatalf("ok = %v, problem %+v", ok, p)
+			}
+			if ok && !equalRow(row, tt.want) {
+				t.Errorf("row = %+v, want %+v", row, tt.want)
+			}
+			if !ok && (p.Reason != tt.reason || p.Foreign != tt.foreign || p.Line != 7) {
+				t.Errorf("problem = %+v, want reason %q foreign %v", p, tt.reason, tt.foreign)
+			}
+		})
+	}
+}

@@ -361,7 +361,7 @@ func tokenError(err error) error {
 		}
 		msg := re.ErrorCode
 		if msg == "" {
-			msg = string(snippet(re.Body))
+			msg = string(Snippet(re.Body))
 		}
 		return &Error{Kind: KindAuth, Status: status, Err: fmt.Errorf("token request refused: HTTP %d: %s", status, msg)}
 	}

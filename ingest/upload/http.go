@@ -373,7 +373,7 @@ func (s *HTTPSink) Put(ctx context.Context, it Item) error {
 			if err != nil {
 				return &Error{Kind: KindHTTP4xx, Permanent: true, Err: fmt.Errorf(
 					"the upload succeeded but its answer has no value for {%s} (%s): %w; answer: %s",
-					name, path, err, snippet(body))}
+					name, path, err, Snippet(body))}
 			}
 			got[name] = v
 		}
@@ -414,7 +414,7 @@ func (s *HTTPSink) once(ctx context.Context, r *request, it Item, vars map[strin
 		}
 		return nil, false, s.contextError(ctx, rctx, err)
 	}
-	where := req.Method + " " + redact(req.URL)
+	where := req.Method + " " + Redact(req.URL)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		if e := src.get(); e != nil {
@@ -470,7 +470,7 @@ func (s *HTTPSink) contextError(parent, rctx context.Context, err error) error {
 // statusError classifies a refusal.
 func (s *HTTPSink) statusError(resp *http.Response, where string, body []byte) *Error {
 	code := resp.StatusCode
-	msg := fmt.Sprintf("%s: HTTP %s: %s", where, resp.Status, snippet(body))
+	msg := fmt.Sprintf("%s: HTTP %s: %s", where, resp.Status, Snippet(body))
 	e := &Error{Status: code}
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
@@ -489,14 +489,14 @@ func (s *HTTPSink) statusError(resp *http.Response, where string, body []byte) *
 		e.Kind, e.Permanent = KindHTTP4xx, true
 	}
 	if !e.Permanent {
-		e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), s.now())
+		e.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"), s.now())
 	}
 	e.Err = errors.New(msg)
 	return e
 }
 
 // retryAfter reads a Retry-After header: seconds or an HTTP date.
-func retryAfter(h string, now time.Time) time.Duration {
+func RetryAfter(h string, now time.Time) time.Duration {
 	h = strings.TrimSpace(h)
 	if h == "" {
 		return 0
@@ -541,7 +541,7 @@ func transportKindOr(err error, def string) string {
 
 // snippet makes the first bytes of an answer fit for a log line and a
 // parked job's reason.
-func snippet(b []byte) string {
+func Snippet(b []byte) string {
 	if len(b) > reasonBytes {
 		b = b[:reasonBytes]
 		for len(b) > 0 && !utf8.Valid(b) && !utf8.RuneStart(b[len(b)-1]) {
@@ -557,7 +557,7 @@ func snippet(b []byte) string {
 
 // redact drops what a URL may carry that logs must not: credentials and the
 // query (an API key, say).
-func redact(u *url.URL) string {
+func Redact(u *url.URL) string {
 	r := *u
 	r.User = nil
 	if r.RawQuery != "" {
@@ -572,7 +572,7 @@ func redactString(s string) string {
 	if err != nil {
 		return "(unreadable)"
 	}
-	return redact(u)
+	return Redact(u)
 }
 
 // digest is an RFC 9530 Content-Digest field value for a SHA-256.

@@ -158,6 +158,29 @@ func (p JSONPath) String() string { return strings.Join(p, ".") }
 // errNoValue means a JSON document lacks the value a path selects.
 var errNoValue = errors.New("no such value")
 
+// Find returns the value at p in v, a document decoded by encoding/json
+// (objects as map[string]any, arrays as []any); ok is false when there is
+// none.
+func (p JSONPath) Find(v any) (found any, ok bool) {
+	for _, seg := range p {
+		switch x := v.(type) {
+		case map[string]any:
+			if v, ok = x[seg]; !ok {
+				return nil, false
+			}
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			v = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
 // Lookup returns the string, number or boolean at p in doc, as text.
 func (p JSONPath) Lookup(doc []byte) (string, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
@@ -166,22 +189,9 @@ func (p JSONPath) Lookup(doc []byte) (string, error) {
 	if err := dec.Decode(&v); err != nil {
 		return "", fmt.Errorf("response is not JSON: %w", err)
 	}
-	for _, seg := range p {
-		switch x := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = x[seg]; !ok {
-				return "", fmt.Errorf("%s: %w", p, errNoValue)
-			}
-		case []any:
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || i >= len(x) {
-				return "", fmt.Errorf("%s: %w", p, errNoValue)
-			}
-			v = x[i]
-		default:
-			return "", fmt.Errorf("%s: %w", p, errNoValue)
-		}
+	v, ok := p.Find(v)
+	if !ok {
+		return "", fmt.Errorf("%s: %w", p, errNoValue)
 	}
 	switch x := v.(type) {
 	case string:

@@ -21,23 +21,25 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/registry/search"
 	"github.com/sohoa/sohoa/ingest/upload"
 )
 
 // Config is the whole daemon configuration. The zero value is not useful:
 // start from Default or Load.
 type Config struct {
-	Ward     Ward    `yaml:"ward"`
-	Inbox    string  `yaml:"inbox"`
-	DataDir  string  `yaml:"data_dir"`
-	Listen   string  `yaml:"listen"`
-	LogLevel string  `yaml:"log_level"`
-	Watch    Watch   `yaml:"watch"`
-	Folders  Folders `yaml:"folders"`
-	Check    Check   `yaml:"check"`
-	Link     Link    `yaml:"link"`
-	Upload   Upload  `yaml:"upload"`
-	Archive  Archive `yaml:"archive"`
+	Ward     Ward     `yaml:"ward"`
+	Inbox    string   `yaml:"inbox"`
+	DataDir  string   `yaml:"data_dir"`
+	Listen   string   `yaml:"listen"`
+	LogLevel string   `yaml:"log_level"`
+	Watch    Watch    `yaml:"watch"`
+	Folders  Folders  `yaml:"folders"`
+	Check    Check    `yaml:"check"`
+	Link     Link     `yaml:"link"`
+	Upload   Upload   `yaml:"upload"`
+	Archive  Archive  `yaml:"archive"`
+	Registry Registry `yaml:"registry"`
 }
 
 // Ward identifies the unit this counter belongs to.
@@ -170,6 +172,59 @@ type Archive struct {
 	Retention Duration `yaml:"retention"` // 0: forever
 }
 
+// Registry feeds the received-dossier registry.
+type Registry struct {
+	Pull Pull `yaml:"pull"`
+}
+
+// Pull is the scheduled pull of this ward's received dossiers from the
+// provincial system's dossier search API; off while url is empty. url, body
+// and header values are templates over {from}, {to} (dates written with
+// date_format), {page}, {offset}, {size} and {ward}. Paths are JSON paths:
+// list and total from the answer's root, the others within one item.
+type Pull struct {
+	URL          string            `yaml:"url"`
+	Method       string            `yaml:"method"` // GET | POST
+	Body         string            `yaml:"body"`   // JSON body template for POST; values are JSON-escaped
+	Headers      map[string]string `yaml:"headers"`
+	DateFormat   string            `yaml:"date_format"` // Go layout: 2006-01-02, 02/01/2006...
+	PageSize     int               `yaml:"page_size"`
+	FirstPage    int               `yaml:"first_page"` // 0 | 1
+	Paging       string            `yaml:"paging"`     // short | total_pages | total_elements | none
+	MaxPages     int               `yaml:"max_pages"`  // per pull
+	MaxBytes     ByteSize          `yaml:"max_bytes"`  // per answer
+	Paths        PullPaths         `yaml:"paths"`
+	Interval     Duration          `yaml:"interval"`
+	LookbackDays int               `yaml:"lookback_days"` // the range: today and this many days back, Vietnam time
+
+	Timeout        Duration  `yaml:"timeout"`         // one request, answer read
+	ConnectTimeout Duration  `yaml:"connect_timeout"` // TCP connect and TLS handshake; default 30s
+	Retry          PullRetry `yaml:"retry"`
+	TLS            TLS       `yaml:"tls"`
+	Auth           Auth      `yaml:"auth"`
+}
+
+// PullPaths are the JSON paths of the pull's answer.
+type PullPaths struct {
+	List      string `yaml:"list"`
+	Total     string `yaml:"total"`
+	Code      string `yaml:"code"`
+	Received  string `yaml:"received"`
+	Due       string `yaml:"due"`
+	Returned  string `yaml:"returned"`
+	Procedure string `yaml:"procedure"`
+	Status    string `yaml:"status"`
+}
+
+// PullRetry bounds the tries of one page and the backoff between them; a
+// failed pull is tried again after a backoff from min_backoff up to the
+// interval.
+type PullRetry struct {
+	Attempts   int      `yaml:"attempts"`
+	MinBackoff Duration `yaml:"min_backoff"`
+	MaxBackoff Duration `yaml:"max_backoff"`
+}
+
 // Default returns the embedded defaults: everything under ./var, uploads to a
 // local outbox, the ward of the sample corpus.
 func Default() Config {
@@ -191,6 +246,12 @@ func Default() Config {
 			Dir:           DirSink{Path: "var/outbox"},
 		},
 		Archive: Archive{Retention: Duration(90 * 24 * time.Hour)},
+		Registry: Registry{Pull: Pull{
+			Method: "GET", DateFormat: search.DefaultDateFormat, PageSize: search.DefaultPageSize, Paging: search.PagingShort,
+			MaxPages: search.DefaultMaxPages, MaxBytes: search.DefaultMaxBytes, Interval: Duration(search.DefaultInterval),
+			LookbackDays: search.DefaultLookbackDays, Timeout: Duration(search.DefaultTimeout),
+			Retry: PullRetry{Attempts: search.DefaultAttempts, MinBackoff: Duration(time.Second), MaxBackoff: Duration(5 * time.Minute)},
+		}},
 	}
 }
 
@@ -330,7 +391,58 @@ func (c *Config) validate() error {
 	default:
 		return bad("upload.sink", "%q is not one of dir, http", c.Upload.Sink)
 	}
+	if c.Registry.Pull.URL != "" {
+		return c.Registry.Pull.validate()
+	}
 	return nil
+}
+
+func (p *Pull) validate() error {
+	const k = "registry.pull."
+	switch {
+	case p.Interval < Duration(time.Minute):
+		return bad(k+"interval", "must be at least 1m")
+	case p.LookbackDays < 1:
+		return bad(k+"lookback_days", "must be at least 1")
+	case p.Timeout <= 0:
+		return bad(k+"timeout", "must be positive")
+	case p.ConnectTimeout < 0:
+		return bad(k+"connect_timeout", "must not be negative")
+	case p.Retry.Attempts < 1:
+		return bad(k+"retry.attempts", "must be at least 1")
+	case p.Retry.MinBackoff <= 0:
+		return bad(k+"retry.min_backoff", "must be positive")
+	case p.MaxPages < 1:
+		return bad(k+"max_pages", "must be at least 1")
+	case p.PageSize < 1:
+		return bad(k+"page_size", "must be at least 1")
+	}
+	if err := search.CheckConfig(p.SearchConfig()); err != nil {
+		var ke *upload.KeyError
+		if errors.As(err, &ke) {
+			return bad(k+ke.Key, "%v", ke.Err)
+		}
+		return bad(k+"url", "%v", err)
+	}
+	if (p.TLS.CertFile == "") != (p.TLS.KeyFile == "") {
+		return bad(k+"tls.cert_file", "cert_file and key_file go together")
+	}
+	return p.Auth.validate(k + "auth.")
+}
+
+// SearchConfig returns the pull's settings. The caller adds the client,
+// authentication, grammar, ward, logger and metrics registerer.
+func (p *Pull) SearchConfig() search.Config {
+	return search.Config{URL: p.URL, Method: p.Method, Body: p.Body, Headers: p.Headers, DateFormat: p.DateFormat,
+		PageSize: p.PageSize, FirstPage: p.FirstPage, Paging: p.Paging, MaxPages: p.MaxPages, MaxBytes: int64(p.MaxBytes),
+		Paths: search.Paths(p.Paths), Timeout: time.Duration(p.Timeout), Attempts: p.Retry.Attempts,
+		Backoff:  upload.Backoff{Min: time.Duration(p.Retry.MinBackoff), Max: time.Duration(p.Retry.MaxBackoff)},
+		Interval: time.Duration(p.Interval), LookbackDays: p.LookbackDays}
+}
+
+// TransportConfig returns the pull's transport settings.
+func (p *Pull) TransportConfig() upload.TransportConfig {
+	return p.TLS.transport(p.ConnectTimeout, p.Timeout)
 }
 
 func (h *HTTP) validate() error {
@@ -368,7 +480,7 @@ func (h *HTTP) validate() error {
 	if (h.TLS.CertFile == "") != (h.TLS.KeyFile == "") {
 		return bad(k+"tls.cert_file", "cert_file and key_file go together")
 	}
-	return h.Auth.validate()
+	return h.Auth.validate("upload.http.auth.")
 }
 
 // request is the upload request h describes.
@@ -406,8 +518,12 @@ func (h *HTTP) UploadConfig() upload.HTTPConfig {
 
 // TransportConfig returns the sink's transport settings.
 func (h *HTTP) TransportConfig() upload.TransportConfig {
-	return upload.TransportConfig{CAFile: expand(h.TLS.CAFile), CertFile: expand(h.TLS.CertFile), KeyFile: expand(h.TLS.KeyFile),
-		ConnectTimeout: time.Duration(h.ConnectTimeout), ResponseHeaderTimeout: time.Duration(h.ResponseHeaderTimeout)}
+	return h.TLS.transport(h.ConnectTimeout, h.ResponseHeaderTimeout)
+}
+
+func (t TLS) transport(connect, header Duration) upload.TransportConfig {
+	return upload.TransportConfig{CAFile: expand(t.CAFile), CertFile: expand(t.CertFile), KeyFile: expand(t.KeyFile),
+		ConnectTimeout: time.Duration(connect), ResponseHeaderTimeout: time.Duration(header)}
 }
 
 // AuthConfig returns the sink's authentication settings, with
@@ -426,8 +542,8 @@ func expand(path string) string {
 	return os.ExpandEnv(path)
 }
 
-func (a *Auth) validate() error {
-	const k = "upload.http.auth."
+// validate checks the auth block whose keys start with k.
+func (a *Auth) validate(k string) error {
 	typ := a.Type
 	if typ == "" {
 		typ = upload.AuthNone

@@ -111,6 +111,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("ward: {code: x}\n"))
 	f.Add([]byte("watch:\n  quiet: 5s\ncheck: {max_bytes: 30MiB}\n"))
 	f.Add([]byte("upload: {sink: http, http: {url: 'https://x/{dossier}'}}\n"))
+	f.Add([]byte("registry: {pull: {url: 'https://x/?f={from}&p={page}', paging: total_pages, paths: {total: n, code: a, received: b.c}}}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse(b)
 		if err != nil {
@@ -229,6 +230,63 @@ func TestHTTPErrorsNameKeyAndLine(t *testing.T) {
 		_, err := Parse([]byte(tt.yaml))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Parse(%q)\n  = %v\n  want an error containing %q", tt.yaml, err, tt.want)
+		}
+	}
+}
+
+func TestRegistryPull(t *testing.T) {
+	c, err := Parse([]byte(`
+registry:
+  pull:
+    url: "https://igate.example.gov.vn/pa/dossier/search?fromDate={from}&toDate={to}&page={page}&size={size}"
+    paging: total_pages
+    page_size: 100
+    interval: 30m
+    paths: {list: content, total: totalPages, code: code, received: acceptedDate, procedure: procedure.name}
+    auth:
+      type: oauth2_password
+      token_url: https://sso.example.gov.vn/realms/igate/protocol/openid-connect/token
+      client_id: sohoa
+      username: canbo.huongvan
+      password_file: /run/credentials/sohoa.service/igate-password
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := c.Registry.Pull.SearchConfig()
+	if sc.Method != "GET" || sc.PageSize != 100 || sc.Paging != "total_pages" || sc.Paths.Procedure != "procedure.name" ||
+		sc.Interval != 30*time.Minute || sc.LookbackDays != 45 || sc.DateFormat != "2006-01-02" || sc.MaxPages != 100 ||
+		sc.Attempts != 4 || sc.Timeout != time.Minute {
+		t.Errorf("search config %+v", sc)
+	}
+	if a := c.Registry.Pull.Auth.AuthConfig(); a.Type != "oauth2_password" || a.Password.File == "" {
+		t.Errorf("auth %+v", a)
+	}
+	off, err := Parse(nil)
+	if err != nil || off.Registry.Pull.URL != "" {
+		t.Errorf("the pull is on by default: %+v %v", off.Registry.Pull, err)
+	}
+
+	const head = "registry:\n  pull:\n    url: https://lgsp.example.gov.vn/hoso?tu={from}\n    paths: {code: maHoSo, received: ngayTiepNhan}\n"
+	tests := []struct{ yaml, want string }{
+		{"registry:\n  pull:\n    url: https://x/{dossier}\n", "line 3: registry.pull.url: unknown placeholder {dossier}"},
+		{head + "    method: PUT\n", "line 5: registry.pull.method"},
+		{head + "    paging: total_pages\n", "line 4: registry.pull.paths.total: must be set"},
+		{head + "    date_format: dd/mm/yyyy\n", "line 5: registry.pull.date_format"},
+		{head + "    interval: 10s\n", "line 5: registry.pull.interval: must be at least 1m"},
+		{head + "    lookback_days: 0\n", "line 5: registry.pull.lookback_days"},
+		{head + "    method: POST\n    body: '{\"tuNgay\": {from}}'\n", "line 6: registry.pull.body: is not JSON"},
+		{head + "    retry: {min_backoff: 1m, max_backoff: 1s}\n", "line 5: registry.pull.retry.max_backoff"},
+		{head + "    auth: {type: bearer}\n", "line 5: registry.pull.auth.type: bearer needs token_file or token_env"},
+		{head + "    auth: {type: basic, token_file: /x}\n", "line 5: registry.pull.auth.token_file: is not used"},
+		{head + "    tls: {cert_file: /c.pem}\n", "line 5: registry.pull.tls.cert_file"},
+		{head + "    pathz: {}\n", "line 5: unknown key pathz"},
+		{"registry:\n  pull:\n    url: https://x/{from}\n    paths: {code: a}\n", "line 4: registry.pull.paths.received: must be set"},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.yaml))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%q) = %v, want error containing %q", tt.yaml, err, tt.want)
 		}
 	}
 }
