@@ -163,3 +163,114 @@ func TestImportAndReport(t *testing.T) {
 		t.Errorf("xlsx report is not a workbook: %v", err)
 	}
 }
+
+// letterWard is one ward's row of the town's 2020 table.
+type letterWard struct {
+	name                string
+	received, digitized int
+	rate                string
+}
+
+func readLetterTable(t *testing.T) (wards []letterWard, total letterWard) {
+	t.Helper()
+	b, err := os.ReadFile("../../../shared/reference/huong-tra-2020.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(line, "\t")
+		if strings.HasPrefix(line, "#") || f[0] == "ward" {
+			continue
+		}
+		var w letterWard
+		w.name, w.rate = f[0], f[3]
+		if _, err := fmt.Sscan(f[1], &w.received); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fmt.Sscan(f[2], &w.digitized); err != nil {
+			t.Fatal(err)
+		}
+		if w.name == "TỔNG SỐ" {
+			total = w
+			continue
+		}
+		wards = append(wards, w)
+	}
+	if len(wards) != 15 {
+		t.Fatalf("%d wards in the letter's table", len(wards))
+	}
+	return wards, total
+}
+
+// TestTownReport runs one daemon per ward of the town's 2020 letter, each
+// with its own agency code, registry and scans: each imports its received
+// list, its digitized dossiers are scanned and uploaded through the real
+// pipeline, each prints its report CSV, and sohoa report merge of the
+// fifteen files reproduces the letter's digitization columns exactly.
+func TestTownReport(t *testing.T) {
+	wards, total := readLetterTable(t)
+	first := time.Date(2019, 12, 16, 0, 0, 0, 0, time.UTC)
+	const days = 94 // 16/12/2019 to 18/3/2020
+	envs := make([]*env, len(wards))
+	for i, w := range wards {
+		e := newEnv(t)
+		e.ward, e.wardName = fmt.Sprintf("000.00.%02d.H57", i+1), w.name
+		e.writeConfig(registryConfig(e))
+		envs[i] = e
+		// The received list: dossiers spread over the period's days,
+		// numbered per day as the one-stop system numbers them.
+		var list strings.Builder
+		list.WriteString("Mã hồ sơ,Ngày tiếp nhận,Thủ tục\n")
+		var codes []string
+		seq := map[int]int{}
+		for n := range w.received {
+			d := n * days / w.received
+			seq[d]++
+			day := first.AddDate(0, 0, d)
+			code := fmt.Sprintf("%s-%s-%04d", e.ward, day.Format("060102"), seq[d])
+			codes = append(codes, code)
+			fmt.Fprintf(&list, "%s,%s,Chứng thực bản sao\n", code, day.Format("02/01/2006"))
+		}
+		p := writeFile(t, filepath.Join(e.dir, "tiep-nhan.csv"), list.String())
+		e.start()
+		if code, stdout, stderr := sohoa(t, "import", "-config", e.config, p); code != 0 {
+			t.Fatalf("%s: import: exit %d\n%s%s", w.name, code, stdout, stderr)
+		}
+		e.dropScans(codes[:w.digitized])
+	}
+	var files []string
+	for i, w := range wards {
+		e := envs[i]
+		series := fmt.Sprintf("sohoa_dossiers_digitized_total{ward=%q}", e.ward)
+		e.waitFor(w.name+" digitized", 120*time.Second, func() bool { return e.metric(series) == float64(w.digitized) })
+		code, stdout, stderr := sohoa(t, "report", "-config", e.config, "--from", "2019-12-16", "--to", "2020-03-18", "--format", "csv")
+		if code != 0 {
+			t.Fatalf("%s: report: exit %d %s", w.name, code, stderr)
+		}
+		files = append(files, writeFile(t, filepath.Join(e.dir, "report.csv"), stdout))
+	}
+	code, stdout, stderr := sohoa(t, append([]string{"report", "merge", "--format", "csv"}, files...)...)
+	if code != 0 {
+		t.Fatalf("merge: exit %d %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(strings.TrimPrefix(stdout, "\uFEFF")), "\r\n")
+	if len(lines) != len(wards)+2 || lines[0] != "STT,Tên đơn vị,Tổng số,Đã số hóa,Tỷ lệ số hóa (%)" {
+		t.Fatalf("merged table:\n%s", stdout)
+	}
+	quote := func(s string) string {
+		if strings.Contains(s, ",") {
+			return `"` + s + `"`
+		}
+		return s
+	}
+	for i, w := range append(wards, total) {
+		stt := fmt.Sprint(i + 1)
+		if w.name == "TỔNG SỐ" {
+			stt = ""
+		}
+		want := fmt.Sprintf("%s,%s,%d,%d,%s", stt, w.name, w.received, w.digitized, quote(w.rate))
+		if lines[i+1] != want {
+			t.Errorf("row %d: %s\nwant    %s", i+1, lines[i+1], want)
+		}
+	}
+}
