@@ -16,6 +16,7 @@ import (
 	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/registry"
 	"github.com/sohoa/sohoa/ingest/store"
+	"github.com/sohoa/sohoa/metrics"
 	"github.com/sohoa/sohoa/metrics/report"
 )
 
@@ -193,7 +194,8 @@ func period(from, to, month string) (first, last time.Time, err error) {
 		if err != nil {
 			return first, last, fmt.Errorf("--month %q is not YYYY-MM", month)
 		}
-		return first, first.AddDate(0, 1, -1), nil
+		first, last = metrics.Month(first, 0)
+		return first, last, nil
 	case from == "" || to == "":
 		return first, last, errors.New("give --from and --to, or --month")
 	}
