@@ -199,11 +199,13 @@ func period(from, to, month string) (first, last time.Time, err error) {
 	case from == "" || to == "":
 		return first, last, errors.New("give --from and --to, or --month")
 	}
-	if first, err = admin.ParseDay(from); err == nil {
-		last, err = admin.ParseDay(to)
-	}
-	if err != nil {
-		return first, last, errors.New(strings.TrimPrefix(err.Error(), admin.ErrBadRequest.Error()+": "))
+	for _, d := range []struct {
+		flag, value string
+		t           *time.Time
+	}{{"--from", from, &first}, {"--to", to, &last}} {
+		if *d.t, err = time.ParseInLocation(time.DateOnly, d.value, report.ICT()); err != nil {
+			return first, last, fmt.Errorf("%s %q is not YYYY-MM-DD", d.flag, d.value)
+		}
 	}
 	if last.Before(first) {
 		return first, last, fmt.Errorf("--to %s is before --from %s", to, from)

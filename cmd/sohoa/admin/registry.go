@@ -49,8 +49,8 @@ func Report(st Store, ward, name string, from, to, asOf time.Time) (ReportResult
 	return ReportResult{Row: report.Compute(ward, name, metrics.ReportDossiers(list), from, to, asOf), Foreign: foreign}, nil
 }
 
-// ParseDay reads a YYYY-MM-DD day as midnight in Vietnam.
-func ParseDay(s string) (time.Time, error) {
+// parseDay reads a YYYY-MM-DD day as midnight in Vietnam.
+func parseDay(s string) (time.Time, error) {
 	t, err := time.ParseInLocation(time.DateOnly, s, report.ICT())
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: %q is not a YYYY-MM-DD day", ErrBadRequest, s)
@@ -78,8 +78,8 @@ func (s *Server) importRows(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	from, ferr := ParseDay(q.Get("from"))
-	to, terr := ParseDay(q.Get("to"))
+	from, ferr := parseDay(q.Get("from"))
+	to, terr := parseDay(q.Get("to"))
 	if err := errors.Join(ferr, terr); err != nil {
 		s.fail(w, http.StatusBadRequest, err)
 		return
