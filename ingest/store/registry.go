@@ -2,9 +2,11 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -131,11 +133,20 @@ type ReceivedDossier struct {
 // Dossiers whose agency is not ward (another agency's codes, imported or
 // linked with link.accept_foreign) are not in list; their codes are in
 // foreign, sorted. An empty ward takes every dossier.
+//
+// Metrics call it at every scrape: the answer is kept and given again while
+// no transaction has been committed since.
 func (s *Store) Received(ward string) (list []ReceivedDossier, foreign []string, err error) {
 	own := func(code string) bool {
 		return ward == "" || strings.EqualFold(dossier.Agency(code), ward)
 	}
+	var txid int
 	err = s.db.View(func(tx *bolt.Tx) error {
+		txid = tx.ID() // a read transaction's ID is that of the last commit it sees
+		if l, f, ok := s.received.get(txid, ward); ok {
+			list, foreign = l, f
+			return errCached
+		}
 		ds := tx.Bucket(bDossiers)
 		reg := tx.Bucket(bRegistry)
 		if reg != nil {
@@ -180,9 +191,42 @@ func (s *Store) Received(ward string) (list []ReceivedDossier, foreign []string,
 			return nil
 		})
 	})
+	if errors.Is(err, errCached) {
+		return list, foreign, nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read received dossiers: %w", err)
 	}
 	slices.Sort(foreign)
+	s.received.put(txid, ward, list, foreign)
 	return list, foreign, nil
+}
+
+var errCached = errors.New("cached")
+
+// receivedCache keeps Received's last answer with the transaction it was
+// read in. It is safe for concurrent use; callers get copies.
+type receivedCache struct {
+	mu      sync.Mutex
+	valid   bool
+	txid    int
+	ward    string
+	list    []ReceivedDossier
+	foreign []string
+}
+
+func (c *receivedCache) get(txid int, ward string) ([]ReceivedDossier, []string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.valid || c.txid != txid || c.ward != ward {
+		return nil, nil, false
+	}
+	return slices.Clone(c.list), slices.Clone(c.foreign), true
+}
+
+func (c *receivedCache) put(txid int, ward string, list []ReceivedDossier, foreign []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.valid, c.txid, c.ward = true, txid, ward
+	c.list, c.foreign = slices.Clone(list), slices.Clone(foreign)
 }

@@ -96,6 +96,11 @@ func TestReceived(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Read once before the scans: the answer kept for the scrapes must not
+	// hide what is committed after it.
+	if list, _, err := s.Received(ward); err != nil || len(list) != 2 {
+		t.Fatalf("before the scans: %v %v", list, err)
+	}
 	for i, code := range []string{inRegistry, onlyScanned, foreignScan} {
 		sc := Scan{SHA256: sha(byte('a' + i)), Size: 10, State: Queued, Dossiers: []string{code}, Seen: t0}
 		if err := s.Record(sc); err != nil {
@@ -118,6 +123,14 @@ func TestReceived(t *testing.T) {
 	list, foreign, err := s.Received(ward)
 	if err != nil {
 		t.Fatal(err)
+	}
+	again, _, _ := s.Received(ward)
+	if len(again) != len(list) || !again[0].Digitized.Equal(list[0].Digitized) {
+		t.Errorf("second read differs: %v, first %v", again, list)
+	}
+	again[0].Code = "changed by the caller"
+	if third, _, _ := s.Received(ward); third[0].Code != inRegistry {
+		t.Errorf("a caller changed the kept answer: %v", third[0].Code)
 	}
 	type got struct {
 		code, source string
