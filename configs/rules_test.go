@@ -17,7 +17,7 @@ import (
 // (received and month cohorts), and Prometheus' own up.
 var knownMetrics = []string{
 	"sohoa_dossiers_received_total", "sohoa_dossiers_digitized_total",
-	"sohoa_month_dossiers_received", "sohoa_month_dossiers_digitized",
+	"sohoa_month_dossiers_received", "sohoa_month_dossiers_digitized", "sohoa_dossiers_foreign",
 	"sohoa_scans_total", "sohoa_scans_rejected_total", "sohoa_scans_duplicate_total", "sohoa_scans_unlinked",
 	"sohoa_upload_queue_length", "sohoa_upload_queue_bytes", "sohoa_upload_queue_oldest_timestamp_seconds",
 	"sohoa_uploads_total", "sohoa_upload_bytes_total", "sohoa_upload_failures_total",

@@ -54,6 +54,13 @@ type Config struct {
 	// Logger reports failed reads of Source and errors serving /metrics.
 	// nil: discard.
 	Logger *slog.Logger
+	// Registry, when set, is read at every scrape for the received-dossier
+	// metrics: sohoa_dossiers_received_total and the month cohorts
+	// sohoa_month_dossiers_{received,digitized}{month="current|previous"}.
+	// nil: those metrics are not shown.
+	Registry RegistrySource
+	// Now is the clock that decides the current month; nil: time.Now.
+	Now func() time.Time
 }
 
 // Metrics holds sohoa's collectors. Its methods are safe for concurrent use.
@@ -138,7 +145,15 @@ func New(cfg Config) (*Metrics, error) {
 		uploadFailure: durations.WithLabelValues(outcomeFailure),
 	}
 
-	required := []prometheus.Collector{newStatsCollector(cfg.Source, ward, log), durations, buildInfo, wardInfo}
+	stats := newStatsCollector(cfg.Source, ward, log)
+	required := []prometheus.Collector{stats, durations, buildInfo, wardInfo}
+	if cfg.Registry != nil {
+		now := cfg.Now
+		if now == nil {
+			now = time.Now
+		}
+		required = append(required, newCohortCollector(cfg.Registry, cfg.Ward, cfg.WardName, now, stats.errs, log))
+	}
 	if cfg.QueueMaxBytes > 0 {
 		queueMax := prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sohoa_upload_queue_max_bytes",

@@ -52,6 +52,7 @@ type env struct {
 	cmd                      *exec.Cmd
 	metricsURL               string
 	credential               *syscall.Credential // run the daemon as this user; nil: as we are
+	ward, wardName           string              // ward.code and ward.name in the config
 	logMu                    sync.Mutex
 	log                      bytes.Buffer
 }
@@ -60,7 +61,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, inbox: filepath.Join(dir, "inbox"), data: filepath.Join(dir, "data"),
-		outbox: filepath.Join(dir, "outbox")}
+		outbox: filepath.Join(dir, "outbox"), ward: "000.00.12.H57", wardName: "Phường Hương Văn"}
 	for _, d := range []string{e.inbox, e.outbox} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -80,13 +81,13 @@ func newEnv(t *testing.T) *env {
 // given YAML (the upload section, and anything else a test needs).
 func (e *env) writeConfig(rest string) {
 	e.t.Helper()
-	cfg := fmt.Sprintf(`ward: {code: "000.00.12.H57", name: "Phường Hương Văn"}
+	cfg := fmt.Sprintf(`ward: {code: %q, name: %q}
 inbox: %q
 data_dir: %q
 listen: "127.0.0.1:0"
 log_level: debug
 watch: {quiet: 300ms, rescan: 1s}
-%s`, e.inbox, e.data, rest)
+%s`, e.ward, e.wardName, e.inbox, e.data, rest)
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
 		e.t.Fatal(err)
 	}

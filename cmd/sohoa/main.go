@@ -33,6 +33,12 @@ Usage:
   sohoa coversheet CODE... -o FILE.pdf
                                       A4 cover sheets (code as text, QR, Code 128)
                                       to scan on top of a dossier
+  sohoa import [-config FILE] [--skip-bad] FILE...
+                                      record the province's received-dossier
+                                      exports (CSV, XLSX); exit 1 on bad rows
+  sohoa report [-config FILE] (--from YYYY-MM-DD --to YYYY-MM-DD | --month YYYY-MM)
+         [--format table|csv|xlsx] [-o FILE]
+                                      this ward's row of the town's report
   sohoa report merge [--format table|csv|xlsx] [-o FILE] WARD.csv...
                                       the town's table from the wards' report files
   sohoa version                       print the version
@@ -64,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRetry(ctx, args[1:], stdout, stderr)
 	case "coversheet":
 		return cmdCoversheet(ctx, args[1:], stderr)
+	case "import":
+		return cmdImport(ctx, args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -99,6 +99,8 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Store:  st,
 		Wake:   worker.Wake,
 		Logger: log.With("component", "admin"),
+		// `sohoa import` and `sohoa report` (the received-dossier registry).
+		Ward: cfg.Ward.Code, WardName: cfg.Ward.Name,
 	})
 	if err != nil {
 		return err
@@ -137,6 +139,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Ward: cfg.Ward.Code, WardName: cfg.Ward.Name, Version: version, Source: st,
 		QueueMaxBytes: int64(cfg.Upload.QueueMaxBytes),
 		Logger:        log.With("component", "metrics"),
+		Registry:      st, // sohoa_dossiers_received_total and the month cohorts
 	})
 	if err != nil {
 		return err

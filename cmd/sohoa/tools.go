@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/sohoa/sohoa/ingest/coversheet"
@@ -54,18 +54,18 @@ func cmdCoversheet(_ context.Context, args []string, stderr io.Writer) int {
 	return 0
 }
 
-// cmdReport handles `sohoa report merge [--format table|csv|xlsx] [-o FILE] FILE.csv...`:
-// the town's table from the wards' report files.
-func cmdReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
+// cmdReport handles `sohoa report merge [--format table|csv|xlsx] [-o FILE] FILE.csv...`,
+// the town's table from the wards' report files, and otherwise this ward's
+// own report (cmdWardReport).
+func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "merge" {
-		fmt.Fprintln(stderr, "usage: sohoa report merge [--format table|csv|xlsx] [-o FILE] [--title T] [--period P] WARD.csv...")
-		return 2
+		return cmdWardReport(ctx, args, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("report merge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "table", "table | csv | xlsx")
 	out := fs.String("o", "", "output `FILE` (standard output if empty; required for xlsx)")
-	title := fs.String("title", "BẢNG TỔNG HỢP TÌNH HÌNH TIẾP NHẬN VÀ SỐ HÓA HỒ SƠ", "title line of the xlsx annex")
+	title := fs.String("title", reportTitle, "title line of the xlsx annex")
 	period := fs.String("period", "", "period line of the xlsx annex, e.g. \"Từ ngày 16/12/2019 đến ngày 18/3/2020\"")
 	if err := fs.Parse(interleave(args[1:], "format", "o", "title", "period")); err != nil {
 		return 2
@@ -89,29 +89,11 @@ func cmdReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sohoa report merge:", err)
 		return 1
 	}
-	var buf bytes.Buffer
-	switch *format {
-	case "table":
-		err = report.WriteTable(&buf, rows)
-	case "csv":
-		err = report.WriteCSV(&buf, rows)
-	case "xlsx":
-		err = report.WriteXLSX(&buf, *title, *period, rows)
-	default:
-		fmt.Fprintf(stderr, "sohoa report merge: unknown format %q\n", *format)
-		return 2
-	}
-	if err != nil {
+	if err := writeReport(stdout, *format, *out, *title, *period, rows); err != nil {
 		fmt.Fprintln(stderr, "sohoa report merge:", err)
-		return 1
-	}
-	if *out == "" {
-		_, err = stdout.Write(buf.Bytes())
-	} else {
-		err = os.WriteFile(filepath.Clean(*out), buf.Bytes(), 0o644)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "sohoa report merge:", err)
+		if errors.Is(err, errFormat) {
+			return 2
+		}
 		return 1
 	}
 	return 0

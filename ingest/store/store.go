@@ -123,7 +123,8 @@ const (
 
 // Store is the bbolt-backed state.
 type Store struct {
-	db *bolt.DB
+	db       *bolt.DB
+	received receivedCache // the last Received answer (registry.go)
 }
 
 // Open opens or creates the database at path, waiting at most lockTimeout for

@@ -8,6 +8,8 @@
 //
 //	GET  /parked   the parked uploads, as a JSON list of Parked
 //	POST /retry    a RetryRequest; answers a RetryResult
+//	POST /import   an ImportRequest (registry rows the CLI parsed); answers store.RegistryStats
+//	GET  /report?from=YYYY-MM-DD&to=YYYY-MM-DD   the ward's report row; answers a ReportResult
 //
 // Errors are answered as {"error": "..."} with a 4xx or 5xx status.
 package admin
@@ -27,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sohoa/sohoa/ingest/registry"
 	"github.com/sohoa/sohoa/ingest/store"
 )
 
@@ -40,6 +43,8 @@ func SocketPath(dataDir string) string { return filepath.Join(dataDir, SocketNam
 type Store interface {
 	Parked() ([]store.Job, error)
 	Requeue(match func(store.Job) bool, restart bool) ([]store.Job, error)
+	PutRegistry(rows []registry.Row, source string, at time.Time) (store.RegistryStats, error)
+	Received(ward string) ([]store.ReceivedDossier, []string, error)
 }
 
 // Parked is one parked upload as the API shows it. It carries no
@@ -146,6 +151,10 @@ type Config struct {
 	Wake func()
 	// Logger receives a line per retry; nil discards.
 	Logger *slog.Logger
+	// Ward and WardName are this unit's agency code and name, for reports.
+	Ward, WardName string
+	// Now is the clock of imports and reports; nil: time.Now.
+	Now func() time.Time
 }
 
 // Server serves the admin API on its socket. Create it with Listen; its
@@ -166,6 +175,9 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if err := removeStale(cfg.Path); err != nil {
 		return nil, err
 	}
@@ -183,6 +195,8 @@ func Listen(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /parked", s.parked)
 	mux.HandleFunc("POST /retry", s.retry)
+	mux.HandleFunc("POST /import", s.importRows)
+	mux.HandleFunc("GET /report", s.report)
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

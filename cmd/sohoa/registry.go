@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sohoa/sohoa/cmd/sohoa/admin"
+	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/registry"
+	"github.com/sohoa/sohoa/ingest/store"
+	"github.com/sohoa/sohoa/metrics"
+	"github.com/sohoa/sohoa/metrics/report"
+)
+
+// importFile is one export's good rows, ready to record.
+type importFile struct {
+	name string
+	rows []registry.Row
+}
+
+// cmdImport records the province's received-dossier exports in the
+// registry: `sohoa import [-config FILE] [--skip-bad] FILE...`. Each file is
+// parsed here (the daemon may not read the user's files) and recorded in one
+// transaction, through the running daemon or, when none runs, in its
+// database directly. A file with bad rows is not imported unless
+// --skip-bad; another agency's codes are listed and left out.
+func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "the daemon's config `file` (ward, link.pattern, data_dir); embedded defaults if empty")
+	skipBad := fs.Bool("skip-bad", false, "import the good rows of a file that has bad rows")
+	if err := fs.Parse(interleave(args, "config")); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "usage: sohoa import [-config FILE] [--skip-bad] FILE.csv|FILE.xlsx...")
+		return 2
+	}
+	cfg, g, err := loadGrammar(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "sohoa import:", err)
+		return 2
+	}
+	code := 0
+	var files []importFile
+	for _, p := range fs.Args() {
+		rows, problems, err := parseExport(p, g, cfg.Ward.Code)
+		if err != nil {
+			fmt.Fprintf(stderr, "sohoa import: %s: %v\n", p, err)
+			code = 1
+			continue
+		}
+		bad := 0
+		for _, pr := range problems {
+			if pr.Foreign {
+				fmt.Fprintf(stderr, "%s: line %d: %s: another agency's code, not imported\n", p, pr.Line, pr.Code)
+				continue
+			}
+			bad++
+			fmt.Fprintf(stderr, "%s: %s\n", p, pr)
+		}
+		if bad > 0 && !*skipBad {
+			fmt.Fprintf(stderr, "%s: %d bad rows; nothing imported from this file (correct them, or use --skip-bad)\n", p, bad)
+			code = 1
+			continue
+		}
+		if bad > 0 {
+			fmt.Fprintf(stderr, "%s: %d bad rows skipped\n", p, bad)
+		}
+		files = append(files, importFile{name: p, rows: rows})
+	}
+	if len(files) == 0 {
+		return max(code, 1)
+	}
+	var stats []store.RegistryStats
+	err = withAdmin(cfg.DataDir, stderr,
+		func(c *admin.Client) error {
+			for _, f := range files {
+				st, err := c.Import(ctx, f.rows)
+				if err != nil {
+					return fmt.Errorf("%s: %w", f.name, err)
+				}
+				stats = append(stats, st)
+			}
+			return nil
+		},
+		func(st *store.Store) error {
+			for _, f := range files {
+				s, err := admin.Import(st, f.rows, time.Now())
+				if err != nil {
+					return fmt.Errorf("%s: %w", f.name, err)
+				}
+				stats = append(stats, s)
+			}
+			return nil
+		})
+	for i, s := range stats {
+		fmt.Fprintf(stdout, "%s: %d rows: %d added, %d updated, %d unchanged\n",
+			files[i].name, len(files[i].rows), s.Added, s.Updated, s.Unchanged)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sohoa import:", err)
+		return 1
+	}
+	return code
+}
+
+func parseExport(path string, g *dossier.Grammar, ward string) ([]registry.Row, []registry.Problem, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	return registry.Parse(f, filepath.Base(path), g, ward)
+}
+
+// cmdWardReport prints this ward's row of the town's table:
+// `sohoa report --from DAY --to DAY | --month YYYY-MM [--format table|csv|xlsx] [-o FILE]`.
+func cmdWardReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const usage = "usage: sohoa report [-config FILE] (--from YYYY-MM-DD --to YYYY-MM-DD | --month YYYY-MM) [--format table|csv|xlsx] [-o FILE]"
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "the daemon's config `file` (ward, data_dir); embedded defaults if empty")
+	fromS := fs.String("from", "", "first `day` of the period, YYYY-MM-DD (Vietnam time)")
+	toS := fs.String("to", "", "last `day` of the period, YYYY-MM-DD, included")
+	monthS := fs.String("month", "", "the calendar `month` YYYY-MM as the period")
+	format := fs.String("format", "table", "table | csv | xlsx")
+	out := fs.String("o", "", "output `FILE` (standard output if empty; required for xlsx)")
+	title := fs.String("title", reportTitle, "title line of the xlsx annex")
+	if err := fs.Parse(interleave(args, "config", "from", "to", "month", "format", "o", "title")); err != nil {
+		return 2
+	}
+	from, to, err := period(*fromS, *toS, *monthS)
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err == nil && *format == "xlsx" && *out == "" {
+		err = errors.New("--format xlsx needs -o FILE")
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sohoa report:", err)
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "sohoa report:", err)
+		return 2
+	}
+	var res admin.ReportResult
+	err = withAdmin(cfg.DataDir, stderr,
+		func(c *admin.Client) (err error) { res, err = c.Report(ctx, from, to); return err },
+		func(st *store.Store) (err error) {
+			res, err = admin.Report(st, cfg.Ward.Code, cfg.Ward.Name, from, to, time.Now())
+			return err
+		})
+	if err != nil {
+		fmt.Fprintln(stderr, "sohoa report:", err)
+		return 1
+	}
+	if n := len(res.Foreign); n > 0 {
+		list := strings.Join(res.Foreign[:min(n, 10)], ", ")
+		if n > 10 {
+			list += ", …"
+		}
+		fmt.Fprintf(stderr, "sohoa report: %d dossiers of other agencies are not counted: %s\n", n, list)
+	}
+	p := fmt.Sprintf("Từ ngày %s đến ngày %s", from.Format("2/1/2006"), to.Format("2/1/2006"))
+	if err := writeReport(stdout, *format, *out, *title, p, []report.Row{res.Row}); err != nil {
+		fmt.Fprintln(stderr, "sohoa report:", err)
+		if errors.Is(err, errFormat) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// period reads the report's days: --from and --to, or --month.
+func period(from, to, month string) (first, last time.Time, err error) {
+	switch {
+	case month != "" && (from != "" || to != ""):
+		return first, last, errors.New("give --month or --from and --to, not both")
+	case month != "":
+		first, err = time.ParseInLocation("2006-01", month, report.ICT())
+		if err != nil {
+			return first, last, fmt.Errorf("--month %q is not YYYY-MM", month)
+		}
+		first, last = metrics.Month(first, 0)
+		return first, last, nil
+	case from == "" || to == "":
+		return first, last, errors.New("give --from and --to, or --month")
+	}
+	for _, d := range []struct {
+		flag, value string
+		t           *time.Time
+	}{{"--from", from, &first}, {"--to", to, &last}} {
+		if *d.t, err = time.ParseInLocation(time.DateOnly, d.value, report.ICT()); err != nil {
+			return first, last, fmt.Errorf("%s %q is not YYYY-MM-DD", d.flag, d.value)
+		}
+	}
+	if last.Before(first) {
+		return first, last, fmt.Errorf("--to %s is before --from %s", to, from)
+	}
+	return first, last, nil
+}
+
+const reportTitle = "BẢNG TỔNG HỢP TÌNH HÌNH TIẾP NHẬN VÀ SỐ HÓA HỒ SƠ"
+
+var errFormat = errors.New("unknown format")
+
+// writeReport writes rows as a table, CSV or XLSX annex, to out or, when
+// out is empty, to stdout.
+func writeReport(stdout io.Writer, format, out, title, period string, rows []report.Row) error {
+	var buf bytes.Buffer
+	var err error
+	switch format {
+	case "table":
+		err = report.WriteTable(&buf, rows)
+	case "csv":
+		err = report.WriteCSV(&buf, rows)
+	case "xlsx":
+		err = report.WriteXLSX(&buf, title, period, rows)
+	default:
+		return fmt.Errorf("%w %q (table, csv or xlsx)", errFormat, format)
+	}
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		_, err = stdout.Write(buf.Bytes())
+		return err
+	}
+	return os.WriteFile(filepath.Clean(out), buf.Bytes(), 0o644)
+}
