@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sohoa/sohoa/cmd/sohoa/admin"
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
@@ -135,8 +136,10 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		}
 	}
 
+	reg := prometheus.NewRegistry()
 	m, err := metrics.New(metrics.Config{
-		Ward: cfg.Ward.Code, WardName: cfg.Ward.Name, Version: version, Source: st,
+		Registerer: reg,
+		Ward:       cfg.Ward.Code, WardName: cfg.Ward.Name, Version: version, Source: st,
 		QueueMaxBytes: int64(cfg.Upload.QueueMaxBytes),
 		Logger:        log.With("component", "metrics"),
 		Registry:      st, // sohoa_dossiers_received_total and the month cohorts
@@ -145,6 +148,10 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		return err
 	}
 	worker.Observe = m.ObserveUpload
+	pull, err := newPuller(cfg, grammar, st, reg, log.With("component", "registry"))
+	if err != nil {
+		return err
+	}
 
 	w, err := watcher.New(watcher.Config{
 		Root:     cfg.Inbox,
@@ -217,6 +224,9 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		})
 	})
 	goRun("archive", func() error { return prune(ctx, in, time.Duration(cfg.Archive.Retention), log) })
+	if pull != nil {
+		goRun("registry pull", func() error { pull(ctx); return nil })
+	}
 
 	ready.Store(true)
 	notify(log, daemon.SdNotifyReady)
