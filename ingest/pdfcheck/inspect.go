@@ -96,7 +96,7 @@ func judge(doc *model.Context, lim Limits) Result {
 	if err != nil {
 		return unreadable("%v", err)
 	}
-	res := Result{Pages: len(pages)}
+	res := Result{Pages: len(pages), Flags: contentFlags(doc.XRefTable)}
 	if len(pages) == 0 {
 		res.Reason, res.Detail = reason.NoPages, "page tree is empty"
 		return res
