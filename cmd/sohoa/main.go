@@ -66,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdCoversheet(ctx, args[1:], stderr)
 	case "report":
 		return cmdReport(ctx, args[1:], stdout, stderr)
+	case parserCommand:
+		return cmdParser(os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "sohoa %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
