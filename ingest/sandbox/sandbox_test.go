@@ -2,14 +2,19 @@ package sandbox_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
+	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/sandbox"
 )
 
@@ -93,4 +98,154 @@ func codes(pages []barcode.Page) string {
 	return strings.Join(s, ",")
 }
 
-var _ = time.Second
+// TestHostile: each hostile file gets its verdict from the parser process,
+// and a healthy scan checked right after it is still valid.
+func TestHostile(t *testing.T) {
+	p := newPool(t, sandbox.Limits{Memory: 512 << 20, CPU: 20 * time.Second, Timeout: 40 * time.Second})
+	dir := t.TempDir()
+	good := healthyFile(t)
+	ctx := context.Background()
+	for i, c := range hostileCases() {
+		t.Run(c.name, func(t *testing.T) {
+			f := filepath.Join(dir, fmt.Sprintf("hostile-%d.pdf", i))
+			if err := os.WriteFile(f, c.file(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Check(ctx, f, filepath.Join(dir, fmt.Sprintf("repaired-%d.pdf", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got.Reason) != c.reason {
+				t.Fatalf("reason %q (%s), want %q", got.Reason, got.Detail, c.reason)
+			}
+			if c.pages > 0 && got.Pages != c.pages {
+				t.Errorf("%d pages, want %d", got.Pages, c.pages)
+			}
+			if c.dpi > 0 && math.Round(got.MinDPI) != c.dpi {
+				t.Errorf("min dpi %.1f, want %.0f", got.MinDPI, c.dpi)
+			}
+			if !slices.Equal(got.Flags, c.flags) {
+				t.Errorf("flags %q, want %q", got.Flags, c.flags)
+			}
+			if got.Reason == "" {
+				// The receipt search decodes page images: bounded, no error.
+				if _, err := p.ReadFirst(ctx, f, 1); err != nil {
+					t.Errorf("barcodes: %v", err)
+				}
+			}
+			after, err := p.Check(ctx, good, "")
+			if err != nil || after.Reason != "" {
+				t.Fatalf("healthy scan after it: %+v, %v", after, err)
+			}
+		})
+	}
+	if peak := p.PeakRSS(); peak > 512<<20 {
+		t.Errorf("parser process peak RSS %d MiB over its limit", peak>>20)
+	}
+	t.Logf("parser processes started: %d; peak RSS %d MiB", p.Started(), p.PeakRSS()>>20)
+}
+
+// manyPages writes a document of n A4 pages sharing one 200 dpi image:
+// pdfcpu takes about 0.1 ms and several KB a page to read it.
+func manyPages(t *testing.T, n int) string {
+	t.Helper()
+	p := newPDF()
+	img := p.grey(1654, 2339)
+	kids := make([]int, n)
+	for i := range kids {
+		kids[i] = p.page(a4, img, "")
+	}
+	f := filepath.Join(t.TempDir(), "many.pdf")
+	if err := os.WriteFile(f, p.pages("", kids...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestLimits: a parse that outgrows the process's memory, CPU time or
+// wall-clock time ends the process; the file gets parser_limit, the next
+// one a fresh process.
+func TestLimits(t *testing.T) {
+	big := manyPages(t, 100_000)
+	good := healthyFile(t)
+	tests := []struct {
+		name   string
+		limits sandbox.Limits
+		detail string
+	}{
+		{"memory", sandbox.Limits{Memory: 64 << 20}, "memory"},
+		{"CPU time", sandbox.Limits{Memory: 4 << 30, CPU: time.Second}, "CPU time limit"},
+		{"wall-clock time", sandbox.Limits{Memory: 4 << 30, Timeout: 500 * time.Millisecond}, "time: no answer after 500ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPool(t, tt.limits)
+			ctx := context.Background()
+			if r, err := p.Check(ctx, good, ""); err != nil || r.Reason != "" {
+				t.Fatalf("healthy scan: %+v, %v", r, err)
+			}
+			r, err := p.Check(ctx, big, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Reason != reason.ParserLimit || !strings.Contains(r.Detail, tt.detail) {
+				t.Fatalf("got %q (%s), want parser_limit with %q", r.Reason, r.Detail, tt.detail)
+			}
+			if pages, err := p.ReadFirst(ctx, big, 0); err != nil || pages != nil {
+				t.Errorf("barcodes past the limit: %d pages, %v; want none, no error", len(pages), err)
+			}
+			if r, err := p.Check(ctx, good, ""); err != nil || r.Reason != "" {
+				t.Fatalf("healthy scan after the limit: %+v, %v", r, err)
+			}
+			if n := p.Started(); n != 3 {
+				t.Errorf("%d parser processes started, want 3 (the first, one after each kill)", n)
+			}
+		})
+	}
+}
+
+// TestCancel: the caller's context ending is an error (try again later),
+// not a verdict, and the next request works.
+func TestCancel(t *testing.T) {
+	big := manyPages(t, 100_000)
+	p := newPool(t, sandbox.Limits{})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if r, err := p.Check(ctx, big, ""); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %+v, %v; want the context's error", r, err)
+	}
+	good := healthyFile(t)
+	if r, err := p.Check(context.Background(), good, ""); err != nil || r.Reason != "" {
+		t.Fatalf("after a cancelled request: %+v, %v", r, err)
+	}
+}
+
+// TestIdleProcessExits: a parser process unused for Idle exits; the next
+// request starts another.
+func TestIdleProcessExits(t *testing.T) {
+	p, err := sandbox.New(sandbox.Config{Command: []string{os.Args[0]}, Env: []string{childEnv}, Idle: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	good := healthyFile(t)
+	for range 2 {
+		if r, err := p.Check(context.Background(), good, ""); err != nil || r.Reason != "" {
+			t.Fatalf("%+v, %v", r, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if n := p.Started(); n != 2 {
+		t.Errorf("%d processes started, want 2 (the first exited while idle)", n)
+	}
+}
+
+// healthyFile writes a one-page A4 scan at 200 dpi.
+func healthyFile(t *testing.T) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "healthy.pdf")
+	if err := os.WriteFile(f, healthy(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}

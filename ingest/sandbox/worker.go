@@ -79,7 +79,7 @@ func startWorker(cfg Config) (*worker, error) {
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
 	cmd.Env = cfg.Env
 	cmd.SysProcAttr = sysProcAttr()
-	w := &worker{cmd: cmd, stderr: &tail{max: 4096}, status: make(chan struct{})}
+	w := &worker{cmd: cmd, stderr: &tail{max: 2048}, status: make(chan struct{})}
 	cmd.Stderr = w.stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -247,28 +247,39 @@ func statusField(b []byte, key string) int64 {
 	return n
 }
 
-// tail keeps the last max bytes written to it: the parser's stderr, where
-// the Go runtime says why it died.
+// tail keeps the first and the last max bytes written to it: the parser's
+// stderr, where the Go runtime says why it died (first) and where (last).
 type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
+	mu         sync.Mutex
+	max        int
+	head, buf  []byte
+	overflowed bool
 }
 
 func (t *tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	n := len(p)
+	if room := t.max - len(t.head); room > 0 {
+		k := min(room, len(p))
+		t.head = append(t.head, p[:k]...)
+		p = p[k:]
+	}
 	t.buf = append(t.buf, p...)
 	if len(t.buf) > t.max {
 		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+		t.overflowed = true
 	}
-	return len(p), nil
+	return n, nil
 }
 
 func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return string(t.buf)
+	if t.overflowed {
+		return string(t.head) + "\n...\n" + string(t.buf)
+	}
+	return string(t.head) + string(t.buf)
 }
 
 // last returns ": " and the first line of the runtime's report (fatal
