@@ -23,6 +23,10 @@ import (
 // per-request soft limit.
 const lifetimeCPU = 10 * time.Minute
 
+// idleRelease is how long the parser process idles before it returns its
+// free heap to the system.
+const idleRelease = 5 * time.Second
+
 // Serve is the parser process: it reads the setup and then requests from
 // in, and writes one answer per request to out, until in ends (nil) or the
 // process nears its lifetime CPU budget (nil, after telling the daemon).
@@ -61,6 +65,9 @@ func Serve(in io.Reader, out io.Writer) error {
 	checker := &pdfcheck.Checker{Limits: chk}
 	reader := &barcode.Reader{Grammar: g}
 	ctx := context.Background()
+	// Hand a big parse's heap back once the process idles a while.
+	release := time.AfterFunc(time.Hour, debug.FreeOSMemory)
+	release.Stop()
 	for {
 		var req request
 		if err := dec.Decode(&req); err != nil {
@@ -69,6 +76,7 @@ func Serve(in io.Reader, out io.Writer) error {
 			}
 			return fmt.Errorf("parser: read request: %w", err)
 		}
+		release.Stop()
 		if err := cpu.budget(lim.CPU); err != nil {
 			fmt.Fprintln(os.Stderr, "sohoa parser:", err)
 			os.Exit(exitSetup)
@@ -92,7 +100,6 @@ func Serve(in io.Reader, out io.Writer) error {
 		if a.Retire {
 			return nil
 		}
-		// Hand a big parse's heap back now: the process may idle a while.
-		debug.FreeOSMemory()
+		release.Reset(idleRelease)
 	}
 }
