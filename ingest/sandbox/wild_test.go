@@ -50,4 +50,3 @@ func TestWildSweep(t *testing.T) {
 	}
 	t.Logf("%d files: %v; parser processes started %d, peak RSS %d MiB", len(files), count, p.Started(), p.PeakRSS()>>20)
 }
-
