@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/barcode"
+	"github.com/sohoa/sohoa/ingest/hostilepdf"
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/sandbox"
@@ -105,27 +106,27 @@ func TestHostile(t *testing.T) {
 	dir := t.TempDir()
 	good := healthyFile(t)
 	ctx := context.Background()
-	for i, c := range hostileCases() {
-		t.Run(c.name, func(t *testing.T) {
+	for i, c := range hostilepdf.Cases() {
+		t.Run(c.Name, func(t *testing.T) {
 			f := filepath.Join(dir, fmt.Sprintf("hostile-%d.pdf", i))
-			if err := os.WriteFile(f, c.file(), 0o600); err != nil {
+			if err := os.WriteFile(f, c.File(), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			got, err := p.Check(ctx, f, filepath.Join(dir, fmt.Sprintf("repaired-%d.pdf", i)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(got.Reason) != c.reason {
-				t.Fatalf("reason %q (%s), want %q", got.Reason, got.Detail, c.reason)
+			if string(got.Reason) != c.Reason {
+				t.Fatalf("reason %q (%s), want %q", got.Reason, got.Detail, c.Reason)
 			}
-			if c.pages > 0 && got.Pages != c.pages {
-				t.Errorf("%d pages, want %d", got.Pages, c.pages)
+			if c.Pages > 0 && got.Pages != c.Pages {
+				t.Errorf("%d pages, want %d", got.Pages, c.Pages)
 			}
-			if c.dpi > 0 && math.Round(got.MinDPI) != c.dpi {
-				t.Errorf("min dpi %.1f, want %.0f", got.MinDPI, c.dpi)
+			if c.DPI > 0 && math.Round(got.MinDPI) != c.DPI {
+				t.Errorf("min dpi %.1f, want %.0f", got.MinDPI, c.DPI)
 			}
-			if !slices.Equal(got.Flags, c.flags) {
-				t.Errorf("flags %q, want %q", got.Flags, c.flags)
+			if !slices.Equal(got.Flags, c.Flags) {
+				t.Errorf("flags %q, want %q", got.Flags, c.Flags)
 			}
 			if got.Reason == "" {
 				// The receipt search decodes page images: bounded, no error.
@@ -145,18 +146,11 @@ func TestHostile(t *testing.T) {
 	t.Logf("parser processes started: %d; peak RSS %d MiB", p.Started(), p.PeakRSS()>>20)
 }
 
-// manyPages writes a document of n A4 pages sharing one 200 dpi image:
-// pdfcpu takes about 0.1 ms and several KB a page to read it.
+// manyPages writes a document of n pages (hostilepdf.ManyPages).
 func manyPages(t *testing.T, n int) string {
 	t.Helper()
-	p := newPDF()
-	img := p.grey(1654, 2339)
-	kids := make([]int, n)
-	for i := range kids {
-		kids[i] = p.page(a4, img, "")
-	}
 	f := filepath.Join(t.TempDir(), "many.pdf")
-	if err := os.WriteFile(f, p.pages("", kids...), 0o600); err != nil {
+	if err := os.WriteFile(f, hostilepdf.ManyPages(n), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -244,7 +238,7 @@ func TestIdleProcessExits(t *testing.T) {
 func healthyFile(t *testing.T) string {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "healthy.pdf")
-	if err := os.WriteFile(f, healthy(), 0o600); err != nil {
+	if err := os.WriteFile(f, hostilepdf.Healthy(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return f

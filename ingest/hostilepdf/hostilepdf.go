@@ -1,33 +1,36 @@
-package sandbox_test
+// Package hostilepdf writes PDFs made to hurt a parser (decompression
+// bombs, deep nesting, page-tree cycles, huge page counts and sizes, images
+// in encodings sohoa does not decode, JavaScript and attachments), each
+// with the verdict sohoa must give it, for tests. Files are built in memory
+// by hand rather than kept as fixtures: a 4 GiB bomb is 4 MB.
+package hostilepdf
 
 import (
 	"bytes"
 	"compress/flate"
 	"compress/zlib"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
-	"testing"
 )
 
-// pdf builds a PDF by hand: numbered objects, a classic cross-reference
+// Doc builds a PDF by hand: numbered objects, a classic cross-reference
 // table, a trailer. Object 1 is the catalog, 2 the page tree root.
-type pdf struct {
+type Doc struct {
 	objs [][]byte // object n is objs[n-1]
 }
 
-// add appends an object and returns its number.
-func (p *pdf) add(body string) int {
+// Add appends an object and returns its number.
+func (p *Doc) Add(body string) int {
 	p.objs = append(p.objs, []byte(body))
 	return len(p.objs)
 }
 
-// set replaces object n (added earlier as a placeholder).
-func (p *pdf) set(n int, body string) { p.objs[n-1] = []byte(body) }
+// Set replaces object n (added earlier as a placeholder).
+func (p *Doc) Set(n int, body string) { p.objs[n-1] = []byte(body) }
 
-// stream appends a stream object.
-func (p *pdf) stream(dict string, data []byte) int {
+// Stream appends a stream object.
+func (p *Doc) Stream(dict string, data []byte) int {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "<<%s /Length %d>>\nstream\n", dict, len(data))
 	b.Write(data)
@@ -36,7 +39,7 @@ func (p *pdf) stream(dict string, data []byte) int {
 	return len(p.objs)
 }
 
-func (p *pdf) bytes() []byte {
+func (p *Doc) Bytes() []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	offs := make([]int, len(p.objs))
@@ -55,60 +58,60 @@ func (p *pdf) bytes() []byte {
 	return b.Bytes()
 }
 
-// ref is an indirect reference to object n.
-func ref(n int) string { return strconv.Itoa(n) + " 0 R" }
+// Ref is an indirect reference to object n.
+func Ref(n int) string { return strconv.Itoa(n) + " 0 R" }
 
-// a4 is an A4 page in points.
-const a4 = "[0 0 595 842]"
+// A4 is an A4 page in points.
+const A4 = "[0 0 595 842]"
 
-// newPDF returns a document whose objects 1 (catalog) and 2 (page tree)
+// New returns a document whose objects 1 (catalog) and 2 (page tree)
 // are written by pages.
-func newPDF() *pdf {
-	p := &pdf{}
-	p.add("null")
-	p.add("null")
+func New() *Doc {
+	p := &Doc{}
+	p.Add("null")
+	p.Add("null")
 	return p
 }
 
-// pages writes the catalog (with extra entries) and a flat page tree of
+// Pages writes the catalog (with extra entries) and a flat page tree of
 // the given page objects, and returns the file.
-func (p *pdf) pages(extra string, kids ...int) []byte {
+func (p *Doc) Pages(extra string, kids ...int) []byte {
 	refs := make([]string, len(kids))
 	for i, k := range kids {
-		refs[i] = ref(k)
+		refs[i] = Ref(k)
 	}
-	p.set(1, "<</Type /Catalog /Pages 2 0 R "+extra+">>")
-	p.set(2, fmt.Sprintf("<</Type /Pages /Count %d /Kids [%s]>>", len(kids), strings.Join(refs, " ")))
-	return p.bytes()
+	p.Set(1, "<</Type /Catalog /Pages 2 0 R "+extra+">>")
+	p.Set(2, fmt.Sprintf("<</Type /Pages /Count %d /Kids [%s]>>", len(kids), strings.Join(refs, " ")))
+	return p.Bytes()
 }
 
-// page adds a page of size box showing image img (0: none) with extra
+// Page adds a page of size box showing image img (0: none) with extra
 // entries in its dictionary, and returns its number.
-func (p *pdf) page(box string, img int, extra string) int {
+func (p *Doc) Page(box string, img int, extra string) int {
 	res := "<<>>"
 	if img > 0 {
-		res = "<</XObject <</Im0 " + ref(img) + ">>>>"
+		res = "<</XObject <</Im0 " + Ref(img) + ">>>>"
 	}
-	return p.add(fmt.Sprintf("<</Type /Page /Parent 2 0 R /MediaBox %s /Resources %s %s>>", box, res, extra))
+	return p.Add(fmt.Sprintf("<</Type /Page /Parent 2 0 R /MediaBox %s /Resources %s %s>>", box, res, extra))
 }
 
-// grey is a grey image XObject of w x h pixels, all white, Flate-encoded
+// Grey is a grey image XObject of w x h pixels, all white, Flate-encoded
 // (a few KB for a page).
-func (p *pdf) grey(w, h int) int {
-	return p.stream(fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode", w, h),
-		zeros(int64(w)*int64(h), 0xff))
+func (p *Doc) Grey(w, h int) int {
+	return p.Stream(fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode", w, h),
+		Zeros(int64(w)*int64(h), 0xff))
 }
 
-// healthy is a one-page A4 scan at 200 dpi.
-func healthy() []byte {
-	p := newPDF()
-	return p.pages("", p.page(a4, p.grey(1654, 2339), ""))
+// Healthy is a one-page A4 scan at 200 dpi.
+func Healthy() []byte {
+	p := New()
+	return p.Pages("", p.Page(A4, p.Grey(1654, 2339), ""))
 }
 
-// zeros returns n bytes of value v, Flate (zlib) encoded, built without
+// Zeros returns n bytes of value v, Flate (zlib) encoded, built without
 // compressing them: deflate blocks of a run of equal bytes repeat, so one
 // block is written and repeated (n is rounded up to whole MiB above 1 MiB).
-func zeros(n int64, v byte) []byte {
+func Zeros(n int64, v byte) []byte {
 	const chunk = 1 << 20
 	if n <= chunk {
 		var b bytes.Buffer
@@ -158,24 +161,24 @@ func zlibWrap(deflated []byte, n int64, v byte) []byte {
 // inv2 is the inverse of 2 modulo 65521.
 const inv2 = (65521 + 1) / 2
 
-func TestZeros(t *testing.T) {
-	for _, n := range []int64{10, 1 << 20, 3 << 20} {
-		r, err := zlib.NewReader(bytes.NewReader(zeros(n, 0xff)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(r)
-		if err != nil || int64(len(b)) != n || bytes.Count(b, []byte{0xff}) != len(b) {
-			t.Fatalf("zeros(%d): %d bytes, %v", n, len(b), err)
-		}
-	}
-}
-
-// deflateAgain zlib-encodes data (a second Flate layer).
-func deflateAgain(data []byte) []byte {
+// DeflateAgain zlib-encodes data (a second Flate layer).
+func DeflateAgain(data []byte) []byte {
 	var b bytes.Buffer
 	w, _ := zlib.NewWriterLevel(&b, zlib.BestCompression)
 	w.Write(data)
 	w.Close()
 	return b.Bytes()
+}
+
+// ManyPages is a document of n A4 pages sharing one 200 dpi image: pdfcpu
+// takes about 0.1 ms of CPU and some KB of memory a page to read it, so
+// 100,000 pages outgrow small limits.
+func ManyPages(n int) []byte {
+	p := New()
+	img := p.Grey(1654, 2339)
+	kids := make([]int, n)
+	for i := range kids {
+		kids[i] = p.Page(A4, img, "")
+	}
+	return p.Pages("", kids...)
 }
