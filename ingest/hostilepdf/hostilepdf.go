@@ -102,10 +102,11 @@ func (p *Doc) Grey(w, h int) int {
 		Zeros(int64(w)*int64(h), 0xff))
 }
 
-// Healthy is a one-page A4 scan at 200 dpi.
-func Healthy() []byte {
+// Healthy is a one-page A4 scan at 200 dpi; different ids give different
+// files (a distinct SHA-256 each).
+func Healthy(id int) []byte {
 	p := New()
-	return p.Pages("", p.Page(A4, p.Grey(1654, 2339), ""))
+	return p.Pages("", p.Page(A4, p.Grey(1654, 2339), fmt.Sprintf("/SohoaTestID %d", id)))
 }
 
 // Zeros returns n bytes of value v, Flate (zlib) encoded, built without

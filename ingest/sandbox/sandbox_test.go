@@ -238,7 +238,7 @@ func TestIdleProcessExits(t *testing.T) {
 func healthyFile(t *testing.T) string {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "healthy.pdf")
-	if err := os.WriteFile(f, hostilepdf.Healthy(), 0o600); err != nil {
+	if err := os.WriteFile(f, hostilepdf.Healthy(0), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return f
