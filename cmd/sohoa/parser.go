@@ -37,9 +37,13 @@ func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.
 	if !cfg.Check.Isolate {
 		return &pdfcheck.Checker{Limits: limits}, barcodeReader(cfg.Link.Barcodes, g), func() {}, nil
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("check.isolate: find own binary: %w", err)
+	// /proc/self/exe is this very binary even after an upgrade replaced
+	// the file: the parser always speaks this daemon's protocol.
+	exe := "/proc/self/exe"
+	if _, err := os.Stat(exe); err != nil {
+		if exe, err = os.Executable(); err != nil {
+			return nil, nil, nil, fmt.Errorf("check.isolate: find own binary: %w", err)
+		}
 	}
 	p, err := sandbox.New(sandbox.Config{
 		Command: []string{exe, parserCommand},
