@@ -102,6 +102,13 @@ func (p *Doc) Grey(w, h int) int {
 		Zeros(int64(w)*int64(h), 0xff))
 }
 
+// RGB is a colour image XObject of w x h pixels, all white,
+// Flate-encoded.
+func (p *Doc) RGB(w, h int) int {
+	return p.Stream(fmt.Sprintf("/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /FlateDecode", w, h),
+		Zeros(3*int64(w)*int64(h), 0xff))
+}
+
 // Healthy is a one-page A4 scan at 200 dpi; different ids give different
 // files (a distinct SHA-256 each).
 func Healthy(id int) []byte {

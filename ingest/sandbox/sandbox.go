@@ -56,8 +56,8 @@ import (
 // Defaults for the zero fields of Limits and Config.
 const (
 	DefaultMemory  = 1 << 30
-	DefaultCPU     = 30 * time.Second
-	DefaultTimeout = 60 * time.Second
+	DefaultCPU     = time.Minute
+	DefaultTimeout = 2 * time.Minute
 	DefaultIdle    = time.Minute
 )
 

@@ -185,7 +185,7 @@ func Default() Config {
 		LogLevel: "info",
 		Watch:    Watch{Mode: "events", Quiet: Duration(5 * time.Second), Rescan: Duration(60 * time.Second)},
 		Folders:  Folders{Errors: "Lỗi", Waiting: "Chờ mã hồ sơ"},
-		Check:    Check{MinDPI: 200, MaxBytes: 30 << 20, Isolate: true, ParserMemory: 1 << 30, ParserCPU: Duration(30 * time.Second), Timeout: Duration(time.Minute)},
+		Check:    Check{MinDPI: 200, MaxBytes: 30 << 20, Isolate: true, ParserMemory: 1 << 30, ParserCPU: Duration(time.Minute), Timeout: Duration(2 * time.Minute)},
 		Link:     Link{Pattern: dossier.StrictPattern, Barcodes: "always"},
 		Upload: Upload{
 			Sink:          "dir",
