@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -269,4 +270,38 @@ func TestLargestHealthyPage(t *testing.T) {
 		t.Errorf("%d parser processes started, want 1: a limit ended one", n)
 	}
 	t.Logf("peak RSS of the parser process: %d MiB", pool.PeakRSS()>>20)
+}
+
+// TestConcurrentRequests: two parser processes serve four callers at once,
+// a hostile file among them; every caller gets its own verdict.
+func TestConcurrentRequests(t *testing.T) {
+	p, err := sandbox.New(sandbox.Config{Command: []string{os.Args[0]}, Env: []string{childEnv}, Workers: 2,
+		Limits: sandbox.Limits{CPU: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	good := healthyFile(t)
+	big := manyPages(t, 100_000)
+	files := []string{good, big, good, good, good, good}
+	got := make([]reason.Code, len(files))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Go(func() {
+			r, err := p.Check(context.Background(), f, "")
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = r.Reason
+		})
+	}
+	wg.Wait()
+	for i, r := range got {
+		if want := map[bool]reason.Code{true: reason.ParserLimit}[files[i] == big]; r != want {
+			t.Errorf("file %d: %q, want %q", i, r, want)
+		}
+	}
+	if n := p.Started(); n < 2 || n > 3 {
+		t.Errorf("%d parser processes started, want 2 or 3 (two workers, one replaced after the kill)", n)
+	}
 }
