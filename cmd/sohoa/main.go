@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "report":
 		return cmdReport(ctx, args[1:], stdout, stderr)
 	case parserCommand:
-		return cmdParser(os.Stdin, stdout, stderr)
+		return cmdParser(stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "sohoa %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0

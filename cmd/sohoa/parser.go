@@ -20,8 +20,8 @@ const parserCommand = "internal-parser"
 
 // cmdParser is the parser process (see ingest/sandbox): requests on stdin,
 // answers on stdout.
-func cmdParser(stdin io.Reader, stdout, stderr io.Writer) int {
-	if err := sandbox.Serve(stdin, stdout); err != nil {
+func cmdParser(stderr io.Writer) int {
+	if err := sandbox.ServeStdio(); err != nil {
 		fmt.Fprintln(stderr, "sohoa:", err)
 		return 1
 	}

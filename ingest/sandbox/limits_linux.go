@@ -82,3 +82,19 @@ func cpuUsed() (time.Duration, error) {
 func seconds(d time.Duration) uint64 {
 	return uint64((d + time.Second - 1) / time.Second)
 }
+
+// ServeStdio is Serve on the process's stdin and stdout. The answers go to
+// a private copy of stdout, and stdout itself is pointed at stderr, so
+// that nothing a library prints can corrupt the answers.
+func ServeStdio() error {
+	fd, err := unix.FcntlInt(1, unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return fmt.Errorf("parser: keep stdout: %w", err)
+	}
+	if err := unix.Dup3(2, 1, 0); err != nil {
+		return fmt.Errorf("parser: point stdout at stderr: %w", err)
+	}
+	out := os.NewFile(uintptr(fd), "answers")
+	defer out.Close()
+	return Serve(os.Stdin, out)
+}

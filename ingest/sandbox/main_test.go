@@ -13,7 +13,7 @@ const childEnv = "SOHOA_SANDBOX_TEST_PARSER=1"
 
 func TestMain(m *testing.M) {
 	if os.Getenv("SOHOA_SANDBOX_TEST_PARSER") == "1" {
-		if err := sandbox.Serve(os.Stdin, os.Stdout); err != nil {
+		if err := sandbox.ServeStdio(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
