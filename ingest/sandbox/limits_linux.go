@@ -10,6 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// sigCPU is the signal of a used-up RLIMIT_CPU.
+const sigCPU = syscall.SIGXCPU
+
 // sysProcAttr makes the kernel kill the parser process when the daemon
 // dies (it also exits when its stdin ends).
 func sysProcAttr() *syscall.SysProcAttr {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/barcode"
@@ -45,7 +44,7 @@ func Serve(in io.Reader, out io.Writer) error {
 	}
 	lim := s.Limits.withDefaults()
 	xcpu := make(chan os.Signal, 1)
-	signal.Notify(xcpu, syscall.SIGXCPU)
+	signal.Notify(xcpu, sigCPU)
 	go func() {
 		<-xcpu
 		fmt.Fprintln(os.Stderr, "sohoa parser: CPU time limit reached")
