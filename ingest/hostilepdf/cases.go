@@ -43,6 +43,12 @@ func Cases() []Case {
 			p.Add("[" + strings.Repeat("[", 200_000) + strings.Repeat("]", 200_000) + "]")
 			return p.Pages("", p.Page(A4, p.Grey(1654, 2339), ""))
 		}, Reason: "", Pages: 1, DPI: 200},
+		{Name: "page nested past the parser's limit", File: func() []byte {
+			// The page object itself reads as null: without a check of its
+			// own, pdfcpu's relaxed validation puts a blank page there.
+			p := New()
+			return p.Pages("", p.Page(A4, p.Grey(1654, 2339), "/Deep "+strings.Repeat("[", 200_000)+strings.Repeat("]", 200_000)))
+		}, Reason: "unreadable"},
 		{Name: "nested dictionaries", File: func() []byte {
 			p := New()
 			pg := p.Page(A4, p.Grey(1654, 2339), "")

@@ -84,6 +84,9 @@ func open(ctx context.Context, lim Limits, data []byte) (*model.Context, Result)
 		}
 		return nil, unreadable("read: %v", err)
 	}
+	if n := lostPages(doc.XRefTable); n > 0 {
+		return nil, unreadable("page tree: %d pages missing or unreadable", n)
+	}
 	if err := validate.XRefTable(doc); err != nil {
 		return nil, unreadable("validate: %v", err)
 	}
