@@ -235,7 +235,7 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		return err
 	}
 	log.Info("scan recorded", "sha256", sha, "state", sc.State, "reason", sc.Reason, "detail", sc.Detail,
-		"dossiers", codes, "pages", sc.Pages, "min_dpi", sc.MinDPI, "repaired", sc.Repaired, "bytes", sc.Size)
+		"dossiers", codes, "pages", sc.Pages, "min_dpi", sc.MinDPI, "repaired", sc.Repaired, "bytes", sc.Size, "flags", res.Flags)
 	if sc.State == store.Queued {
 		in.cfg.Queued()
 	}

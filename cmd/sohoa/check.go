@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +14,7 @@ import (
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
 	"github.com/sohoa/sohoa/ingest"
-	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
-	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 )
 
@@ -33,6 +32,7 @@ type checkResult struct {
 	Pages    int         `json:"pages"`
 	MinDPI   float64     `json:"min_dpi"`
 	Repaired bool        `json:"repaired"`
+	Flags    []string    `json:"flags"` // fonts, javascript, embedded_files: accepted, never run
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -58,11 +58,12 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 0
 	}
 	linker := &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign}
-	var reader *barcode.Reader
-	if cfg.Link.Barcodes != "off" {
-		reader = &barcode.Reader{Grammar: grammar}
+	checker, reader, stopParsers, err := parsers(cfg, grammar, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		fmt.Fprintln(stderr, "sohoa check:", err)
+		return 1
 	}
-	checker := &pdfcheck.Checker{Limits: pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes)}}
+	defer stopParsers()
 	tmp, err := os.MkdirTemp("", "sohoa-check-")
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa check:", err)
@@ -92,8 +93,8 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // checkFile validates and links one file as the daemon would; b nil: no
 // receipts are read (link.barcodes: off); skipNamed: not for named files.
-func checkFile(ctx context.Context, c *pdfcheck.Checker, b *barcode.Reader, skipNamed bool, l *ingest.Linker, file, repaired string) checkResult {
-	r := checkResult{File: file, Dossiers: []string{}}
+func checkFile(ctx context.Context, c ingest.Checker, b ingest.BarcodeReader, skipNamed bool, l *ingest.Linker, file, repaired string) checkResult {
+	r := checkResult{File: file, Dossiers: []string{}, Flags: []string{}}
 	codes, hold, detail := l.Link(file)
 	info, err := os.Lstat(file)
 	switch {
@@ -110,6 +111,7 @@ func checkFile(ctx context.Context, c *pdfcheck.Checker, b *barcode.Reader, skip
 			break
 		}
 		r.Reason, r.Detail, r.Pages, r.MinDPI, r.Repaired = res.Reason, res.Detail, res.Pages, res.MinDPI, res.Repaired
+		r.Flags = append([]string{}, res.Flags...)
 		if res.Reason != "" || b == nil || hold == "" && skipNamed {
 			break
 		}
@@ -160,6 +162,9 @@ func (r checkResult) line() string {
 		fmt.Fprintf(&b, "valid    %s: pages %d, %.0f dpi", r.File, r.Pages, r.MinDPI)
 		if r.Repaired {
 			b.WriteString(", repaired")
+		}
+		if len(r.Flags) > 0 {
+			fmt.Fprintf(&b, ", contains %s (not run)", strings.Join(r.Flags, ", "))
 		}
 		if len(r.Dossiers) > 0 {
 			fmt.Fprintf(&b, ", dossier %s (found by %s)", strings.Join(r.Dossiers, ","), r.FoundBy)

@@ -25,7 +25,6 @@ import (
 	"github.com/sohoa/sohoa/ingest"
 	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
-	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/store"
 	"github.com/sohoa/sohoa/ingest/upload"
 	"github.com/sohoa/sohoa/metrics"
@@ -107,14 +106,20 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		return err
 	}
 	defer adm.Shutdown(context.Background())
+	checker, receipts, stopParsers, err := parsers(cfg, grammar, log)
+	if err != nil {
+		return err
+	}
+	defer stopParsers()
 	in, err := ingest.New(ingest.Config{
 		Inbox:             cfg.Inbox,
 		DataDir:           cfg.DataDir,
 		Errors:            cfg.Folders.Errors,
 		Waiting:           cfg.Folders.Waiting,
 		Linker:            &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign, SkipFolder: cfg.Folders.Waiting},
-		Checker:           &pdfcheck.Checker{Limits: pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes)}},
-		Barcodes:          barcodeReader(cfg.Link.Barcodes, grammar),
+		Checker:           checker,
+		Barcodes:          receipts,
+		CheckTimeout:      time.Duration(cfg.Check.Timeout) + time.Minute, // the parser's own limit comes first
 		SkipNamedReceipts: cfg.Link.Barcodes == "unnamed",
 		Store:             st,
 		MaxBytes:          int64(cfg.Check.MaxBytes),

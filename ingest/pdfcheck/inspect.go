@@ -84,6 +84,9 @@ func open(ctx context.Context, lim Limits, data []byte) (*model.Context, Result)
 		}
 		return nil, unreadable("read: %v", err)
 	}
+	if n := lostPages(doc.XRefTable); n > 0 {
+		return nil, unreadable("page tree: %d pages missing or unreadable", n)
+	}
 	if err := validate.XRefTable(doc); err != nil {
 		return nil, unreadable("validate: %v", err)
 	}
@@ -96,7 +99,7 @@ func judge(doc *model.Context, lim Limits) Result {
 	if err != nil {
 		return unreadable("%v", err)
 	}
-	res := Result{Pages: len(pages)}
+	res := Result{Pages: len(pages), Flags: contentFlags(doc.XRefTable)}
 	if len(pages) == 0 {
 		res.Reason, res.Detail = reason.NoPages, "page tree is empty"
 		return res

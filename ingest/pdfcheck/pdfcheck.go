@@ -71,6 +71,10 @@ type Result struct {
 	// repaired copy's. It is only set on valid results; the copy was then
 	// written (fsynced) to repairedDst, unless repairedDst was empty.
 	Repaired bool
+	// Flags name content a scanner never writes (FlagFonts, FlagJavaScript,
+	// FlagEmbeddedFiles), found in a file that opened; nil when none. They
+	// do not change the verdict: see the Flag constants.
+	Flags []string
 }
 
 // Checker checks files against Limits. The zero value uses the defaults and

@@ -20,6 +20,10 @@ const (
 	NoPages    Code = "no_pages"    // a PDF without a single page
 	LowDPI     Code = "low_dpi"     // a page image below the configured minimum resolution
 	TooLarge   Code = "too_large"   // over the configured size cap
+	// ParserLimit: the isolated parser process was killed or died on the
+	// file (memory, CPU time, wall-clock time, a crash): hostile or
+	// pathological content, never a healthy scan.
+	ParserLimit Code = "parser_limit"
 )
 
 // Holds: the file is fine but cannot be linked to a dossier without a person.
@@ -33,7 +37,7 @@ const (
 
 // Rejections lists every rejection code, in a stable order, so that metrics
 // can create each label value at zero.
-var Rejections = []Code{NotRegular, Empty, NotPDF, Unreadable, Encrypted, NoPages, LowDPI, TooLarge}
+var Rejections = []Code{NotRegular, Empty, NotPDF, Unreadable, Encrypted, NoPages, LowDPI, TooLarge, ParserLimit}
 
 // Holds lists every hold code, in a stable order.
 var Holds = []Code{NoCode, AmbiguousCode, ForeignAgency, CodeConflict, Batch}
@@ -57,6 +61,8 @@ var texts = map[Code]text{
 		"Chỉnh máy quét ở độ phân giải 200 dpi trở lên rồi quét lại.", "page image below the minimum resolution"},
 	TooLarge: {"Tệp quá lớn so với dung lượng tối đa hệ thống cho phép.",
 		"Quét lại ở chế độ xám hoặc đen trắng, hoặc tách hồ sơ thành nhiều tệp.", "file is larger than the size cap"},
+	ParserLimit: {"Tệp PDF không đọc được: việc đọc tệp vượt quá giới hạn bộ nhớ hoặc thời gian cho phép (tệp hỏng hoặc có nội dung bất thường).",
+		"Quét lại hồ sơ bằng máy quét và lưu thành PDF; nếu vẫn lỗi, báo cho cán bộ CNTT.", "unreadable: parser limit"},
 	NoCode: {"Không tìm thấy mã hồ sơ trong tên tệp hoặc tên thư mục.",
 		"Đổi tên tệp trong thư mục này để có mã hồ sơ (ví dụ 000.00.12.H57-200320-0001.pdf); hệ thống sẽ tự tải lên.", "no dossier code found"},
 	AmbiguousCode: {"Tên tệp có nhiều mã hồ sơ khác nhau nên không biết thuộc hồ sơ nào.",

@@ -67,6 +67,12 @@ type Folders struct {
 type Check struct {
 	MinDPI   float64  `yaml:"min_dpi"`
 	MaxBytes ByteSize `yaml:"max_bytes"`
+	// Isolate parses files in a separate parser process with the limits
+	// below; false parses them inside the daemon (no limit on memory).
+	Isolate      bool     `yaml:"isolate"`
+	ParserMemory ByteSize `yaml:"parser_memory"` // the parser process's resident memory cap
+	ParserCPU    Duration `yaml:"parser_cpu"`    // CPU time per file
+	Timeout      Duration `yaml:"timeout"`       // wall-clock time per file
 }
 
 // Link says how scans are linked to dossiers.
@@ -236,7 +242,7 @@ func Default() Config {
 		LogLevel: "info",
 		Watch:    Watch{Mode: "events", Quiet: Duration(5 * time.Second), Rescan: Duration(60 * time.Second), Workers: 2},
 		Folders:  Folders{Errors: "Lỗi", Waiting: "Chờ mã hồ sơ"},
-		Check:    Check{MinDPI: 200, MaxBytes: 30 << 20},
+		Check:    Check{MinDPI: 200, MaxBytes: 30 << 20, Isolate: true, ParserMemory: 1 << 30, ParserCPU: Duration(time.Minute), Timeout: Duration(2 * time.Minute)},
 		Link:     Link{Pattern: dossier.StrictPattern, Barcodes: "always"},
 		Upload: Upload{
 			Sink:          "dir",
@@ -347,6 +353,12 @@ func (c *Config) validate() error {
 		return bad("check.min_dpi", "must be positive")
 	case c.Check.MaxBytes <= 0:
 		return bad("check.max_bytes", "must be positive")
+	case c.Check.ParserMemory < 64<<20:
+		return bad("check.parser_memory", "must be at least 64MiB")
+	case c.Check.ParserCPU < Duration(time.Second):
+		return bad("check.parser_cpu", "must be at least 1s")
+	case c.Check.Timeout < Duration(time.Second):
+		return bad("check.timeout", "must be at least 1s")
 	case c.Upload.Concurrency < 1 || c.Upload.Concurrency > 64:
 		return bad("upload.concurrency", "must be between 1 and 64")
 	case c.Upload.QueueMaxBytes <= 0:

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/sohoa/sohoa/cmd/sohoa/config"
+	"github.com/sohoa/sohoa/ingest"
+	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/pdfcheck"
+	"github.com/sohoa/sohoa/ingest/sandbox"
+)
+
+// parserCommand is the internal subcommand the parser process runs: not in
+// the usage, not for people.
+const parserCommand = "internal-parser"
+
+// cmdParser is the parser process (see ingest/sandbox): requests on stdin,
+// answers on stdout.
+func cmdParser(stderr io.Writer) int {
+	if err := sandbox.ServeStdio(); err != nil {
+		fmt.Fprintln(stderr, "sohoa:", err)
+		return 1
+	}
+	return 0
+}
+
+// parsers returns the checker and the receipt reader for cfg (reader nil
+// when link.barcodes is off): in parser processes of this binary when
+// check.isolate is set, else in this process. stop ends the parser
+// processes.
+func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.Checker, r ingest.BarcodeReader, stop func(), err error) {
+	limits := pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes), MaxTime: time.Duration(cfg.Check.Timeout)}
+	if !cfg.Check.Isolate {
+		return &pdfcheck.Checker{Limits: limits}, barcodeReader(cfg.Link.Barcodes, g), func() {}, nil
+	}
+	// /proc/self/exe is this very binary even after an upgrade replaced
+	// the file: the parser always speaks this daemon's protocol.
+	exe := "/proc/self/exe"
+	if _, err := os.Stat(exe); err != nil {
+		if exe, err = os.Executable(); err != nil {
+			return nil, nil, nil, fmt.Errorf("check.isolate: find own binary: %w", err)
+		}
+	}
+	p, err := sandbox.New(sandbox.Config{
+		Command: []string{exe, parserCommand},
+		Check:   limits,
+		Pattern: cfg.Link.Pattern,
+		Limits: sandbox.Limits{Memory: int64(cfg.Check.ParserMemory), CPU: time.Duration(cfg.Check.ParserCPU),
+			Timeout: time.Duration(cfg.Check.Timeout)},
+		Logger: log.With("component", "parser"),
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if cfg.Link.Barcodes != "off" {
+		r = p
+	}
+	return p, r, func() { p.Close() }, nil
+}

@@ -1,0 +1,104 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"time"
+
+	"github.com/sohoa/sohoa/ingest/barcode"
+	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/pdfcheck"
+)
+
+// lifetimeCPU is how much CPU time one parser process may use over its
+// life, at least: the RLIMIT_CPU hard limit, a backstop behind the
+// per-request soft limit.
+const lifetimeCPU = 10 * time.Minute
+
+// idleRelease is how long the parser process idles before it returns its
+// free heap to the system.
+const idleRelease = 5 * time.Second
+
+// Serve is the parser process: it reads the setup and then requests from
+// in, and writes one answer per request to out, until in ends (nil) or the
+// process nears its lifetime CPU budget (nil, after telling the daemon).
+// It sets the process's limits before it reads the first request, and
+// exits the process (status exitCPU) when a request's CPU time runs out.
+// Call it from the main goroutine of a process that does nothing else.
+func Serve(in io.Reader, out io.Writer) error {
+	dec := gob.NewDecoder(bufio.NewReader(in))
+	enc := gob.NewEncoder(out)
+	var s setup
+	if err := dec.Decode(&s); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return fmt.Errorf("parser: read setup: %w", err)
+	}
+	lim := s.Limits.withDefaults()
+	xcpu := make(chan os.Signal, 1)
+	signal.Notify(xcpu, sigCPU)
+	go func() {
+		<-xcpu
+		fmt.Fprintln(os.Stderr, "sohoa parser: CPU time limit reached")
+		os.Exit(exitCPU)
+	}()
+	cpu, err := limitProcess(lim)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sohoa parser:", err)
+		os.Exit(exitSetup)
+	}
+	g, err := dossier.NewGrammar(s.Pattern)
+	if err != nil {
+		return fmt.Errorf("parser: %w", err)
+	}
+	chk := s.Check
+	chk.MaxTime = 2 * lim.Timeout // the daemon's wall-clock limit comes first
+	checker := &pdfcheck.Checker{Limits: chk}
+	reader := &barcode.Reader{Grammar: g}
+	ctx := context.Background()
+	// Hand a big parse's heap back once the process idles a while.
+	release := time.AfterFunc(time.Hour, debug.FreeOSMemory)
+	release.Stop()
+	for {
+		var req request
+		if err := dec.Decode(&req); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("parser: read request: %w", err)
+		}
+		release.Stop()
+		if err := cpu.budget(lim.CPU); err != nil {
+			fmt.Fprintln(os.Stderr, "sohoa parser:", err)
+			os.Exit(exitSetup)
+		}
+		var a answer
+		switch req.Op {
+		case opCheck:
+			a.Result, err = checker.Check(ctx, req.Path, req.Dst)
+		case opBarcodes:
+			a.Pages, err = reader.ReadFirst(ctx, req.Path, req.N)
+		default:
+			err = fmt.Errorf("unknown request %q", req.Op)
+		}
+		if err != nil {
+			a.Err = err.Error()
+		}
+		a.Retire = cpu.nearEnd(lim.CPU)
+		if err := enc.Encode(a); err != nil {
+			return fmt.Errorf("parser: write answer: %w", err)
+		}
+		if a.Retire {
+			return nil
+		}
+		release.Reset(idleRelease)
+	}
+}
