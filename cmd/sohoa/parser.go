@@ -47,6 +47,8 @@ func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.
 	}
 	p, err := sandbox.New(sandbox.Config{
 		Command: []string{exe, parserCommand},
+		// One parser a watch worker: files taken at once are parsed at once.
+		Workers: cfg.Watch.Workers,
 		Check:   limits,
 		Pattern: cfg.Link.Pattern,
 		Limits: sandbox.Limits{Memory: int64(cfg.Check.ParserMemory), CPU: time.Duration(cfg.Check.ParserCPU),
