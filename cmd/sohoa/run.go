@@ -113,6 +113,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Checker:           &pdfcheck.Checker{Limits: pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes)}},
 		Barcodes:          barcodeReader(cfg.Link.Barcodes, grammar),
 		SkipNamedReceipts: cfg.Link.Barcodes == "unnamed",
+		Blanks:            blankFinder(cfg.Pages),
 		Store:             st,
 		MaxBytes:          int64(cfg.Check.MaxBytes),
 		Queued:            worker.Wake,
@@ -124,7 +125,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	if err := in.Recover(ctx); err != nil {
 		return fmt.Errorf("recover data dir: %w", err)
 	}
-	worker.Path = func(j store.Job) string { return in.SpoolPath(j.SHA256, j.Repaired) }
+	worker.Path = in.ContentPath
 	worker.Done = func(j store.Job) {
 		if sc, err := st.Scan(j.SHA256); err == nil && sc.State == store.Uploaded {
 			if err := in.Archive(j.SHA256); err != nil {
@@ -290,4 +291,13 @@ func barcodeReader(mode string, g *dossier.Grammar) ingest.BarcodeReader {
 		return nil
 	}
 	return &barcode.Reader{Grammar: g}
+}
+
+// blankFinder returns the blank page finder for the pages block, nil when
+// blank pages are uploaded.
+func blankFinder(p config.Pages) ingest.BlankFinder {
+	if !p.DropBlank {
+		return nil
+	}
+	return &barcode.BlankFinder{White: uint8(p.BlankWhite*255/100 + 0.5), MaxInk: p.BlankMaxInk / 100}
 }
