@@ -1,15 +1,18 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/sohoa/sohoa/ingest/atomicfile"
+	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
 )
@@ -73,4 +76,21 @@ func (in *Ingester) placeHeld(sc store.Scan, log *slog.Logger) error {
 	log.Info("pages before the first receipt wait for a code", "sha256", sc.SHA256, "to", filepath.ToSlash(rel),
 		"detail", sc.Detail)
 	return nil
+}
+
+// ReadReceipts reads the receipts of a scan at path. A scan without a code
+// in its name (named false) is read whole. A named one has its first page
+// with an image read, to check it against the name; when that page is a
+// receipt, the scan may be a batch saved under its first dossier's name, and
+// its other pages are read too, for more receipts. A named scan that does not
+// open with a receipt is not read further.
+func ReadReceipts(ctx context.Context, r BarcodeReader, path string, named bool) ([]barcode.Page, error) {
+	if !named {
+		return r.ReadFirst(ctx, path, 0)
+	}
+	pages, err := r.ReadFirst(ctx, path, 1)
+	if err != nil || !slices.ContainsFunc(pages, func(p barcode.Page) bool { return len(p.Codes) > 0 }) || len(pages) < 2 {
+		return pages, err
+	}
+	return r.ReadFirst(ctx, path, 0)
 }

@@ -196,12 +196,9 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	var read []barcode.Page // what the receipts' reader saw
 	if res.Reason == "" && tmp != "" && in.cfg.Barcodes != nil && (hold != "" || !in.cfg.SkipNamedReceipts) {
 		// A scan its name links is checked against a receipt on its first
-		// page only; one without a code is searched whole for receipts.
-		first := 0
-		if hold == "" {
-			first = 1
-		}
-		pages, err := in.cfg.Barcodes.ReadFirst(ctx, in.SpoolPath(sha, false), first)
+		// page, and read whole only when it opens with one; one without a
+		// code is searched whole for receipts.
+		pages, err := ReadReceipts(ctx, in.cfg.Barcodes, in.SpoolPath(sha, false), hold == "")
 		if err != nil {
 			return fmt.Errorf("read barcodes of %s: %w", rel, err)
 		}

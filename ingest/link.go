@@ -85,6 +85,10 @@ func (l *Linker) Receipt(codes []string, hold reason.Code, detail string, pages 
 		for i, f := range found {
 			all[i] = f.Code
 		}
+		if hold == "" && codes[0] != found[0].Code {
+			return []string{codes[0], found[0].Code}, reason.CodeConflict,
+				fmt.Sprintf("name says %s, the first of %d receipts (%s) says %s", codes[0], len(found), found[0].Symbology, found[0].Code), ""
+		}
 		return all, reason.Batch, fmt.Sprintf("%d receipts: %s", len(found), strings.Join(all, ", ")), ""
 	}
 	bc := found[0]

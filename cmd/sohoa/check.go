@@ -123,11 +123,7 @@ func checkFile(ctx context.Context, c *pdfcheck.Checker, b *barcode.Reader, skip
 		if res.Reason != "" || b == nil || hold == "" && skipNamed {
 			break
 		}
-		first := 0 // as the daemon: a linked name is checked against page 1 only
-		if hold == "" {
-			first = 1
-		}
-		pages, err := b.ReadFirst(ctx, file, first)
+		pages, err := ingest.ReadReceipts(ctx, b, file, hold == "") // as the daemon
 		if err != nil {
 			r.Reason, r.Detail = reason.Unreadable, err.Error()
 			break

@@ -207,3 +207,24 @@ func FuzzDrawsOneXObject(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkBlankFinder times Find per page: on the duplex sample (2 of 5
+// pages decoded, both blank) and on the batch sample (6 pages, none
+// decoded: their stored size rules them out).
+func BenchmarkBlankFinder(b *testing.B) {
+	for _, name := range []string{"duplex_0001.pdf", "batch_0001.pdf"} {
+		b.Run(name, func(b *testing.B) {
+			p := filepath.Join(samplesDir, name)
+			var f BlankFinder
+			pages := 0
+			for b.Loop() {
+				got, err := f.Find(context.Background(), p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				pages = got.Pages
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*pages), "ms/page")
+		})
+	}
+}
