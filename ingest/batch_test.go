@@ -3,7 +3,6 @@ package ingest
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
@@ -28,16 +27,7 @@ func TestNamedBatchIsSplit(t *testing.T) {
 			if err := f.ingest(tc.name); err != nil {
 				t.Fatal(err)
 			}
-			due, _, err := f.st.Jobs(time.Now().Add(time.Hour), 10)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var codes []string
-			for _, j := range due {
-				codes = append(codes, j.Dossier)
-			}
-			slices.Sort(codes)
-			if !slices.Equal(codes, tc.queued) {
+			if codes := queuedCodes(t, f.st); !slices.Equal(codes, tc.queued) {
 				t.Errorf("queued %v, want %v", codes, tc.queued)
 			}
 			var held []store.Scan

@@ -32,6 +32,21 @@ func pageCount(t *testing.T, p string) int {
 	return len(pp)
 }
 
+// queuedCodes returns the dossiers of the queued uploads, sorted.
+func queuedCodes(t *testing.T, st *store.Store) []string {
+	t.Helper()
+	due, _, err := st.Jobs(time.Now().Add(time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, j := range due {
+		codes = append(codes, j.Dossier)
+	}
+	slices.Sort(codes)
+	return codes
+}
+
 func onlyJob(t *testing.T, st *store.Store) store.Job {
 	t.Helper()
 	due, _, err := st.Jobs(time.Now().Add(time.Hour), 10)
@@ -183,16 +198,7 @@ func TestPagesBeforeTheFirstReceiptWaitWhileTheRestIsUploaded(t *testing.T) {
 	if exists(filepath.Join(f.inbox, "gộp.pdf")) {
 		t.Error("the batch is still in the inbox")
 	}
-	due, _, err := f.st.Jobs(time.Now().Add(time.Hour), 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var codes []string
-	for _, j := range due {
-		codes = append(codes, j.Dossier)
-	}
-	slices.Sort(codes)
-	if !slices.Equal(codes, []string{"000.00.12.H57-200321-0002", "000.00.12.H57-200321-0003"}) {
+	if codes := queuedCodes(t, f.st); !slices.Equal(codes, []string{"000.00.12.H57-200321-0002", "000.00.12.H57-200321-0003"}) {
 		t.Errorf("queued %v", codes)
 	}
 	waiting := filepath.Join(f.inbox, "Chờ mã hồ sơ")
