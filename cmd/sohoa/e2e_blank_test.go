@@ -2,15 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/pages"
 )
 
 // checkJSON runs `sohoa check --json` on files and returns its results by file.
@@ -187,4 +191,50 @@ func (e *env) fullLog() string {
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
 	return e.log.String()
+}
+
+// TestBatchWithPagesBeforeItsFirstReceiptEndToEnd: the receipts' parts are
+// uploaded, and the page before the first receipt waits in the staff folder
+// with a note, as sohoa check announced.
+func TestBatchWithPagesBeforeItsFirstReceiptEndToEnd(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "gộp.pdf")
+	// The sample batch without its first receipt: a page of the first
+	// dossier, then the receipts of the second and third with a page each.
+	if err := pages.Extract(context.Background(), filepath.Join(corpus, "batch_0001.pdf"), src, []int{2, 3, 4, 5, 6}); err != nil {
+		t.Fatal(err)
+	}
+	if got := checkJSON(t, src)[src]; !got.Valid || got.Parts != 2 || !slices.Equal(got.HeldPages, []int{1}) {
+		t.Errorf("sohoa check: %+v, want 2 parts and page 1 held", got)
+	}
+	e := newEnv(t)
+	e.start()
+	copyFile(t, src, filepath.Join(e.inbox, "gộp.pdf"))
+	held := filepath.Join(e.inbox, "Chờ mã hồ sơ", "gộp - trang trước phiếu tiếp nhận.pdf")
+	e.waitFor("two parts uploaded and the first page waiting", 60*time.Second, func() bool {
+		_, err := os.Stat(held + ".txt")
+		return len(e.outboxFiles()) == 2 && err == nil
+	})
+	for _, code := range []string{"000.00.12.H57-200321-0002", "000.00.12.H57-200321-0003"} {
+		if _, ok := e.outboxFiles()[code+"/gộp - "+code+".pdf"]; !ok {
+			t.Errorf("no part uploaded for %s: %v", code, e.outboxFiles())
+		}
+	}
+	if got := checkJSON(t, held)[held]; !got.Valid || got.Pages != 1 || got.Hold != "no_code" {
+		t.Errorf("held part: %+v", got)
+	}
+	if note, _ := os.ReadFile(held + ".txt"); !strings.Contains(string(note), "trước phiếu tiếp nhận") {
+		t.Errorf("note does not say why:\n%s", note)
+	}
+	// Staff name its dossier: it is uploaded too.
+	code := "000.00.12.H57-200321-0001"
+	if err := os.Rename(held, filepath.Join(e.inbox, "Chờ mã hồ sơ", code+".pdf")); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("the renamed part uploaded", 30*time.Second, func() bool {
+		_, ok := e.outboxFiles()[code+"/"+code+".pdf"]
+		return ok
+	})
+	if _, err := os.Stat(held + ".txt"); err == nil {
+		t.Error("the note stayed after the part was uploaded")
+	}
 }
