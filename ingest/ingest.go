@@ -604,11 +604,14 @@ func (in *Ingester) split(ctx context.Context, p string, batch store.Scan, res p
 		return false, nil
 	}
 	batch.State, batch.Dossiers, batch.Reason, batch.Detail = store.Split, codes, "", ""
+	for _, n := range lost {
+		batch.BlankDropped += n
+	}
 	if err := in.cfg.Store.RecordSplit(batch, scans); err != nil {
 		return false, err
 	}
 	log.Info("batch split at its receipts", "sha256", batch.SHA256, "dossiers", codes, "parts", len(scans),
-		"held", len(held), "blank_pages_dropped", len(drop))
+		"held", len(held), "blank_pages_dropped", batch.BlankDropped)
 	in.cfg.Queued()
 	for _, h := range held {
 		if err := in.placeHeld(h, log); err != nil {
