@@ -34,7 +34,7 @@ func (in *Ingester) Recover(ctx context.Context) error {
 			removed++
 			continue
 		}
-		sha := strings.TrimSuffix(strings.TrimSuffix(name, ".pdf"), ".repaired")
+		sha := spoolSHA(name)
 		sc, err := in.cfg.Store.Scan(sha)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -50,6 +50,12 @@ func (in *Ingester) Recover(ctx context.Context) error {
 				return err
 			}
 			archived++
+		case sc.State == store.Waiting && sc.Batch != "" && !sc.Settled:
+			// Pages of a split batch before its first receipt, recorded
+			// but not yet put where staff see them.
+			if err := in.placeHeld(sc, in.cfg.Logger); err != nil {
+				return err
+			}
 		}
 	}
 	if removed+archived > 0 {
@@ -62,8 +68,7 @@ func (in *Ingester) Recover(ctx context.Context) error {
 // is idempotent and needs no sync: if a crash undoes the rename, the copy is
 // back in the spool and Recover moves it again.
 func (in *Ingester) Archive(sha string) error {
-	for _, repaired := range []bool{false, true} {
-		src := in.SpoolPath(sha, repaired)
+	for _, src := range []string{in.SpoolPath(sha, false), in.SpoolPath(sha, true), in.TrimmedPath(sha)} {
 		dst := filepath.Join(in.archive, filepath.Base(src))
 		if err := os.Rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("archive %s: %w", sha, err)
@@ -88,7 +93,7 @@ func (in *Ingester) Prune(ctx context.Context, retention time.Duration) (int, er
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		sha := strings.TrimSuffix(strings.TrimSuffix(e.Name(), ".pdf"), ".repaired")
+		sha := spoolSHA(e.Name())
 		sc, err := in.cfg.Store.Scan(sha)
 		if err != nil || sc.State != store.Uploaded || sc.Uploaded.After(cutoff) {
 			continue
@@ -98,4 +103,11 @@ func (in *Ingester) Prune(ctx context.Context, retention time.Duration) (int, er
 		}
 	}
 	return n, nil
+}
+
+// spoolSHA returns the SHA-256 a spool or archive file name carries:
+// "<sha>.pdf", "<sha>.repaired.pdf", "<sha>.trimmed.pdf".
+func spoolSHA(name string) string {
+	sha, _, _ := strings.Cut(name, ".")
+	return sha
 }

@@ -70,6 +70,9 @@ type Config struct {
 	Queued func()
 	Now    func() time.Time // nil: time.Now
 	Logger *slog.Logger     // nil: discard
+	// Blanks finds the blank back sides of duplex scans, which are then
+	// left out of what is uploaded; nil: every page is uploaded.
+	Blanks BlankFinder
 }
 
 // Ingester runs the pipeline. Its methods may be called concurrently, but
@@ -197,17 +200,16 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		}
 	}
 	codes, hold, detail := in.cfg.Linker.Link(rel)
+	var read []barcode.Page // what the receipts' reader saw
 	if res.Reason == "" && tmp != "" && in.cfg.Barcodes != nil && (hold != "" || !in.cfg.SkipNamedReceipts) {
 		// A scan its name links is checked against a receipt on its first
-		// page only; one without a code is searched whole for receipts.
-		first := 0
-		if hold == "" {
-			first = 1
-		}
-		pages, err := in.cfg.Barcodes.ReadFirst(ctx, in.SpoolPath(sha, false), first)
+		// page, and read whole only when it opens with one; one without a
+		// code is searched whole for receipts.
+		pages, err := ReadReceipts(ctx, in.cfg.Barcodes, in.SpoolPath(sha, false), hold == "")
 		if err != nil {
 			return fmt.Errorf("read barcodes of %s: %w", rel, err)
 		}
+		read = pages
 		var via string
 		codes, hold, detail, via = in.cfg.Linker.Receipt(codes, hold, detail, pages)
 		if via != "" {
@@ -220,6 +222,11 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 					return err
 				}
 			}
+		}
+	}
+	if res.Reason == "" && tmp != "" {
+		if err := in.trim(ctx, &sc, read, log); err != nil {
+			return err
 		}
 	}
 	sc.Dossiers = codes
@@ -348,7 +355,7 @@ func (in *Ingester) relink(p, rel string, sc store.Scan, log *slog.Logger) error
 		return fmt.Errorf("waiting scan %s has no spool copy", sc.SHA256)
 	}
 	codes, hold, detail := in.cfg.Linker.Link(rel)
-	if (sc.Reason == reason.CodeConflict || sc.Reason == reason.Batch) && (rel == sc.Place || path.Base(rel) == sc.Name) {
+	if (sc.Reason == reason.CodeConflict || sc.Reason == reason.Batch || sc.Reason == reason.BeforeReceipt) && (rel == sc.Place || path.Base(rel) == sc.Name) {
 		// Held because of what its receipts say, which the name alone
 		// cannot show: the hold stands until a person renames the file.
 		codes, hold, detail = sc.Dossiers, sc.Reason, sc.Detail
@@ -559,7 +566,12 @@ func (in *Ingester) split(ctx context.Context, p string, batch store.Scan, res p
 	src := in.SpoolPath(batch.SHA256, res.Repaired)
 	ext := path.Ext(batch.Name)
 	stem := strings.TrimSuffix(batch.Name, ext)
-	var scans []store.Scan
+	drop, err := in.findBlanks(ctx, src, res.Pages, nil, log)
+	if err != nil {
+		return false, err
+	}
+	lost := withoutBlanks(parts, drop)
+	var scans, held []store.Scan
 	var codes []string
 	for i, part := range parts {
 		tmp := filepath.Join(in.spool, fmt.Sprintf(".tmp-part-%s-%d.pdf", batch.SHA256[:16], i))
@@ -590,23 +602,39 @@ func (in *Ingester) split(ctx context.Context, p string, batch store.Scan, res p
 		if _, err := in.cfg.Store.Scan(sha); err == nil {
 			continue // this very part was recorded before
 		}
+		if part.Code == "" {
+			h := heldPart(batch, sha, size, part.Pages, pr.MinDPI)
+			h.BlankDropped = lost[i]
+			scans, held = append(scans, h), append(held, h)
+			continue
+		}
 		codes = append(codes, part.Code)
 		scans = append(scans, store.Scan{SHA256: sha, Size: size, Name: stem + " - " + part.Code + ext,
 			Source: batch.Source, State: store.Queued, Dossiers: []string{part.Code}, Pages: len(part.Pages),
-			MinDPI: pr.MinDPI, Seen: batch.Seen})
+			MinDPI: pr.MinDPI, Seen: batch.Seen, BlankDropped: lost[i]})
 	}
 	if err := atomicfile.SyncDir(in.spool); err != nil {
 		return false, err
 	}
-	if len(scans) == 0 {
+	if len(codes) == 0 {
 		return false, nil
 	}
 	batch.State, batch.Dossiers, batch.Reason, batch.Detail = store.Split, codes, "", ""
+	for _, n := range lost {
+		batch.BlankDropped += n
+	}
 	if err := in.cfg.Store.RecordSplit(batch, scans); err != nil {
 		return false, err
 	}
-	log.Info("batch split at its receipts", "sha256", batch.SHA256, "dossiers", codes, "parts", len(scans))
+	log.Info("batch split at its receipts", "sha256", batch.SHA256, "dossiers", codes, "parts", len(scans),
+		"held", len(held), "blank_pages_dropped", batch.BlankDropped)
 	in.cfg.Queued()
+	for _, h := range held {
+		if err := in.placeHeld(h, log); err != nil {
+			// Recover places it at the next start.
+			log.Error("pages before the first receipt not placed for staff", "sha256", h.SHA256, "err", err)
+		}
+	}
 	if err := in.settle(p, batch, log); err != nil {
 		return true, err
 	}

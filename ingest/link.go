@@ -85,6 +85,10 @@ func (l *Linker) Receipt(codes []string, hold reason.Code, detail string, pages 
 		for i, f := range found {
 			all[i] = f.Code
 		}
+		if hold == "" && codes[0] != found[0].Code {
+			return []string{codes[0], found[0].Code}, reason.CodeConflict,
+				fmt.Sprintf("name says %s, the first of %d receipts (%s) says %s", codes[0], len(found), found[0].Symbology, found[0].Code), ""
+		}
 		return all, reason.Batch, fmt.Sprintf("%d receipts: %s", len(found), strings.Join(all, ", ")), ""
 	}
 	bc := found[0]
@@ -105,19 +109,22 @@ func (l *Linker) Receipt(codes []string, hold reason.Code, detail string, pages 
 	return codes, hold, detail, "" // the name's own problem stands
 }
 
-// Part is one dossier's pages of a batch scan.
+// Part is one dossier's pages of a batch scan, or the pages before its
+// first receipt, which no receipt names (Code "").
 type Part struct {
-	Code      string
+	Code      string // "" for the pages before the first receipt
 	Symbology string // of the receipt that opens it: "qr" or "code128"
 	Pages     []int  // 1-based, in order, the receipt first
 }
 
 // Split cuts a batch at its receipts: a new part starts at each receipt page
-// whose code differs from the part before. It returns nil unless the first
-// receipt opens the file (only blank pages before it), every receipt carries
-// one code, at least two dossiers result, and every code is this unit's (or
-// foreign codes are accepted).
+// whose code differs from the part before. Pages before the first receipt
+// that are not blank make a first part without a code, to be held for a
+// person while the receipts' parts go on. It returns nil unless every
+// receipt carries one code, every code is this unit's (or foreign codes are
+// accepted), and the file is more than one part.
 func (l *Linker) Split(pages []barcode.Page) []Part {
+	var lead Part
 	var parts []Part
 	for _, p := range pages {
 		switch {
@@ -129,12 +136,15 @@ func (l *Linker) Split(pages []barcode.Page) []Part {
 			}
 			parts = append(parts, Part{Code: p.Codes[0].Code, Symbology: p.Codes[0].Symbology})
 		case len(parts) == 0:
-			if p.Image && !p.Blank {
-				return nil // content before the first receipt
+			if !p.Blank {
+				lead.Pages = append(lead.Pages, p.Index)
 			}
 			continue
 		}
 		parts[len(parts)-1].Pages = append(parts[len(parts)-1].Pages, p.Index)
+	}
+	if len(lead.Pages) > 0 && len(parts) > 0 {
+		parts = append([]Part{lead}, parts...)
 	}
 	if len(parts) < 2 {
 		return nil

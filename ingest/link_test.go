@@ -123,7 +123,12 @@ func TestSplit(t *testing.T) {
 		{"three dossiers", []barcode.Page{r(1, a), c(2), r(3, b), c(4), c(5)}, [][]int{{1, 2}, {3, 4, 5}}},
 		{"blank before the first receipt", []barcode.Page{blank(1), r(2, a), r(3, b)}, [][]int{{2}, {3}}},
 		{"same receipt twice stays one part", []barcode.Page{r(1, a), r(2, a), r(3, b)}, [][]int{{1, 2}, {3}}},
-		{"content before the first receipt", []barcode.Page{c(1), r(2, a), r(3, b)}, nil},
+		// Pages before the first receipt are a part of their own (held);
+		// blank ones among them are left out.
+		{"content before the first receipt", []barcode.Page{c(1), blank(2), c(3), r(4, a), r(5, b)}, [][]int{{1, 3}, {4}, {5}}},
+		{"content before the only receipt", []barcode.Page{c(1), r(2, a), c(3)}, [][]int{{1}, {2, 3}}},
+		{"a born-digital page before the receipt", []barcode.Page{{Index: 1}, r(2, a)}, [][]int{{1}, {2}}},
+		{"no receipt", []barcode.Page{c(1), c(2)}, nil},
 		{"one dossier only", []barcode.Page{r(1, a), c(2)}, nil},
 		{"a foreign receipt", []barcode.Page{r(1, a), r(2, foreign)}, nil},
 		{"two codes on one page", []barcode.Page{r(1, a), {Index: 2, Image: true, Codes: []barcode.Found{{Code: a}, {Code: b}}}}, nil},
@@ -133,6 +138,11 @@ func TestSplit(t *testing.T) {
 		if len(got) != len(tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 			continue
+		}
+		for i, p := range l.Split(tt.pages) {
+			if held := i == 0 && len(tt.pages) > 0 && len(tt.pages[0].Codes) == 0 && !tt.pages[0].Blank; held != (p.Code == "") {
+				t.Errorf("%s: part %d has code %q", tt.name, i+1, p.Code)
+			}
 		}
 		for i := range got {
 			if !slices.Equal(got[i], tt.want[i]) {

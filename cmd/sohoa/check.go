@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
 	"github.com/sohoa/sohoa/ingest"
+	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/reason"
 )
@@ -33,6 +35,14 @@ type checkResult struct {
 	MinDPI   float64     `json:"min_dpi"`
 	Repaired bool        `json:"repaired"`
 	Flags    []string    `json:"flags"` // fonts, javascript, embedded_files: accepted, never run
+
+	read  []barcode.Page // what the receipts' reader saw
+	parts []ingest.Part  // a batch's parts
+	// BlankDropped counts the blank back sides left out of the upload.
+	BlankDropped int `json:"blank_pages_dropped"`
+	// HeldPages are the pages of a batch before its first receipt, which
+	// wait for a person.
+	HeldPages []int `json:"held_pages,omitempty"`
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -76,6 +86,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	enc.SetEscapeHTML(false)
 	for i, file := range fs.Args() {
 		r := checkFile(ctx, checker, reader, cfg.Link.Barcodes == "unnamed", linker, file, filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
+		r.blanks(ctx, blankFinder(cfg.Pages), filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
 		if !r.Valid {
 			exit = 1
 		}
@@ -115,21 +126,26 @@ func checkFile(ctx context.Context, c ingest.Checker, b ingest.BarcodeReader, sk
 		if res.Reason != "" || b == nil || hold == "" && skipNamed {
 			break
 		}
-		first := 0 // as the daemon: a linked name is checked against page 1 only
-		if hold == "" {
-			first = 1
-		}
-		pages, err := b.ReadFirst(ctx, file, first)
+		pages, err := ingest.ReadReceipts(ctx, b, file, hold == "") // as the daemon
 		if err != nil {
 			r.Reason, r.Detail = reason.Unreadable, err.Error()
 			break
 		}
 		codes, hold, detail, r.FoundBy = l.Receipt(codes, hold, detail, pages)
+		r.read = pages
 		if parts := l.Split(pages); hold == reason.Batch && parts != nil {
-			codes, hold, detail, r.FoundBy = nil, "", "", parts[0].Symbology
+			codes, hold, detail = nil, "", ""
 			for _, p := range parts {
+				if p.Code == "" {
+					r.HeldPages = p.Pages
+					continue
+				}
 				codes = append(codes, p.Code)
+				if r.FoundBy == "" {
+					r.FoundBy = p.Symbology
+				}
 			}
+			r.parts = parts
 		}
 	}
 	if hold == "" {
@@ -166,8 +182,14 @@ func (r checkResult) line() string {
 		if len(r.Flags) > 0 {
 			fmt.Fprintf(&b, ", contains %s (not run)", strings.Join(r.Flags, ", "))
 		}
+		if r.BlankDropped > 0 {
+			fmt.Fprintf(&b, ", %d blank pages dropped", r.BlankDropped)
+		}
 		if len(r.Dossiers) > 0 {
 			fmt.Fprintf(&b, ", dossier %s (found by %s)", strings.Join(r.Dossiers, ","), r.FoundBy)
+			if len(r.HeldPages) > 0 {
+				fmt.Fprintf(&b, ", pages %v before the first receipt held (%s)", r.HeldPages, reason.BeforeReceipt)
+			}
 		} else {
 			fmt.Fprintf(&b, ", not linked (%s)", r.Hold)
 		}
@@ -192,4 +214,38 @@ func loadConfig(path string) (config.Config, error) {
 		return config.Default(), nil
 	}
 	return config.Load(path)
+}
+
+// blanks counts the blank pages the daemon would leave out of the upload:
+// from the whole file, or from each part of a batch (never a receipt page,
+// never all of a file's or a part's pages). repaired is where the checker
+// put a repaired copy, which is what is trimmed when there is one.
+func (r *checkResult) blanks(ctx context.Context, f ingest.BlankFinder, repaired string) {
+	if f == nil || !r.Valid || r.Pages < 2 {
+		return
+	}
+	src := r.File
+	if r.Repaired {
+		src = repaired
+	}
+	found, err := f.Find(ctx, src)
+	if err != nil {
+		return
+	}
+	drop := ingest.Droppable(r.Pages, found.Blank, r.read)
+	if r.parts == nil {
+		r.BlankDropped = len(drop)
+		return
+	}
+	for _, p := range r.parts {
+		n := 0
+		for _, pg := range p.Pages {
+			if slices.Contains(drop, pg) {
+				n++
+			}
+		}
+		if n < len(p.Pages) {
+			r.BlankDropped += n
+		}
+	}
 }

@@ -55,6 +55,8 @@ type env struct {
 	ward, wardName           string              // ward.code and ward.name in the config
 	logMu                    sync.Mutex
 	log                      bytes.Buffer
+	// onLine, when set before start, sees each log line as it is written.
+	onLine func(line string)
 }
 
 func newEnv(t *testing.T) *env {
@@ -118,6 +120,9 @@ func (e *env) start() {
 			e.logMu.Lock()
 			e.log.WriteString(line + "\n")
 			e.logMu.Unlock()
+			if e.onLine != nil {
+				e.onLine(line)
+			}
 			if m := readyLine.FindStringSubmatch(line); m != nil {
 				urls <- m[1]
 			}
@@ -315,6 +320,11 @@ func TestCorpusEndToEnd(t *testing.T) {
 				}
 				if b, _ := exec.Command(binPath, "check", "--json", p).Output(); !bytes.Contains(b, []byte(`"valid":true`)) || !bytes.Contains(b, []byte(`"repaired":false`)) {
 					t.Errorf("%s: uploaded repaired copy does not check clean: %s", r.file, b)
+				}
+			} else if strings.Contains(r.note, "blank back") {
+				// Uploaded without its blank backs: TestDuplexEndToEnd.
+				if fileSHA(t, p) == fileSHA(t, filepath.Join(corpus, r.file)) {
+					t.Errorf("%s: uploaded with its blank back sides", r.file)
 				}
 			} else if fileSHA(t, p) != fileSHA(t, filepath.Join(corpus, r.file)) {
 				t.Errorf("%s: uploaded content differs from the scan", r.file)

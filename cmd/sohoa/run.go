@@ -121,6 +121,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Barcodes:          receipts,
 		CheckTimeout:      time.Duration(cfg.Check.Timeout) + time.Minute, // the parser's own limit comes first
 		SkipNamedReceipts: cfg.Link.Barcodes == "unnamed",
+		Blanks:            blankFinder(cfg.Pages),
 		Store:             st,
 		MaxBytes:          int64(cfg.Check.MaxBytes),
 		Queued:            worker.Wake,
@@ -132,7 +133,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	if err := in.Recover(ctx); err != nil {
 		return fmt.Errorf("recover data dir: %w", err)
 	}
-	worker.Path = func(j store.Job) string { return in.SpoolPath(j.SHA256, j.Repaired) }
+	worker.Path = in.ContentPath
 	worker.Done = func(j store.Job) {
 		if sc, err := st.Scan(j.SHA256); err == nil && sc.State == store.Uploaded {
 			if err := in.Archive(j.SHA256); err != nil {
@@ -311,4 +312,13 @@ func barcodeReader(mode string, g *dossier.Grammar) ingest.BarcodeReader {
 		return nil
 	}
 	return &barcode.Reader{Grammar: g}
+}
+
+// blankFinder returns the blank page finder for the pages block, nil when
+// blank pages are uploaded.
+func blankFinder(p config.Pages) ingest.BlankFinder {
+	if !p.DropBlank {
+		return nil
+	}
+	return &barcode.BlankFinder{White: uint8(p.BlankWhite*255/100 + 0.5), MaxInk: p.BlankMaxInk / 100}
 }

@@ -310,22 +310,6 @@ func codesIn(g *dossier.Grammar) func(string) []string {
 // isBlank reports whether fewer than coverage of the pixels inside the
 // border are darker than white.
 func isBlank(img *gray, white uint8, coverage float64) bool {
-	bx, by := int(float64(img.w)*blankBorder), int(float64(img.h)*blankBorder)
-	x0, x1, y0, y1 := bx, img.w-bx, by, img.h-by
-	if x1 <= x0 || y1 <= y0 {
-		return false
-	}
-	limit := int64(coverage * float64((x1-x0)*(y1-y0)))
-	var ink int64
-	for y := y0; y < y1; y++ {
-		for _, v := range img.pix[y*img.w+x0 : y*img.w+x1] {
-			if v < white {
-				ink++
-			}
-		}
-		if ink > limit {
-			return false
-		}
-	}
-	return true
+	ink, area := inkCount(img, white, coverage)
+	return area > 0 && ink <= int64(coverage*float64(area))
 }

@@ -20,6 +20,10 @@ const (
 type Page struct {
 	W, H  float64 // visible size in points (CropBox within MediaBox, times UserUnit); 0 without a usable MediaBox
 	Image Image   // the page's largest image XObject; zero when none
+	// Dict is the page dictionary and Resources its own or inherited
+	// /Resources (nil when none), for callers that read its content.
+	Dict      types.Dict
+	Resources types.Object
 }
 
 // Image is an image XObject and its pixel size.
@@ -140,7 +144,7 @@ func (w *walker) leaf(d types.Dict, inh inherited) error {
 	if err != nil {
 		return fmt.Errorf("page %d: %w", n, err)
 	}
-	w.pages = append(w.pages, Page{W: pw, H: ph, Image: img})
+	w.pages = append(w.pages, Page{W: pw, H: ph, Image: img, Dict: d, Resources: inh.resources})
 	return nil
 }
 

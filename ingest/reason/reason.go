@@ -33,6 +33,7 @@ const (
 	ForeignAgency Code = "foreign_agency" // the code belongs to another unit
 	CodeConflict  Code = "code_conflict"  // the name and the receipt's barcode give different codes
 	Batch         Code = "batch"          // receipts in the file, but it cannot be split per dossier
+	BeforeReceipt Code = "before_receipt" // the pages of a split batch before its first receipt
 )
 
 // Rejections lists every rejection code, in a stable order, so that metrics
@@ -40,7 +41,7 @@ const (
 var Rejections = []Code{NotRegular, Empty, NotPDF, Unreadable, Encrypted, NoPages, LowDPI, TooLarge, ParserLimit}
 
 // Holds lists every hold code, in a stable order.
-var Holds = []Code{NoCode, AmbiguousCode, ForeignAgency, CodeConflict, Batch}
+var Holds = []Code{NoCode, AmbiguousCode, ForeignAgency, CodeConflict, Batch, BeforeReceipt}
 
 type text struct{ what, todo, english string }
 
@@ -71,8 +72,10 @@ var texts = map[Code]text{
 		"Kiểm tra lại mã hồ sơ và đổi tên tệp cho đúng mã của đơn vị; hệ thống sẽ tự tải lên.", "dossier code belongs to another agency"},
 	CodeConflict: {"Mã hồ sơ trong tên tệp khác với mã trên phiếu tiếp nhận được quét kèm.",
 		"Kiểm tra xem bản quét thuộc hồ sơ nào, rồi đổi tên tệp cho đúng mã đó; hệ thống sẽ tự tải lên.", "file name and receipt barcode disagree"},
-	Batch: {"Tệp có phiếu tiếp nhận nhưng không tách được theo từng hồ sơ (có trang đứng trước phiếu đầu tiên, hoặc một phần bị lỗi).",
+	Batch: {"Tệp có phiếu tiếp nhận nhưng không tách được theo từng hồ sơ (một phần bị lỗi, hoặc có phiếu mang mã không hợp lệ).",
 		"Quét lại, đặt phiếu tiếp nhận lên trên cùng mỗi hồ sơ (hoặc quét riêng từng hồ sơ), rồi xóa tệp này.", "receipts found but the file cannot be split per dossier"},
+	BeforeReceipt: {"Các trang này đứng trước phiếu tiếp nhận đầu tiên trong một tệp quét nhiều hồ sơ nên không biết thuộc hồ sơ nào; các hồ sơ có phiếu tiếp nhận đã được tách và tải lên.",
+		"Đổi tên tệp này để có mã hồ sơ của các trang này (ví dụ 000.00.12.H57-200320-0001.pdf); hệ thống sẽ tự tải lên. Nếu không cần, xóa tệp này.", "pages before the first receipt of a batch"},
 }
 
 // IsRejection reports whether c is a rejection (as opposed to a hold or no reason).

@@ -58,6 +58,16 @@ type Scan struct {
 	Pending        int       `json:"pending,omitempty"` // upload jobs not yet confirmed
 	Parts          []string  `json:"parts,omitempty"`   // a split batch: the SHA-256 of each part, in page order
 	Batch          string    `json:"batch,omitempty"`   // a part: the SHA-256 of the batch it was cut from
+
+	// BlankDropped counts the blank pages (empty back sides of a duplex
+	// scan) left out of what is uploaded. On a whole scan, Trimmed is then
+	// set and TrimmedSHA256 is the hash of the copy without them (made
+	// from the repaired copy when there is one), which is what is uploaded;
+	// a part of a batch is cut without them and is not trimmed again.
+	BlankDropped  int    `json:"blank_pages_dropped,omitempty"`
+	Trimmed       bool   `json:"trimmed,omitempty"`
+	TrimmedSHA256 string `json:"trimmed_sha256,omitempty"`
+	TrimmedSize   int64  `json:"trimmed_size,omitempty"`
 }
 
 // Job is one upload waiting in the queue.
@@ -83,6 +93,9 @@ type Job struct {
 	// steps succeeded (the file id a first request returned, say), so that a
 	// later attempt resumes after them; nil if nothing was recorded.
 	Progress map[string]string `json:"progress,omitempty"`
+	// Trimmed: the file delivered is the scan's copy without its blank
+	// pages (Content is its SHA-256).
+	Trimmed bool `json:"trimmed,omitempty"`
 }
 
 // Dossier is what the store knows of one dossier code.
@@ -653,6 +666,9 @@ func enqueue(tx *bolt.Tx, sc *Scan, at time.Time) error {
 			Repaired: sc.Repaired, Content: sc.SHA256, Enqueued: at}
 		if sc.Repaired {
 			j.Content, j.Size = sc.RepairedSHA256, sc.RepairedSize
+		}
+		if sc.Trimmed {
+			j.Trimmed, j.Content, j.Size, j.Pages = true, sc.TrimmedSHA256, sc.TrimmedSize, sc.Pages-sc.BlankDropped
 		}
 		if err := putJSON(tx, bQueue, key, j); err != nil {
 			return err

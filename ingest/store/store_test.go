@@ -129,6 +129,34 @@ func TestRepairedScanDeliversRepairedContent(t *testing.T) {
 	}
 }
 
+func TestTrimmedScanDeliversItsCopyWithoutBlankPages(t *testing.T) {
+	for _, repaired := range []bool{false, true} {
+		s, _ := open(t)
+		sc := Scan{SHA256: sha('a'), Size: 100, Pages: 5, State: Waiting, Reason: reason.NoCode, Seen: t0,
+			BlankDropped: 2, Trimmed: true, TrimmedSHA256: sha('t'), TrimmedSize: 60}
+		if repaired {
+			sc.Repaired, sc.RepairedSHA256, sc.RepairedSize = true, sha('r'), 90
+		}
+		// Linked later, by a person: the trimmed copy is still what goes.
+		if err := s.Record(sc); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Link(sha('a'), []string{"D"}, "D.pdf", "D.pdf", t0); err != nil {
+			t.Fatal(err)
+		}
+		due, _, err := s.Jobs(t0, 1)
+		if err != nil || len(due) != 1 {
+			t.Fatal(due, err)
+		}
+		if j := due[0]; j.Content != sha('t') || j.Size != 60 || j.Pages != 3 || !j.Trimmed || j.Repaired != repaired {
+			t.Errorf("repaired %v: job %+v", repaired, j)
+		}
+		if got, _ := s.Scan(sha('a')); got.BlankDropped != 2 {
+			t.Errorf("blank pages dropped %d, want 2", got.BlankDropped)
+		}
+	}
+}
+
 func TestOpenFailsOnGarbage(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "sohoa.db")
 	os.WriteFile(p, []byte("this is not a bbolt file, but long enough to look like a page header........"), 0o600)

@@ -40,6 +40,7 @@ type Config struct {
 	Upload   Upload   `yaml:"upload"`
 	Archive  Archive  `yaml:"archive"`
 	Registry Registry `yaml:"registry"`
+	Pages    Pages    `yaml:"pages"`
 }
 
 // Ward identifies the unit this counter belongs to.
@@ -173,6 +174,19 @@ type Auth struct {
 	Scopes           []string `yaml:"scopes"`
 }
 
+// Pages says which pages of a scan are uploaded.
+type Pages struct {
+	// DropBlank leaves the blank back sides of duplex scans out of the
+	// uploaded PDF (the original is kept in the data dir).
+	DropBlank bool `yaml:"drop_blank"`
+	// BlankWhite is the brightness, in percent, under which a pixel counts
+	// as ink (NAPS2's white threshold).
+	BlankWhite float64 `yaml:"blank_white_threshold"`
+	// BlankMaxInk is the share of ink pixels, in percent, at or under which
+	// a page is blank (NAPS2's coverage, much stricter here).
+	BlankMaxInk float64 `yaml:"blank_max_ink"`
+}
+
 // Archive says how long uploaded scans are kept in the data dir.
 type Archive struct {
 	Retention Duration `yaml:"retention"` // 0: forever
@@ -258,6 +272,7 @@ func Default() Config {
 			LookbackDays: search.DefaultLookbackDays, Timeout: Duration(search.DefaultTimeout),
 			Retry: PullRetry{Attempts: search.DefaultAttempts, MinBackoff: Duration(time.Second), MaxBackoff: Duration(5 * time.Minute)},
 		}},
+		Pages: Pages{DropBlank: true, BlankWhite: 70, BlankMaxInk: 0.01},
 	}
 }
 
@@ -369,6 +384,10 @@ func (c *Config) validate() error {
 		return bad("upload.retry.max_backoff", "must not be below min_backoff")
 	case c.Archive.Retention < 0:
 		return bad("archive.retention", "must not be negative")
+	case c.Pages.BlankWhite <= 0 || c.Pages.BlankWhite > 100:
+		return bad("pages.blank_white_threshold", "must be a percentage above 0 and at most 100")
+	case c.Pages.BlankMaxInk <= 0 || c.Pages.BlankMaxInk > 1:
+		return bad("pages.blank_max_ink", "must be a percentage above 0 and at most 1 (a signature alone is about 0.15)")
 	}
 	_, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {

@@ -67,6 +67,8 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"upload:\n  sink: http\n", "upload.http.url"},
 		{"inbox: [unclosed\n", "line"},
 		{"ward:\n  code: ''\n", "line 2: ward.code"},
+		{"pages:\n  blank_max_ink: 5\n", "line 2: pages.blank_max_ink"},
+		{"pages:\n  blank_white_threshold: 0\n", "line 2: pages.blank_white_threshold"},
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.yaml))

@@ -1,0 +1,121 @@
+package ingest
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"slices"
+
+	"github.com/sohoa/sohoa/ingest/barcode"
+	"github.com/sohoa/sohoa/ingest/pages"
+	"github.com/sohoa/sohoa/ingest/store"
+)
+
+// BlankFinder finds the blank pages of a scan (the empty back sides of a
+// duplex scan); *barcode.BlankFinder is the real one.
+type BlankFinder interface {
+	Find(ctx context.Context, path string) (barcode.Blanks, error)
+}
+
+// TrimmedPath is where a scan's copy without its blank pages lives until it
+// is uploaded. Its name carries the scan's SHA-256, like the repaired copy's,
+// so that Recover removes it when the scan was never recorded.
+func (in *Ingester) TrimmedPath(sha string) string {
+	return filepath.Join(in.spool, sha+".trimmed.pdf")
+}
+
+// ContentPath is the file an upload job delivers: the scan, its repaired
+// copy, or its copy without blank pages.
+func (in *Ingester) ContentPath(j store.Job) string {
+	if j.Trimmed {
+		return in.TrimmedPath(j.SHA256)
+	}
+	return in.SpoolPath(j.SHA256, j.Repaired)
+}
+
+// Droppable returns which of the blank pages of a document of n pages may
+// be left out of what is uploaded: never a page on which a receipt's code
+// was read (read may be nil), and never every page.
+func Droppable(n int, blank []int, read []barcode.Page) []int {
+	var drop []int
+	for _, b := range blank {
+		if b < 1 || b > n || slices.ContainsFunc(read, func(p barcode.Page) bool { return p.Index == b && len(p.Codes) > 0 }) {
+			continue
+		}
+		drop = append(drop, b)
+	}
+	if len(drop) >= n {
+		return nil
+	}
+	return drop
+}
+
+// findBlanks returns the blank pages of the file at src that may be
+// dropped (see Droppable); none when blank pages are kept. Only the end of
+// ctx is an error: a file the finder cannot read keeps all its pages.
+func (in *Ingester) findBlanks(ctx context.Context, src string, n int, read []barcode.Page, log *slog.Logger) ([]int, error) {
+	if in.cfg.Blanks == nil || n < 2 {
+		return nil, nil
+	}
+	found, err := in.cfg.Blanks.Find(ctx, src)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		log.Warn("blank pages not looked for; every page is kept", "err", err)
+		return nil, nil
+	}
+	log.Debug("looked for blank pages", "pages", found.Pages, "blank", found.Blank, "decoded", found.Decoded,
+		"took", found.Took)
+	return Droppable(n, found.Blank, read), nil
+}
+
+// trim leaves the blank pages out of a valid scan that is not split: it
+// writes the copy without them to TrimmedPath (temporary file, fsync,
+// rename, fsync of the spool) and notes it in sc, to be recorded with the
+// scan in one transaction. A crash before the record leaves a copy that
+// Recover removes; the inbox file is then taken again, and nothing was
+// queued. A copy that cannot be made leaves every page in.
+func (in *Ingester) trim(ctx context.Context, sc *store.Scan, read []barcode.Page, log *slog.Logger) error {
+	src := in.SpoolPath(sc.SHA256, sc.Repaired)
+	drop, err := in.findBlanks(ctx, src, sc.Pages, read, log)
+	if err != nil || len(drop) == 0 {
+		return err
+	}
+	keep := make([]int, 0, sc.Pages-len(drop))
+	for p := 1; p <= sc.Pages; p++ {
+		if !slices.Contains(drop, p) {
+			keep = append(keep, p)
+		}
+	}
+	dst := in.TrimmedPath(sc.SHA256)
+	if err := pages.Extract(ctx, src, dst, keep); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		log.Warn("copy without blank pages not made; every page is uploaded", "sha256", sc.SHA256, "err", err)
+		return nil
+	}
+	sha, size, err := hashFile(dst)
+	if err != nil {
+		return err
+	}
+	sc.BlankDropped, sc.Trimmed, sc.TrimmedSHA256, sc.TrimmedSize = len(drop), true, sha, size
+	log.Info("blank pages dropped", "sha256", sc.SHA256, "dropped", drop, "pages", sc.Pages, "bytes", size)
+	return nil
+}
+
+// withoutBlanks removes the droppable blank pages from the parts of a batch
+// (a receipt's page is never one) and returns how many each part lost. A
+// part keeps its pages when all would go.
+func withoutBlanks(parts []Part, drop []int) []int {
+	lost := make([]int, len(parts))
+	for i := range parts {
+		kept := slices.DeleteFunc(slices.Clone(parts[i].Pages), func(p int) bool { return slices.Contains(drop, p) })
+		if len(kept) > 0 {
+			lost[i] = len(parts[i].Pages) - len(kept)
+			parts[i].Pages = kept
+		}
+	}
+	return lost
+}
