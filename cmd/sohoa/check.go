@@ -68,7 +68,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 0
 	}
 	linker := &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign}
-	checker, reader, stopParsers, err := parsers(cfg, grammar, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	checker, reader, blanks, stopParsers, err := parsers(cfg, grammar, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa check:", err)
 		return 1
@@ -86,7 +86,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	enc.SetEscapeHTML(false)
 	for i, file := range fs.Args() {
 		r := checkFile(ctx, checker, reader, cfg.Link.Barcodes == "unnamed", linker, file, filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
-		r.blanks(ctx, blankFinder(cfg.Pages), filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
+		r.blanks(ctx, blanks, filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
 		if !r.Valid {
 			exit = 1
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
 	"github.com/sohoa/sohoa/ingest"
+	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/sandbox"
@@ -28,21 +29,25 @@ func cmdParser(stderr io.Writer) int {
 	return 0
 }
 
-// parsers returns the checker and the receipt reader for cfg (reader nil
-// when link.barcodes is off): in parser processes of this binary when
-// check.isolate is set, else in this process. stop ends the parser
-// processes.
-func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.Checker, r ingest.BarcodeReader, stop func(), err error) {
+// parsers returns the checker, the receipt reader (nil when
+// link.barcodes is off) and the blank page finder (nil when blank pages are
+// kept) for cfg: in parser processes of this binary when check.isolate is
+// set, else in this process. stop ends the parser processes.
+func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.Checker, r ingest.BarcodeReader, b ingest.BlankFinder, stop func(), err error) {
 	limits := pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes), MaxTime: time.Duration(cfg.Check.Timeout)}
+	blanks := barcode.BlankFinder{White: uint8(cfg.Pages.BlankWhite*255/100 + 0.5), MaxInk: cfg.Pages.BlankMaxInk / 100}
 	if !cfg.Check.Isolate {
-		return &pdfcheck.Checker{Limits: limits}, barcodeReader(cfg.Link.Barcodes, g), func() {}, nil
+		if cfg.Pages.DropBlank {
+			b = &blanks
+		}
+		return &pdfcheck.Checker{Limits: limits}, barcodeReader(cfg.Link.Barcodes, g), b, func() {}, nil
 	}
 	// /proc/self/exe is this very binary even after an upgrade replaced
 	// the file: the parser always speaks this daemon's protocol.
 	exe := "/proc/self/exe"
 	if _, err := os.Stat(exe); err != nil {
 		if exe, err = os.Executable(); err != nil {
-			return nil, nil, nil, fmt.Errorf("check.isolate: find own binary: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("check.isolate: find own binary: %w", err)
 		}
 	}
 	p, err := sandbox.New(sandbox.Config{
@@ -51,15 +56,19 @@ func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.
 		Workers: cfg.Watch.Workers,
 		Check:   limits,
 		Pattern: cfg.Link.Pattern,
+		Blanks:  blanks,
 		Limits: sandbox.Limits{Memory: int64(cfg.Check.ParserMemory), CPU: time.Duration(cfg.Check.ParserCPU),
 			Timeout: time.Duration(cfg.Check.Timeout)},
 		Logger: log.With("component", "parser"),
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if cfg.Link.Barcodes != "off" {
 		r = p
 	}
-	return p, r, func() { p.Close() }, nil
+	if cfg.Pages.DropBlank {
+		b = p
+	}
+	return p, r, b, func() { p.Close() }, nil
 }

@@ -106,7 +106,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		return err
 	}
 	defer adm.Shutdown(context.Background())
-	checker, receipts, stopParsers, err := parsers(cfg, grammar, log)
+	checker, receipts, blanks, stopParsers, err := parsers(cfg, grammar, log)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Barcodes:          receipts,
 		CheckTimeout:      time.Duration(cfg.Check.Timeout) + time.Minute, // the parser's own limit comes first
 		SkipNamedReceipts: cfg.Link.Barcodes == "unnamed",
-		Blanks:            blankFinder(cfg.Pages),
+		Blanks:            blanks,
 		Store:             st,
 		MaxBytes:          int64(cfg.Check.MaxBytes),
 		Queued:            worker.Wake,
@@ -312,13 +312,4 @@ func barcodeReader(mode string, g *dossier.Grammar) ingest.BarcodeReader {
 		return nil
 	}
 	return &barcode.Reader{Grammar: g}
-}
-
-// blankFinder returns the blank page finder for the pages block, nil when
-// blank pages are uploaded.
-func blankFinder(p config.Pages) ingest.BlankFinder {
-	if !p.DropBlank {
-		return nil
-	}
-	return &barcode.BlankFinder{White: uint8(p.BlankWhite*255/100 + 0.5), MaxInk: p.BlankMaxInk / 100}
 }

@@ -105,6 +105,8 @@ type Config struct {
 	// grammar), as dossier.NewGrammar takes it.
 	Pattern string
 	Limits  Limits
+	// Blanks says how blank pages are told (Find).
+	Blanks barcode.BlankFinder
 	// Workers is how many parser processes may run at once (one request
 	// each); 0: 1.
 	Workers int
@@ -181,6 +183,23 @@ func (p *Pool) ReadFirst(ctx context.Context, path string, n int) ([]barcode.Pag
 		return nil, fmt.Errorf("read codes of %s in the parser process: %s", path, a.Err)
 	}
 	return a.Pages, nil
+}
+
+// Find finds a scan's blank pages in a parser process, as
+// barcode.BlankFinder.Find does with Config.Blanks. A process that dies or
+// is killed on the file finds none: every page is kept.
+func (p *Pool) Find(ctx context.Context, path string) (barcode.Blanks, error) {
+	a, limit, err := p.do(ctx, request{Op: opBlanks, Path: path})
+	switch {
+	case err != nil:
+		return barcode.Blanks{}, fmt.Errorf("find blank pages of %s: %w", path, err)
+	case limit != "":
+		p.cfg.Logger.Warn("finding blank pages hit the parser limit; every page is kept", "path", path, "limit", limit)
+		return barcode.Blanks{}, nil
+	case a.Err != "":
+		return barcode.Blanks{}, fmt.Errorf("find blank pages of %s in the parser process: %s", path, a.Err)
+	}
+	return a.Blanks, nil
 }
 
 // PeakRSS returns the highest resident memory (VmHWM) seen of any parser

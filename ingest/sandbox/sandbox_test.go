@@ -76,6 +76,20 @@ func TestSamplesAsInProcess(t *testing.T) {
 			if codes(gp) != codes(wp) || len(gp) != len(wp) {
 				t.Errorf("isolated pages %d codes %q, in process %d %q", len(gp), codes(gp), len(wp), codes(wp))
 			}
+			wb, err := (&barcode.BlankFinder{}).Find(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gb, err := p.Find(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(gb.Blank, wb.Blank) || gb.Pages != wb.Pages {
+				t.Errorf("isolated blank pages %v of %d, in process %v of %d", gb.Blank, gb.Pages, wb.Blank, wb.Pages)
+			}
+			if strings.HasPrefix(filepath.Base(f), "duplex") && len(gb.Blank) == 0 {
+				t.Error("no blank back side found in the duplex sample through the parser process")
+			}
 		})
 	}
 	if n := p.Started(); n != 1 {
@@ -189,11 +203,14 @@ func TestLimits(t *testing.T) {
 			if pages, err := p.ReadFirst(ctx, big, 0); err != nil || pages != nil {
 				t.Errorf("barcodes past the limit: %d pages, %v; want none, no error", len(pages), err)
 			}
+			if b, err := p.Find(ctx, big); err != nil || b.Blank != nil {
+				t.Errorf("blank pages past the limit: %v, %v; want none (every page kept), no error", b.Blank, err)
+			}
 			if r, err := p.Check(ctx, good, ""); err != nil || r.Reason != "" {
 				t.Fatalf("healthy scan after the limit: %+v, %v", r, err)
 			}
-			if n := p.Started(); n != 3 {
-				t.Errorf("%d parser processes started, want 3 (the first, one after each kill)", n)
+			if n := p.Started(); n != 4 {
+				t.Errorf("%d parser processes started, want 4 (the first, one after each kill)", n)
 			}
 		})
 	}

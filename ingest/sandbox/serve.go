@@ -63,6 +63,7 @@ func Serve(in io.Reader, out io.Writer) error {
 	chk.MaxTime = 2 * lim.Timeout // the daemon's wall-clock limit comes first
 	checker := &pdfcheck.Checker{Limits: chk}
 	reader := &barcode.Reader{Grammar: g}
+	blanks := s.Blanks
 	ctx := context.Background()
 	// Hand a big parse's heap back once the process idles a while.
 	release := time.AfterFunc(time.Hour, debug.FreeOSMemory)
@@ -86,6 +87,8 @@ func Serve(in io.Reader, out io.Writer) error {
 			a.Result, err = checker.Check(ctx, req.Path, req.Dst)
 		case opBarcodes:
 			a.Pages, err = reader.ReadFirst(ctx, req.Path, req.N)
+		case opBlanks:
+			a.Blanks, err = blanks.Find(ctx, req.Path)
 		default:
 			err = fmt.Errorf("unknown request %q", req.Op)
 		}

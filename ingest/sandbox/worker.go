@@ -26,15 +26,17 @@ type setup struct {
 	Check   pdfcheck.Limits
 	Pattern string
 	Limits  Limits
+	Blanks  barcode.BlankFinder
 }
 
 const (
 	opCheck    = "check"
 	opBarcodes = "barcodes"
+	opBlanks   = "blanks"
 )
 
 type request struct {
-	Op   string // opCheck or opBarcodes
+	Op   string // opCheck, opBarcodes or opBlanks
 	Path string // the file
 	Dst  string // check: where a repaired copy goes ("" : nowhere)
 	N    int    // barcodes: pages with images to decode (0: all)
@@ -43,6 +45,7 @@ type request struct {
 type answer struct {
 	Result pdfcheck.Result
 	Pages  []barcode.Page
+	Blanks barcode.Blanks
 	Err    string // the request failed for a reason of our own (I/O), not the file's content
 	// Retire: the process nears its lifetime CPU budget and exits after
 	// this answer.
@@ -98,7 +101,7 @@ func startWorker(cfg Config) (*worker, error) {
 		w.err = cmd.Wait()
 		close(w.status)
 	}()
-	if err := w.enc.Encode(setup{Check: cfg.Check, Pattern: cfg.Pattern, Limits: cfg.Limits}); err != nil {
+	if err := w.enc.Encode(setup{Check: cfg.Check, Pattern: cfg.Pattern, Limits: cfg.Limits, Blanks: cfg.Blanks}); err != nil {
 		w.kill()
 		return nil, fmt.Errorf("send setup: %w (%s)", err, w.why())
 	}
