@@ -5,6 +5,7 @@
 #   MODES="off unnamed always" WORKERS=1 bash .ci/bench.sh [N]
 #        (link.barcodes modes to run the daemon with, default "off always";
 #         watch.workers, default 2)
+#   EXTRA_YAML='check: {isolate: false}' bash .ci/bench.sh   (more daemon config)
 #
 # Makes N realistic scans with ../shared/corpus/mkscan.sh (cached in $BENCH_CACHE,
 # default /tmp/sohoa-bench-N), builds sohoa and the pdfcpu CLI at the version in go.mod,
@@ -65,6 +66,7 @@ listen: "127.0.0.1:0"
 watch: {quiet: 10ms, rescan: 60s, workers: ${WORKERS:-2}}
 upload: {sink: dir, dir: {path: $dir/outbox}}
 link: {barcodes: $mode}
+${EXTRA_YAML:-}
 YAML
   "$work/sohoa" run -config "$dir/sohoa.yaml" 2> "$dir/sohoa.log" &
   pid=$!
@@ -80,6 +82,7 @@ YAML
   end=$(date +%s.%N)
   s_wall[$mode]=$(echo "$end - $start" | bc)
   s_rss[$mode]=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+  if [[ -n ${KEEP_LOG:-} ]]; then cp "$dir/sohoa.log" "$KEEP_LOG.$mode"; fi
 }
 stop_sohoa() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 modes=(${MODES:-off always})
@@ -90,7 +93,7 @@ done
 
 # Idle: CPU used in 20 s with nothing to do (the last daemon, after its burst).
 ticks() { awk '{print $14 + $15}' /proc/$pid/stat; }
-t0=$(ticks); sleep 20; t1=$(ticks)
+t0=$(ticks); sleep "${IDLE_SECONDS:-20}"; t1=$(ticks)
 idle_cpu=$(echo "scale=2; ($t1 - $t0) / $(getconf CLK_TCK)" | bc)
 idle_rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
 stop_sohoa
@@ -108,4 +111,4 @@ for mode in "${modes[@]}"; do
   printf 'ratio sohoa (barcodes %s) / pdfcpu validate: %.2fx (1 process), %.2fx (1 process per file)\n' "$mode" \
     "$(echo "${s_wall[$mode]} / $p_wall" | bc -l)" "$(echo "${s_wall[$mode]} / $p1_wall" | bc -l)"
 done
-printf 'idle: %s CPU seconds in 20 s, RSS %.1f MB\n' "$idle_cpu" "$(echo "$idle_rss_kb / 1024" | bc -l)"
+printf 'idle: %s CPU seconds in %s s, RSS %.1f MB\n' "$idle_cpu" "${IDLE_SECONDS:-20}" "$(echo "$idle_rss_kb / 1024" | bc -l)"
