@@ -426,13 +426,20 @@ func (in *Ingester) toStaffFolder(p, folder string, sc store.Scan) (string, erro
 		if target, err = freeName(dir, filepath.Base(p)); err != nil {
 			return "", err
 		}
+	}
+	// The note first: killed between the two steps, the file is still in
+	// the inbox and is moved beside its note when taken again. The other
+	// way round, a file would sit in the errors folder, which is never
+	// watched, without a word of what is wrong with it.
+	if err := writeNote(target+".txt", sc, in.cfg.Now()); err != nil {
+		return "", err
+	}
+	if target != p {
 		if err := os.Rename(p, target); err != nil {
+			os.Remove(target + ".txt")
 			return "", fmt.Errorf("move %s to %s: %w", sc.Source, folder, err)
 		}
 		in.removeEmptyParents(filepath.Dir(p))
-	}
-	if err := writeNote(target+".txt", sc, in.cfg.Now()); err != nil {
-		return "", err
 	}
 	rel, err := filepath.Rel(in.cfg.Inbox, target)
 	if err != nil {
