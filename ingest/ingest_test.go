@@ -309,6 +309,34 @@ func TestRecoverRemovesOrphans(t *testing.T) {
 	}
 }
 
+// TestRecoverRemovesUnfinishedNotes: a note whose write a crash cut short
+// leaves a hidden temporary file in a staff folder, which nothing else looks
+// at; the next start removes it and leaves the notes and files staff see.
+func TestRecoverRemovesUnfinishedNotes(t *testing.T) {
+	f := newFixture(t)
+	keep := []string{"a.pdf", "a.pdf.txt"}
+	for _, folder := range []string{"Lỗi", "Chờ mã hồ sơ"} {
+		dir := filepath.Join(f.inbox, folder)
+		os.MkdirAll(dir, 0o770)
+		for _, n := range append([]string{".atomicfile-123.tmp"}, keep...) {
+			os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o640)
+		}
+	}
+	if err := f.in.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, folder := range []string{"Lỗi", "Chờ mã hồ sơ"} {
+		entries, _ := os.ReadDir(filepath.Join(f.inbox, folder))
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		if !slices.Equal(names, keep) {
+			t.Errorf("%s holds %v after recovery, want %v", folder, names, keep)
+		}
+	}
+}
+
 func TestNFDNameLinks(t *testing.T) {
 	f := newFixture(t)
 	rel := "Ho\u0302\u0300 so\u031b 000.00.12.H57-200320-0001.pdf"
