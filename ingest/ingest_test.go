@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -280,19 +281,87 @@ func TestTooLargeIsRejectedWithoutCopy(t *testing.T) {
 	}
 }
 
-func TestChangedFileIsNotTaken(t *testing.T) {
-	f := newFixture(t)
+// TestChangedBetweenOfferAndCopy: the file the watcher offered is not the
+// one found when it is opened: it grew, was deleted, or was replaced by
+// another file, a symlink or a FIFO. Nothing is taken or recorded, nothing
+// goes to the errors folder, the spool keeps no copy; the file is offered
+// again (ErrBusy), and what is there then is taken as usual.
+func TestChangedBetweenOfferAndCopy(t *testing.T) {
 	name := "000.00.12.H57-200320-0001.pdf"
-	p := f.drop(name, name)
-	info, _ := os.Lstat(p)
-	fh, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
-	fh.Write([]byte("more"))
-	fh.Close()
-	if err := f.in.Ingest(context.Background(), p, name, info); err == nil {
-		t.Fatal("a file that grew after it was offered was taken")
-	}
-	if !exists(p) || f.stats().Scans != 0 {
-		t.Error("a file that changed was recorded or removed")
+	for _, tc := range []struct {
+		change    string
+		do        func(t *testing.T, f *fixture, p string)
+		takenNext bool // what is at p afterwards is a scan, taken when offered again
+	}{
+		{"grew", func(t *testing.T, f *fixture, p string) {
+			fh, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fh.Write([]byte("more"))
+			fh.Close()
+		}, true},
+		{"deleted", func(t *testing.T, f *fixture, p string) { os.Remove(p) }, false},
+		{"replaced by another scan", func(t *testing.T, f *fixture, p string) {
+			f.drop("HS 000.00.12.H57-200320-0002 to khai.pdf", "other.pdf")
+			if err := os.Rename(filepath.Join(f.inbox, "other.pdf"), p); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"replaced by a symlink", func(t *testing.T, f *fixture, p string) {
+			os.Remove(p)
+			if err := os.Symlink(filepath.Join(samples, name), p); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"replaced by a FIFO", func(t *testing.T, f *fixture, p string) {
+			os.Remove(p)
+			if err := syscall.Mkfifo(p, 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+	} {
+		t.Run(tc.change, func(t *testing.T) {
+			f := newFixture(t)
+			p := f.drop(name, name)
+			info, err := os.Lstat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.do(t, f, p)
+			done := make(chan error, 1)
+			go func() { done <- f.in.Ingest(context.Background(), p, name, info) }()
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("ingest blocked")
+			}
+			if !errors.Is(err, ErrBusy) {
+				t.Fatalf("Ingest = %v, want ErrBusy", err)
+			}
+			if s := f.stats(); s.Scans != 0 || len(s.Rejected) != 0 {
+				t.Errorf("something was recorded: %+v", s)
+			}
+			if exists(filepath.Join(f.inbox, "Lỗi")) {
+				t.Error("something was moved to the errors folder")
+			}
+			if entries, _ := os.ReadDir(filepath.Join(f.data, "spool")); len(entries) != 0 {
+				t.Errorf("the spool keeps %d files", len(entries))
+			}
+			if !tc.takenNext {
+				return
+			}
+			info, err = os.Lstat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.in.Ingest(context.Background(), p, name, info); err != nil {
+				t.Fatalf("offered again: %v", err)
+			}
+			if exists(p) || f.stats().Scans != 1 {
+				t.Errorf("offered again unchanged, it was not taken: %+v", f.stats())
+			}
+		})
 	}
 }
 
