@@ -562,3 +562,26 @@ func TestMovedAwayAndBack(t *testing.T) {
 		t.Fatalf("after a rename event with the file back: %+v, want pending", e)
 	}
 }
+
+// TestOverflowRescansAtOnce drives the state directly: the kernel's event
+// queue overflowed, so a file created meanwhile brought no event; the
+// overflow error makes the next full walk come now instead of at the next
+// interval (an hour here), and that walk finds the file.
+func TestOverflowRescansAtOnce(t *testing.T) {
+	root := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	s := newState(Config{Root: root, Quiet: testQuiet, Interval: time.Hour, Logger: log}, log, &stats{})
+	s.walk(t.Context())
+	p := filepath.Join(root, "lost-event.pdf")
+	write(t, p, "a")
+	s.watchError(fsnotify.ErrEventOverflow) // as fsnotify reports IN_Q_OVERFLOW
+	select {
+	case <-s.rescan.C:
+	case <-time.After(waitDeadline):
+		t.Fatal("no rescan after the event queue overflowed")
+	}
+	s.walk(t.Context())
+	if e := s.files[p]; e == nil || e.phase != pending {
+		t.Fatalf("the file whose event was lost: %+v, want pending", e)
+	}
+}
