@@ -264,12 +264,14 @@ func (in *Ingester) take(p string, info fs.FileInfo) (sha, tmp string, err error
 		if err != nil {
 			return "", "", fmt.Errorf("spool: %w", err)
 		}
-		tmp = out.Name()
+		// The name is kept apart from the result tmp, which a failing
+		// return has already set to "" when this deferred removal runs.
+		name := out.Name()
+		tmp = name
 		defer func() {
 			if err != nil {
 				out.Close()
-				os.Remove(tmp)
-				tmp = ""
+				os.Remove(name)
 			}
 		}()
 		dst = io.MultiWriter(out, h)
