@@ -138,9 +138,16 @@ func (in *Ingester) SpoolPath(sha string, repaired bool) string {
 // from Lstat). It returns nil when the file is settled: recorded, and removed
 // or moved to a staff folder. An error means it stays where it is and should
 // be offered again later (ErrBusy, or a failure of our own such as a full disk).
-func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo) error {
+func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo) (err error) {
 	rel = norm.NFC.String(filepath.ToSlash(rel))
 	log := in.cfg.Logger.With("file", rel)
+	defer func() {
+		// Our own failure (a full or read-only data dir, say) is what IT
+		// must see: the file waits in the inbox until it is fixed.
+		if err != nil && !errors.Is(err, ErrBusy) && ctx.Err() == nil {
+			log.Warn("cannot take the file now; it stays in the inbox and is tried again at the next rescan", "err", err)
+		}
+	}()
 	if !info.Mode().IsRegular() {
 		return in.rejectUnhashed(p, rel, reason.NotRegular, "file type "+info.Mode().Type().String(), log)
 	}
