@@ -24,6 +24,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -139,7 +140,9 @@ func (in *Ingester) SpoolPath(sha string, repaired bool) string {
 // or moved to a staff folder. An error means it stays where it is and should
 // be offered again later (ErrBusy, or a failure of our own such as a full disk).
 func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo) (err error) {
-	rel = norm.NFC.String(filepath.ToSlash(rel))
+	// Records and notes hold names as valid UTF-8 (JSON would otherwise
+	// change them behind our back); the file itself is reached by p.
+	rel = norm.NFC.String(strings.ToValidUTF8(filepath.ToSlash(rel), "\uFFFD"))
 	log := in.cfg.Logger.With("file", rel)
 	defer func() {
 		// Our own failure (a full or read-only data dir, say) is what IT
@@ -432,7 +435,9 @@ func (in *Ingester) toStaffFolder(p, folder string, sc store.Scan) (string, erro
 	target := p
 	if filepath.Dir(p) != dir {
 		var err error
-		if target, err = freeName(dir, filepath.Base(p)); err != nil {
+		// Named so that staff can see and rename it, and a note fits beside.
+		base := strings.ToValidUTF8(filepath.Base(p), "\uFFFD")
+		if target, err = freeName(dir, noteRoom(base)); err != nil {
 			return "", err
 		}
 	}
@@ -486,6 +491,28 @@ func (in *Ingester) removeEmptyParents(dir string) {
 			return
 		}
 	}
+}
+
+// noteRoom shortens a file name, at a character boundary and keeping its
+// extension, so that the name freeName may number and its note's name
+// ("<name> (9999).pdf.txt") stay within the 255 bytes that Linux file
+// systems allow: a file with the longest name cannot otherwise have a note
+// beside it and would never leave the inbox.
+func noteRoom(base string) string {
+	const limit = 255 - len(" (9999)") - len(".txt")
+	if len(base) <= limit {
+		return base
+	}
+	ext := filepath.Ext(base)
+	if len(ext) > 16 {
+		ext = ""
+	}
+	stem := strings.TrimSuffix(base, ext)
+	cut := limit - len(ext)
+	for cut > 0 && !utf8.RuneStart(stem[cut]) {
+		cut--
+	}
+	return stem[:cut] + ext
 }
 
 // freeName returns a path in dir for base that is not taken: "a.pdf",

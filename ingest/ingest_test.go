@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
@@ -508,5 +509,30 @@ func TestNameAndReceiptDisagree(t *testing.T) {
 	}
 	if s := f.stats(); s.QueueLength != 1 || s.Unlinked != 0 {
 		t.Errorf("renamed by a person, still not queued: %+v", s)
+	}
+}
+
+// TestNoteRoom: a name is shortened only when its note (or a numbered
+// variant's) would not fit in 255 bytes, at a character boundary, keeping
+// its extension.
+func TestNoteRoom(t *testing.T) {
+	for _, tc := range []struct{ name, in string }{
+		{"short", "000.00.12.H57-200320-0001.pdf"},
+		{"ASCII, 255 bytes", strings.Repeat("x", 251) + ".pdf"},
+		{"Vietnamese, 255 bytes", strings.Repeat("ồ", 83) + "xx.pdf"},
+		{"no extension", strings.Repeat("ệ", 85)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := noteRoom(tc.in)
+			if len(tc.in) <= 244 && got != tc.in {
+				t.Errorf("a name with room was changed: %q", got)
+			}
+			if !utf8.ValidString(got) || len(got+" (9999).txt") > 255 {
+				t.Errorf("noteRoom = %q (%d bytes): invalid or too long", got, len(got))
+			}
+			if filepath.Ext(got) != filepath.Ext(tc.in) || !strings.HasPrefix(tc.in, strings.TrimSuffix(got, filepath.Ext(got))) {
+				t.Errorf("noteRoom = %q: not a shortened %q", got, tc.in)
+			}
+		})
 	}
 }

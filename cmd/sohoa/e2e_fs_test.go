@@ -1,12 +1,18 @@
 package main
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sohoa/sohoa/ingest/store"
 )
@@ -171,4 +177,119 @@ func TestReadOnlyDataDir(t *testing.T) {
 	e.waitFor("the second scan uploaded", 30*time.Second, func() bool { return len(e.outboxFiles()) == 2 })
 	e.stop()
 	e.checkStore()
+}
+
+// TestHostileNamesAndFiles drops what a Linux user (or a broken scanner
+// driver) can put in the inbox beside what staff drop from Windows; the
+// existing hostile-inbox test covers FIFOs, symlinks (to files, folders,
+// loops), unreadable and growing files. Each gets its outcome, with its
+// reason:
+//   - a name that is not UTF-8, one with a newline, one of 255 bytes (the
+//     longest Linux allows, so its note's name would be too long): taken like
+//     any other scan: uploaded when they carry a code, waiting with a note
+//     when they do not, and not taken again and again at every rescan;
+//   - a socket and a device node: never opened, moved to the errors folder
+//     (not a regular file);
+//   - a hard link to a file outside the inbox: taken as a copy would be
+//     (fs.protected_hardlinks lets a user link only what they may read and
+//     write), and the file outside is left as it was.
+func TestHostileNamesAndFiles(t *testing.T) {
+	e := newEnv(t)
+	sample := "000.00.12.H57-200320-0001.pdf"
+	code := func(n int) string { return fmt.Sprintf("000.00.12.H57-200329-%04d", n) }
+	long := func(stem string) string { return stem + strings.Repeat("x", 255-len(stem)-len(".pdf")) + ".pdf" }
+	uploads := map[string]string{ // name in the inbox -> dossier
+		"\xff\xfe " + code(1) + ".pdf":  code(1),
+		"dòng\nmới " + code(2) + ".pdf": code(2),
+		long(code(3) + " "):             code(3),
+	}
+	waits := []string{"\xff\xfe scan.pdf", "dòng\nmới scan.pdf", long("scan ")}
+	n := 0
+	put := func(sample, name string) { // renamed in: a 255-byte name has no room for variant's temporary prefix
+		n++
+		staged := filepath.Join(e.dir, fmt.Sprintf("staged-%d.pdf", n))
+		variant(t, sample, staged, 100+n)
+		if err := os.Rename(staged, filepath.Join(e.inbox, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name := range uploads {
+		put(sample, name)
+	}
+	for _, name := range waits {
+		put("scan_0009.pdf", name)
+	}
+	outside := filepath.Join(t.TempDir(), "outside.pdf")
+	variant(t, sample, outside, 200)
+	outsideSHA := fileSHA(t, outside)
+	if err := os.Link(outside, filepath.Join(e.inbox, code(4)+".pdf")); err != nil {
+		t.Fatal(err)
+	}
+	uploads[code(4)+".pdf"] = code(4)
+	ln, err := net.Listen("unix", filepath.Join(e.inbox, "socket.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	special := []string{"socket.pdf"}
+	if os.Geteuid() == 0 {
+		if err := syscall.Mknod(filepath.Join(e.inbox, "null.pdf"), syscall.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+			t.Fatal(err)
+		}
+		special = append(special, "null.pdf")
+	} else if os.Getenv("CI") != "" {
+		t.Fatal("making a device node needs root, which CI has")
+	}
+	e.start()
+
+	e.waitFor("the scans with a code uploaded", 60*time.Second, func() bool { return len(e.outboxFiles()) == len(uploads) })
+	out := e.outboxFiles()
+	for name, dossier := range uploads {
+		found := false
+		for rel := range out {
+			found = found || strings.HasPrefix(rel, dossier+"/")
+		}
+		if !found {
+			t.Errorf("%q not uploaded to %s; outbox: %q", name, dossier, out)
+		}
+	}
+	waiting := filepath.Join(e.inbox, "Chờ mã hồ sơ")
+	errs := filepath.Join(e.inbox, "Lỗi")
+	e.waitFor("the scans without a code waiting and the special files rejected", 30*time.Second, func() bool {
+		w, _ := os.ReadDir(waiting)
+		r, _ := os.ReadDir(errs)
+		return len(w) == 2*len(waits) && len(r) == 2*len(special)
+	})
+	notes := map[string]time.Time{}
+	for _, dir := range []string{waiting, errs} {
+		entries, _ := os.ReadDir(dir)
+		for _, ent := range entries {
+			if !utf8.ValidString(ent.Name()) {
+				t.Errorf("%q in a staff folder: staff cannot see or rename a name that is not UTF-8", ent.Name())
+			}
+			if strings.HasSuffix(ent.Name(), ".txt") {
+				info, _ := ent.Info()
+				notes[filepath.Join(dir, ent.Name())] = info.ModTime()
+			}
+		}
+	}
+	if len(notes) != len(waits)+len(special) {
+		t.Errorf("%d notes for %d waiting scans and %d special files", len(notes), len(waits), len(special))
+	}
+	if got := fileSHA(t, outside); got != outsideSHA {
+		t.Error("the file outside the inbox that a hard link pointed to was changed")
+	}
+	// Two rescans later nothing was taken again: the notes are as they were.
+	time.Sleep(2500 * time.Millisecond)
+	for p, mtime := range notes {
+		if info, err := os.Stat(p); err != nil || !info.ModTime().Equal(mtime) {
+			t.Errorf("note %q rewritten or gone after rescans (%v)", p, err)
+		}
+	}
+	if left := e.inboxLeft(); len(left) > 0 {
+		t.Errorf("left in the inbox: %q", left)
+	}
+	if code, err := httpGet(e.metricsURL + "/readyz"); code != 200 {
+		t.Errorf("readyz: %d %v", code, err)
+	}
 }
