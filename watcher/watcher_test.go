@@ -585,3 +585,24 @@ func TestOverflowRescansAtOnce(t *testing.T) {
 		t.Fatalf("the file whose event was lost: %+v, want pending", e)
 	}
 }
+
+// TestEmptyFileWaitsLonger: a scanner that creates its file and pauses
+// before the first page must not have it taken as empty. An empty file is
+// offered only after ten quiet periods, with its content if it was written
+// meanwhile; one that stays empty is offered in the end.
+func TestEmptyFileWaitsLonger(t *testing.T) {
+	modes(t, func(t *testing.T, cfg Config) {
+		h := start(t, cfg, nil)
+		write(t, h.path("scan.pdf"), "")
+		write(t, h.path("left-empty.pdf"), "")
+		time.Sleep(4 * testQuiet)
+		if offers := h.rels(); len(offers) != 0 {
+			t.Fatalf("empty files offered after %v: %q", 4*testQuiet, offers)
+		}
+		write(t, h.path("scan.pdf"), "%PDF-1.4 the first page")
+		if o := h.wait("scan.pdf", 1); o[0].Info.Size() == 0 {
+			t.Error("offered empty")
+		}
+		h.wait("left-empty.pdf", 1)
+	})
+}
