@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sohoa/sohoa/ingest/atomicfile"
 	"github.com/sohoa/sohoa/ingest/store"
 )
 
@@ -60,6 +61,13 @@ func (in *Ingester) Recover(ctx context.Context) error {
 	}
 	if removed+archived > 0 {
 		in.cfg.Logger.Info("spool recovered", "removed", removed, "archived", archived)
+	}
+	// Notes whose write was cut short leave a hidden temporary file in the
+	// staff folders, which nothing else ever looks at.
+	for _, folder := range []string{in.cfg.Errors, in.cfg.Waiting} {
+		if _, err := atomicfile.RemoveTemps(filepath.Join(in.cfg.Inbox, folder)); err != nil {
+			in.cfg.Logger.Warn("cannot remove an unfinished note", "folder", folder, "err", err)
+		}
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -82,9 +83,9 @@ type Ingester struct {
 	spool    string
 	archive  string
 	contents contentLocks
-	// moving makes choosing a free name in a staff folder and moving the
-	// file there one step, so two files of the same name cannot both pick
-	// the same free name and one replace the other.
+	// moving makes choosing a free name in a staff folder, writing the
+	// note and moving the file there one step, so two files of the same
+	// name cannot both pick the same free name and one replace the other.
 	moving sync.Mutex
 }
 
@@ -147,9 +148,18 @@ func (in *Ingester) SpoolPath(sha string, repaired bool) string {
 // from Lstat). It returns nil when the file is settled: recorded, and removed
 // or moved to a staff folder. An error means it stays where it is and should
 // be offered again later (ErrBusy, or a failure of our own such as a full disk).
-func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo) error {
-	rel = norm.NFC.String(filepath.ToSlash(rel))
+func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo) (err error) {
+	// Records and notes hold names as valid UTF-8 (JSON would otherwise
+	// change them behind our back); the file itself is reached by p.
+	rel = norm.NFC.String(strings.ToValidUTF8(filepath.ToSlash(rel), "\uFFFD"))
 	log := in.cfg.Logger.With("file", rel)
+	defer func() {
+		// Our own failure (a full or read-only data dir, say) is what IT
+		// must see: the file waits in the inbox until it is fixed.
+		if err != nil && !errors.Is(err, ErrBusy) && ctx.Err() == nil {
+			log.Warn("cannot take the file now; it stays in the inbox and is tried again at the next rescan", "err", err)
+		}
+	}()
 	if !info.Mode().IsRegular() {
 		return in.rejectUnhashed(p, rel, reason.NotRegular, "file type "+info.Mode().Type().String(), log)
 	}
@@ -282,12 +292,14 @@ func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (sha, 
 		if out, err = os.CreateTemp(in.spool, ".tmp-*"); err != nil {
 			return "", "", fmt.Errorf("spool: %w", err)
 		}
-		tmp = out.Name()
+		// The name is kept apart from the result tmp, which a failing
+		// return has already set to "" when this deferred removal runs.
+		name := out.Name()
+		tmp = name
 		defer func() {
 			if err != nil {
 				out.Close()
-				os.Remove(tmp)
-				tmp = ""
+				os.Remove(name)
 			}
 		}()
 		if sha, n, err = atomicfile.Copy(ctx, out, f); err != nil {
@@ -435,15 +447,31 @@ func (in *Ingester) toStaffFolder(p, folder string, sc store.Scan) (string, erro
 		return "", fmt.Errorf("create staff folder: %w", err)
 	}
 	target := p
+	// Choosing the name, writing the note there and moving the file in are
+	// one step for the other watch workers.
+	in.moving.Lock()
+	defer in.moving.Unlock()
 	if filepath.Dir(p) != dir {
+		// Named so that staff can see and rename it, and a note fits beside.
+		base := strings.ToValidUTF8(filepath.Base(p), "\uFFFD")
 		var err error
-		if target, err = in.moveTo(p, dir); err != nil {
+		if target, err = freeName(dir, noteRoom(base)); err != nil {
+			return "", err
+		}
+	}
+	// The note first: killed between the two steps, the file is still in
+	// the inbox and is moved beside its note when taken again. The other
+	// way round, a file would sit in the errors folder, which is never
+	// watched, without a word of what is wrong with it.
+	if err := writeNote(target+".txt", sc, in.cfg.Now()); err != nil {
+		return "", err
+	}
+	if target != p {
+		if err := os.Rename(p, target); err != nil {
+			os.Remove(target + ".txt")
 			return "", fmt.Errorf("move %s to %s: %w", sc.Source, folder, err)
 		}
 		in.removeEmptyParents(filepath.Dir(p))
-	}
-	if err := writeNote(target+".txt", sc, in.cfg.Now()); err != nil {
-		return "", err
 	}
 	rel, err := filepath.Rel(in.cfg.Inbox, target)
 	if err != nil {
@@ -483,16 +511,26 @@ func (in *Ingester) removeEmptyParents(dir string) {
 	}
 }
 
-// moveTo moves the file at p into dir under a name not taken there, and
-// returns its new path.
-func (in *Ingester) moveTo(p, dir string) (string, error) {
-	in.moving.Lock()
-	defer in.moving.Unlock()
-	target, err := freeName(dir, filepath.Base(p))
-	if err != nil {
-		return "", err
+// noteRoom shortens a file name, at a character boundary and keeping its
+// extension, so that the name freeName may number and its note's name
+// ("<name> (9999).pdf.txt") stay within the 255 bytes that Linux file
+// systems allow: a file with the longest name cannot otherwise have a note
+// beside it and would never leave the inbox.
+func noteRoom(base string) string {
+	const limit = 255 - len(" (9999)") - len(".txt")
+	if len(base) <= limit {
+		return base
 	}
-	return target, os.Rename(p, target)
+	ext := filepath.Ext(base)
+	if len(ext) > 16 {
+		ext = ""
+	}
+	stem := strings.TrimSuffix(base, ext)
+	cut := limit - len(ext)
+	for cut > 0 && !utf8.RuneStart(stem[cut]) {
+		cut--
+	}
+	return stem[:cut] + ext
 }
 
 // freeName returns a path in dir for base that is not taken: "a.pdf",

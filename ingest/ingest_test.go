@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
@@ -280,19 +282,87 @@ func TestTooLargeIsRejectedWithoutCopy(t *testing.T) {
 	}
 }
 
-func TestChangedFileIsNotTaken(t *testing.T) {
-	f := newFixture(t)
+// TestChangedBetweenOfferAndCopy: the file the watcher offered is not the
+// one found when it is opened: it grew, was deleted, or was replaced by
+// another file, a symlink or a FIFO. Nothing is taken or recorded, nothing
+// goes to the errors folder, the spool keeps no copy; the file is offered
+// again (ErrBusy), and what is there then is taken as usual.
+func TestChangedBetweenOfferAndCopy(t *testing.T) {
 	name := "000.00.12.H57-200320-0001.pdf"
-	p := f.drop(name, name)
-	info, _ := os.Lstat(p)
-	fh, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
-	fh.Write([]byte("more"))
-	fh.Close()
-	if err := f.in.Ingest(context.Background(), p, name, info); err == nil {
-		t.Fatal("a file that grew after it was offered was taken")
-	}
-	if !exists(p) || f.stats().Scans != 0 {
-		t.Error("a file that changed was recorded or removed")
+	for _, tc := range []struct {
+		change    string
+		do        func(t *testing.T, f *fixture, p string)
+		takenNext bool // what is at p afterwards is a scan, taken when offered again
+	}{
+		{"grew", func(t *testing.T, f *fixture, p string) {
+			fh, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fh.Write([]byte("more"))
+			fh.Close()
+		}, true},
+		{"deleted", func(t *testing.T, f *fixture, p string) { os.Remove(p) }, false},
+		{"replaced by another scan", func(t *testing.T, f *fixture, p string) {
+			f.drop("HS 000.00.12.H57-200320-0002 to khai.pdf", "other.pdf")
+			if err := os.Rename(filepath.Join(f.inbox, "other.pdf"), p); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"replaced by a symlink", func(t *testing.T, f *fixture, p string) {
+			os.Remove(p)
+			if err := os.Symlink(filepath.Join(samples, name), p); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"replaced by a FIFO", func(t *testing.T, f *fixture, p string) {
+			os.Remove(p)
+			if err := syscall.Mkfifo(p, 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+	} {
+		t.Run(tc.change, func(t *testing.T) {
+			f := newFixture(t)
+			p := f.drop(name, name)
+			info, err := os.Lstat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.do(t, f, p)
+			done := make(chan error, 1)
+			go func() { done <- f.in.Ingest(context.Background(), p, name, info) }()
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("ingest blocked")
+			}
+			if !errors.Is(err, ErrBusy) {
+				t.Fatalf("Ingest = %v, want ErrBusy", err)
+			}
+			if s := f.stats(); s.Scans != 0 || len(s.Rejected) != 0 {
+				t.Errorf("something was recorded: %+v", s)
+			}
+			if exists(filepath.Join(f.inbox, "Lỗi")) {
+				t.Error("something was moved to the errors folder")
+			}
+			if entries, _ := os.ReadDir(filepath.Join(f.data, "spool")); len(entries) != 0 {
+				t.Errorf("the spool keeps %d files", len(entries))
+			}
+			if !tc.takenNext {
+				return
+			}
+			info, err = os.Lstat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.in.Ingest(context.Background(), p, name, info); err != nil {
+				t.Fatalf("offered again: %v", err)
+			}
+			if exists(p) || f.stats().Scans != 1 {
+				t.Errorf("offered again unchanged, it was not taken: %+v", f.stats())
+			}
+		})
 	}
 }
 
@@ -306,6 +376,34 @@ func TestRecoverRemovesOrphans(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(spool); len(entries) != 0 {
 		t.Errorf("spool still has %d files", len(entries))
+	}
+}
+
+// TestRecoverRemovesUnfinishedNotes: a note whose write a crash cut short
+// leaves a hidden temporary file in a staff folder, which nothing else looks
+// at; the next start removes it and leaves the notes and files staff see.
+func TestRecoverRemovesUnfinishedNotes(t *testing.T) {
+	f := newFixture(t)
+	keep := []string{"a.pdf", "a.pdf.txt"}
+	for _, folder := range []string{"Lỗi", "Chờ mã hồ sơ"} {
+		dir := filepath.Join(f.inbox, folder)
+		os.MkdirAll(dir, 0o770)
+		for _, n := range append([]string{".atomicfile-123.tmp"}, keep...) {
+			os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o640)
+		}
+	}
+	if err := f.in.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, folder := range []string{"Lỗi", "Chờ mã hồ sơ"} {
+		entries, _ := os.ReadDir(filepath.Join(f.inbox, folder))
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		if !slices.Equal(names, keep) {
+			t.Errorf("%s holds %v after recovery, want %v", folder, names, keep)
+		}
 	}
 }
 
@@ -469,4 +567,29 @@ func TestConcurrentIngest(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestNoteRoom: a name is shortened only when its note (or a numbered
+// variant's) would not fit in 255 bytes, at a character boundary, keeping
+// its extension.
+func TestNoteRoom(t *testing.T) {
+	for _, tc := range []struct{ name, in string }{
+		{"short", "000.00.12.H57-200320-0001.pdf"},
+		{"ASCII, 255 bytes", strings.Repeat("x", 251) + ".pdf"},
+		{"Vietnamese, 255 bytes", strings.Repeat("ồ", 83) + "xx.pdf"},
+		{"no extension", strings.Repeat("ệ", 85)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := noteRoom(tc.in)
+			if len(tc.in) <= 244 && got != tc.in {
+				t.Errorf("a name with room was changed: %q", got)
+			}
+			if !utf8.ValidString(got) || len(got+" (9999).txt") > 255 {
+				t.Errorf("noteRoom = %q (%d bytes): invalid or too long", got, len(got))
+			}
+			if filepath.Ext(got) != filepath.Ext(tc.in) || !strings.HasPrefix(tc.in, strings.TrimSuffix(got, filepath.Ext(got))) {
+				t.Errorf("noteRoom = %q: not a shortened %q", got, tc.in)
+			}
+		})
+	}
 }

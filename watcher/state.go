@@ -329,9 +329,18 @@ func (s *state) observe(p, rel string, info fs.FileInfo) {
 	}
 }
 
+// emptyQuiet is how many quiet periods an empty file waits: a scanner may
+// create its file well before it writes the first page, and an empty file
+// taken is rejected and moved away while the scanner writes on into it.
+const emptyQuiet = 10
+
 // pend (re)starts e's quiet period from now.
 func (s *state) pend(e *entry, st stamp) {
-	e.st, e.phase, e.due = st, pending, time.Now().Add(s.cfg.Quiet)
+	quiet := s.cfg.Quiet
+	if st.size == 0 {
+		quiet *= emptyQuiet
+	}
+	e.st, e.phase, e.due = st, pending, time.Now().Add(quiet)
 	s.armQuiet(e.due)
 }
 

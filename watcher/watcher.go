@@ -53,7 +53,8 @@ type Config struct {
 	// nothing else. Use it for SMB and NFS shares, which give no events.
 	Poll bool
 	// Quiet is how long a file's size, modification time and inode must
-	// stay the same before it is offered. Zero means DefaultQuiet.
+	// stay the same before it is offered; ten times as long for an empty
+	// file. Zero means DefaultQuiet.
 	Quiet time.Duration
 	// Interval is the time between full walks: a safety net for lost events
 	// in events mode (zero means DefaultInterval), the poll period in poll

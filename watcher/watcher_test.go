@@ -613,3 +613,47 @@ func TestWorkersTakeFilesAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestOverflowRescansAtOnce drives the state directly: the kernel's event
+// queue overflowed, so a file created meanwhile brought no event; the
+// overflow error makes the next full walk come now instead of at the next
+// interval (an hour here), and that walk finds the file.
+func TestOverflowRescansAtOnce(t *testing.T) {
+	root := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	s := newState(Config{Root: root, Quiet: testQuiet, Interval: time.Hour, Logger: log}, log, &stats{})
+	s.walk(t.Context())
+	p := filepath.Join(root, "lost-event.pdf")
+	write(t, p, "a")
+	s.watchError(fsnotify.ErrEventOverflow) // as fsnotify reports IN_Q_OVERFLOW
+	select {
+	case <-s.rescan.C:
+	case <-time.After(waitDeadline):
+		t.Fatal("no rescan after the event queue overflowed")
+	}
+	s.walk(t.Context())
+	if e := s.files[p]; e == nil || e.phase != pending {
+		t.Fatalf("the file whose event was lost: %+v, want pending", e)
+	}
+}
+
+// TestEmptyFileWaitsLonger: a scanner that creates its file and pauses
+// before the first page must not have it taken as empty. An empty file is
+// offered only after ten quiet periods, with its content if it was written
+// meanwhile; one that stays empty is offered in the end.
+func TestEmptyFileWaitsLonger(t *testing.T) {
+	modes(t, func(t *testing.T, cfg Config) {
+		h := start(t, cfg, nil)
+		write(t, h.path("scan.pdf"), "")
+		write(t, h.path("left-empty.pdf"), "")
+		time.Sleep(4 * testQuiet)
+		if offers := h.rels(); len(offers) != 0 {
+			t.Fatalf("empty files offered after %v: %q", 4*testQuiet, offers)
+		}
+		write(t, h.path("scan.pdf"), "%PDF-1.4 the first page")
+		if o := h.wait("scan.pdf", 1); o[0].Info.Size() == 0 {
+			t.Error("offered empty")
+		}
+		h.wait("left-empty.pdf", 1)
+	})
+}

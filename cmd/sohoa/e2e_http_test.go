@@ -23,7 +23,8 @@ import (
 // Idempotency-Key, counts stored content by hash, and can hold an attach
 // request without answering.
 type igate struct {
-	srv *httptest.Server
+	srv   *httptest.Server
+	token string
 
 	mu       sync.Mutex
 	uploads  int               // upload requests
@@ -36,11 +37,16 @@ type igate struct {
 	attached map[string]map[string]bool
 	hold     chan struct{} // the first attach request signals here, then waits for release
 	release  chan struct{}
-	held     bool
+	held     bool // set before use: no attach request is held
+
+	stall    func()                // if set, called before each request is served (a slow province)
+	answered func(r *http.Request) // if set, called once a request's answer was sent
+	inflight atomic.Int32          // requests being served
+	broken   int                   // uploads whose body did not arrive whole
 }
 
 func newIGate(t *testing.T, token string) *igate {
-	g := &igate{stored: map[string]int{}, uploadOf: map[string]int{}, byKey: map[string]string{}, fileSHA: map[string]string{},
+	g := &igate{token: token, stored: map[string]int{}, uploadOf: map[string]int{}, byKey: map[string]string{}, fileSHA: map[string]string{},
 		attached: map[string]map[string]bool{}, hold: make(chan struct{}, 1), release: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /files", func(w http.ResponseWriter, r *http.Request) {
@@ -49,6 +55,9 @@ func newIGate(t *testing.T, token string) *igate {
 		g.mu.Unlock()
 		f, _, err := r.FormFile("files")
 		if err != nil {
+			g.mu.Lock()
+			g.broken++
+			g.mu.Unlock()
 			http.Error(w, "no files", http.StatusBadRequest)
 			return
 		}
@@ -115,7 +124,16 @@ func newIGate(t *testing.T, token string) *igate {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
+		g.inflight.Add(1)
+		defer g.inflight.Add(-1)
+		if g.stall != nil {
+			g.stall()
+		}
 		mux.ServeHTTP(w, r)
+		if g.answered != nil {
+			w.(http.Flusher).Flush()
+			g.answered(r)
+		}
 	}))
 	t.Cleanup(func() {
 		select {
@@ -128,17 +146,15 @@ func newIGate(t *testing.T, token string) *igate {
 	return g
 }
 
-// TestKillBetweenTheTwoRequests kills the daemon with SIGKILL while the
-// attach request of a two-step upload is under way; restarted, it resumes
-// at the attach request: the file is not uploaded again.
-func TestKillBetweenTheTwoRequests(t *testing.T) {
-	g := newIGate(t, "e2e-token")
-	e := newEnv(t)
-	tokenFile := filepath.Join(e.dir, "token")
-	if err := os.WriteFile(tokenFile, []byte("e2e-token\n"), 0o600); err != nil {
+// uploadConfig writes the server's token into dir and returns the upload
+// section of a daemon's config for this server.
+func (g *igate) uploadConfig(t *testing.T, dir string) string {
+	t.Helper()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(g.token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.writeConfig(fmt.Sprintf(`upload:
+	return fmt.Sprintf(`upload:
   sink: http
   concurrency: 2
   retry: {min_backoff: 50ms, max_backoff: 500ms}
@@ -152,7 +168,16 @@ func TestKillBetweenTheTwoRequests(t *testing.T) {
       json: '{"fileIds":["{file_id}"]}'
       values: {file_id: "[0].id"}
     auth: {type: bearer, token_file: %q}
-`, g.srv.URL, g.srv.URL, tokenFile))
+`, g.srv.URL, g.srv.URL, tokenFile)
+}
+
+// TestKillBetweenTheTwoRequests kills the daemon with SIGKILL while the
+// attach request of a two-step upload is under way; restarted, it resumes
+// at the attach request: the file is not uploaded again.
+func TestKillBetweenTheTwoRequests(t *testing.T) {
+	g := newIGate(t, "e2e-token")
+	e := newEnv(t)
+	e.writeConfig(g.uploadConfig(t, e.dir))
 	e.start()
 	var shas []string
 	for i := 1; i <= 3; i++ {

@@ -4,6 +4,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -53,6 +54,24 @@ func Replace(path string, data []byte, perm fs.FileMode) error {
 		return err
 	}
 	return nil
+}
+
+// RemoveTemps removes the temporary files that writes killed midway left
+// in dir, and returns how many. Call it only while nothing writes in dir
+// with this package (at start). A missing dir is not an error.
+func RemoveTemps(dir string) (int, error) {
+	temps, err := filepath.Glob(filepath.Join(dir, tempPattern))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range temps {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, fmt.Errorf("remove temporary file: %w", err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // SyncDir fsyncs a folder, making the renames and creations in it durable.

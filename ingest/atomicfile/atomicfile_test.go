@@ -92,3 +92,23 @@ func onlyFile(t *testing.T, dir, name string) {
 		t.Errorf("%s holds %v, want only %s", dir, names, name)
 	}
 }
+
+// TestRemoveTemps removes what a killed write left, and only that.
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "note.txt"), []byte("kept"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.CreateTemp(dir, tempPattern) // as Replace leaves it when killed
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if n, err := RemoveTemps(dir); n != 1 || err != nil {
+		t.Errorf("RemoveTemps = %d, %v; want 1, nil", n, err)
+	}
+	onlyFile(t, dir, "note.txt")
+	if n, err := RemoveTemps(filepath.Join(dir, "missing")); n != 0 || err != nil {
+		t.Errorf("RemoveTemps on a missing folder = %d, %v", n, err)
+	}
+}

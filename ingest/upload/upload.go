@@ -248,6 +248,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		if failures > 0 {
 			slots = 1 - len(inflight) // probing: one upload at a time
 		}
+		// No wait the worker sets is longer than this; a time further ahead
+		// means the clock was set back since: waiting for it to catch up
+		// would hold the uploads for as long as it went back.
+		longest := max(w.Min, w.Max, time.Second, w.MaxRetryAfter)
+		if pauseUntil.Sub(now) > longest {
+			w.Logger.Warn("the clock went back; ending the pause", "until", pauseUntil, "now", now)
+			pauseUntil = now
+		}
 		var next time.Time
 		switch {
 		case stopping || slots <= 0:
@@ -255,13 +263,23 @@ func (w *Worker) Run(ctx context.Context) error {
 			next = pauseUntil
 		default:
 			taken := map[string]bool{}
-			due, n, err := w.Queue.Due(now, slots, func(j store.Job) bool {
+			skip := func(j store.Job) bool {
 				if inflight[j.Dossier] || taken[j.Dossier] {
 					return true
 				}
 				taken[j.Dossier] = true
 				return false
-			})
+			}
+			due, n, err := w.Queue.Due(now, slots, skip)
+			if err == nil && len(due) < slots && n.Sub(now) > longest {
+				// Retry times recorded before the clock went back: those
+				// jobs are due (their own waits have passed, as far as
+				// anyone can tell).
+				w.Logger.Warn("the clock went back; retrying uploads whose time was set before", "next_attempt", n, "now", now)
+				var more []store.Job
+				more, n, err = w.Queue.Due(n, slots-len(due), skip)
+				due = append(due, more...)
+			}
 			if err != nil {
 				fatal = fmt.Errorf("read upload queue: %w", err)
 				continue

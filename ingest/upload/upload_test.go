@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -341,5 +342,38 @@ func TestRemoveStaleRemovesOnlyOurPartialFiles(t *testing.T) {
 	}
 	if n, err := (DirSink{Root: filepath.Join(root, "missing")}).RemoveStale(); err != nil || n != 0 {
 		t.Errorf("missing root: %d, %v", n, err)
+	}
+}
+
+// TestClockBackwardsDoesNotStallRetries: an upload fails, then the PC's
+// clock is set back a day (a counter PC that booted with a wrong clock until
+// NTP corrected it). The retry must come after its backoff, not after the
+// day the clock has to catch up. The worker's clock here has no monotonic
+// reading, as times read back from the database have none.
+func TestClockBackwardsDoesNotStallRetries(t *testing.T) {
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())).Round(0) }
+	h := newHarness(t, now)
+	h.backoff = Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond}
+	h.add("000.00.12.H57-260323-0001", 100)
+	var calls atomic.Int32
+	h.start(funcSink(func(context.Context, Item) error {
+		if calls.Add(1) == 1 {
+			return &Error{Kind: KindNetwork, Err: errors.New("connection refused")}
+		}
+		return nil
+	}), 1, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for st, _ := h.st.Stats(); st.UploadRetries == 0; st, _ = h.st.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatal("the first attempt did not fail")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	offset.Store(int64(-24 * time.Hour))
+	select {
+	case <-h.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no retry 10s after the clock went back a day (%d attempts)", calls.Load())
 	}
 }
