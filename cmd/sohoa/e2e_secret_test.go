@@ -27,8 +27,6 @@ const (
 	wrongPassword   = "wrong p@ss+Đ2"
 	bearerToken     = "bearer-tok/en+3"
 	wrongToken      = "stale-tok/en+4"
-	keycloakUser    = "canbo.huongvan"
-	keycloakPass    = "mật-khẩu p@ss+6"
 	wrongKeycloakPW = "mật-khẩu sai+7"
 )
 
@@ -77,7 +75,7 @@ func leaks(text string, secrets []string) []string {
 // secret, nor the access token issued, appears in the daemon's log (at
 // debug level), in `sohoa parked` (text and JSON), or on /metrics.
 func TestNoSecretInLogsParkedOrMetrics(t *testing.T) {
-	oidc := oidctest.New(t, time.Now, map[string]string{keycloakUser: keycloakPass})
+	oidc := oidctest.New(t, time.Now)
 	dir := t.TempDir()
 	secretFile := func(name, value string) string {
 		p := filepath.Join(dir, name)
@@ -86,7 +84,7 @@ func TestNoSecretInLogsParkedOrMetrics(t *testing.T) {
 		}
 		return p
 	}
-	clientFile := secretFile("client", oidc.ClientSecret) // the secret mockoidc gave its client
+	clientFile := secretFile("client", oidc.M.ClientSecret) // the secret mockoidc gave its client
 	// A token endpoint that is down: a port that was just free.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -106,7 +104,7 @@ func TestNoSecretInLogsParkedOrMetrics(t *testing.T) {
 				mu.Lock()
 				issued = append(issued, tok)
 				mu.Unlock()
-				_, err := oidc.Keypair.VerifyJWT(tok, time.Now)
+				_, err := oidc.M.Keypair.VerifyJWT(tok, time.Now)
 				ok = tok == bearerToken || err == nil
 			}
 			if !ok {
@@ -151,21 +149,21 @@ func TestNoSecretInLogsParkedOrMetrics(t *testing.T) {
 		{"basic, refused, credentials echoed", fmt.Sprintf("{type: basic, username: sohoa, password_file: %q}", secretFile("basic2", basicPassword)),
 			true, []string{"sohoa_upload_parked"}},
 		{"oauth2 client credentials", fmt.Sprintf("{type: oauth2_client_credentials, token_url: %q, client_id: %q, client_secret_file: %q}",
-			oidc.TokenEndpoint(), oidc.ClientID, clientFile), false, []string{"sohoa_uploads_total"}},
+			oidc.M.TokenEndpoint(), oidc.M.ClientID, clientFile), false, []string{"sohoa_uploads_total"}},
 		{"oauth2 client credentials, refused, token echoed", fmt.Sprintf("{type: oauth2_client_credentials, token_url: %q, client_id: %q, client_secret_file: %q}",
-			oidc.TokenEndpoint(), oidc.ClientID, clientFile), true, []string{"sohoa_upload_parked"}},
+			oidc.M.TokenEndpoint(), oidc.M.ClientID, clientFile), true, []string{"sohoa_upload_parked"}},
 		{"oauth2 password", fmt.Sprintf("{type: oauth2_password, token_url: %q, client_id: %q, client_secret_file: %q, username: %s, password_file: %q}",
-			oidc.TokenEndpoint(), oidc.ClientID, clientFile, keycloakUser, secretFile("kc", keycloakPass)),
+			oidc.M.TokenEndpoint(), oidc.M.ClientID, clientFile, oidctest.User, secretFile("kc", oidctest.Password)),
 			false, []string{"sohoa_uploads_total"}},
 		{"oauth2 password, wrong password", fmt.Sprintf("{type: oauth2_password, token_url: %q, client_id: %q, client_secret_file: %q, username: %s, password_file: %q}",
-			oidc.TokenEndpoint(), oidc.ClientID, clientFile, keycloakUser, secretFile("kc-wrong", wrongKeycloakPW)),
+			oidc.M.TokenEndpoint(), oidc.M.ClientID, clientFile, oidctest.User, secretFile("kc-wrong", wrongKeycloakPW)),
 			false, []string{"sohoa_upload_failures_total", `kind="auth"`}},
 		{"oauth2, token endpoint down", fmt.Sprintf("{type: oauth2_client_credentials, token_url: %q, client_id: %q, client_secret_file: %q}",
-			down, oidc.ClientID, clientFile), false, []string{"sohoa_upload_failures_total", `kind="network"`}},
+			down, oidc.M.ClientID, clientFile), false, []string{"sohoa_upload_failures_total", `kind="network"`}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			secrets := []string{basicPassword, wrongPassword, bearerToken, wrongToken, oidc.ClientSecret, keycloakPass,
+			secrets := []string{basicPassword, wrongPassword, bearerToken, wrongToken, oidc.M.ClientSecret, oidctest.Password,
 				wrongKeycloakPW, "sohoa:" + basicPassword, "sohoa:" + wrongPassword}
 			srv := good
 			if tt.refuse {

@@ -3,7 +3,11 @@ package upload
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,8 +17,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/sohoa/sohoa/ingest/upload/oidctest"
+	"github.com/oauth2-proxy/mockoidc"
 )
 
 // testClock is a clock the test moves; safe for concurrent use.
@@ -35,12 +38,129 @@ func (c *testClock) advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// tokenCheck returns a province auth check: a token mockoidc signed, not
+// oidc is a real in-process OpenID Connect server (mockoidc) taught the two
+// grants the provinces' Keycloaks use with sohoa: client credentials and
+// the resource owner password grant. mockoidc itself only has the
+// authorization code and refresh grants, so a middleware turns each of the
+// two into a session, as logging in would, and asks mockoidc for the
+// session's tokens; it also writes expires_in in seconds, where mockoidc
+// writes a time.Duration. The tokens are mockoidc's own signed JWTs, and
+// refreshes are mockoidc's.
+type oidc struct {
+	m      *mockoidc.MockOIDC
+	users  map[string]string // username -> password
+	mu     sync.Mutex
+	grants map[string]int // grant_type -> token requests
+}
+
+func newOIDC(t *testing.T, clock *testClock) *oidc {
+	t.Helper()
+	m, err := mockoidc.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.AccessTTL, m.RefreshTTL = 5*time.Minute, 30*time.Minute
+	// mockoidc's clock is a package variable: set before its server starts,
+	// restored after it stopped. Tests using it are not parallel.
+	saved := mockoidc.NowFunc
+	mockoidc.NowFunc = clock.Now
+	o := &oidc{m: m, users: map[string]string{"canbo.huongvan": "mật-khẩu 1"}, grants: map[string]int{}}
+	if err := m.AddMiddleware(o.grantsMiddleware); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ln, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		m.Shutdown()
+		mockoidc.NowFunc = saved
+	})
+	return o
+}
+
+func (o *oidc) count(grant string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.grants[grant]
+}
+
+func (o *oidc) grantsMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != mockoidc.TokenEndpoint {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if id, secret, ok := r.BasicAuth(); ok { // client_secret_basic, as Keycloak takes it
+			id, _ = url.QueryUnescape(id)
+			secret, _ = url.QueryUnescape(secret)
+			r.Form.Set("client_id", id)
+			r.Form.Set("client_secret", secret)
+		}
+		grant := r.Form.Get("grant_type")
+		o.mu.Lock()
+		o.grants[grant]++
+		o.mu.Unlock()
+		var user mockoidc.User
+		switch grant {
+		case "password":
+			name := r.Form.Get("username")
+			if pw, ok := o.users[name]; !ok || pw != r.Form.Get("password") {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte(`{"error":"invalid_grant","error_description":"Invalid user credentials"}`))
+				return
+			}
+			user = &mockoidc.MockUser{Subject: name, PreferredUsername: name}
+		case "client_credentials":
+			user = &mockoidc.MockUser{Subject: "service-account-sohoa"}
+		}
+		if user != nil {
+			session, err := o.m.SessionStore.NewSession("openid", "", user, "", "")
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			r.Form.Set("grant_type", "authorization_code")
+			r.Form.Set("code", session.SessionID)
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if rec.Code == http.StatusOK {
+			var tok map[string]any
+			if err := json.Unmarshal(body, &tok); err == nil {
+				if ns, ok := tok["expires_in"].(float64); ok {
+					tok["expires_in"] = int64(ns / 1e9)
+				}
+				if grant == "client_credentials" {
+					delete(tok, "refresh_token") // RFC 6749 4.4.3
+				}
+				body, _ = json.Marshal(tok)
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+	})
+}
+
+// verifier returns a province auth check: a token mockoidc signed, not
 // expired by the test's clock, and not issued before revokedBefore.
-func tokenCheck(o *oidctest.Server, clock *testClock, revokedBefore *atomic.Int64, rejections *atomic.Int32) func(*http.Request) bool {
+func (o *oidc) verifier(clock *testClock, revokedBefore *atomic.Int64, rejections *atomic.Int32) func(*http.Request) bool {
 	return func(r *http.Request) bool {
 		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		tok, err := o.Keypair.VerifyJWT(raw, clock.Now)
+		tok, err := o.m.Keypair.VerifyJWT(raw, clock.Now)
 		if ok && err == nil {
 			claims, _ := tok.Claims.(jwt.MapClaims)
 			iat, _ := claims.GetIssuedAt()
@@ -57,18 +177,18 @@ func TestOAuth2(t *testing.T) {
 	for _, grant := range []string{AuthOAuth2ClientCredentials, AuthOAuth2Password} {
 		t.Run(grant, func(t *testing.T) {
 			clock := &testClock{now: time.Now().Truncate(time.Second)}
-			o := oidctest.New(t, clock.Now, map[string]string{"canbo.huongvan": "mật-khẩu 1"})
+			o := newOIDC(t, clock)
 			dir := t.TempDir()
 			secretFile := filepath.Join(dir, "client_secret")
-			os.WriteFile(secretFile, []byte(o.ClientSecret+"\n"), 0o600)
+			os.WriteFile(secretFile, []byte(o.m.ClientSecret+"\n"), 0o600)
 			passwordFile := filepath.Join(dir, "password")
 			os.WriteFile(passwordFile, []byte("mật-khẩu 1\n"), 0o600)
 
 			var revoked atomic.Int64
 			var rejections atomic.Int32
 			p := newProvince(t)
-			p.auth = tokenCheck(o, clock, &revoked, &rejections)
-			cfg := AuthConfig{Type: grant, TokenURL: o.TokenEndpoint(), ClientID: o.ClientID,
+			p.auth = o.verifier(clock, &revoked, &rejections)
+			cfg := AuthConfig{Type: grant, TokenURL: o.m.TokenEndpoint(), ClientID: o.m.ClientID,
 				ClientSecret: Secret{File: secretFile}, Scopes: []string{"openid"}}
 			first := "client_credentials"
 			if grant == AuthOAuth2Password {
@@ -93,7 +213,7 @@ func TestOAuth2(t *testing.T) {
 			expect := func(what string, grants map[string]int, rejected int32) {
 				t.Helper()
 				for g, n := range grants {
-					if got := o.Count(g); got != n {
+					if got := o.count(g); got != n {
 						t.Errorf("%s: %d %s grants, want %d", what, got, g, n)
 					}
 				}
@@ -143,19 +263,19 @@ func TestOAuth2(t *testing.T) {
 
 func TestOAuth2Failures(t *testing.T) {
 	clock := &testClock{now: time.Now()}
-	o := oidctest.New(t, clock.Now, map[string]string{"canbo.huongvan": "mật-khẩu 1"})
+	o := newOIDC(t, clock)
 	dir := t.TempDir()
 	wrong := filepath.Join(dir, "password")
 	os.WriteFile(wrong, []byte("not-the-password"), 0o600)
 	secret := filepath.Join(dir, "secret")
-	os.WriteFile(secret, []byte(o.ClientSecret), 0o600)
+	os.WriteFile(secret, []byte(o.m.ClientSecret), 0o600)
 	p := newProvince(t)
 	path, sha := writeScan(t, dir, "%PDF-1.4 x")
 	it := Item{Dossier: "D", Name: "a.pdf", SHA256: sha, Size: 10, Path: path}
 
 	// A wrong password is an auth failure, retried later, never parked; its
 	// text does not show the password.
-	auth, err := NewAuth(AuthConfig{Type: AuthOAuth2Password, TokenURL: o.TokenEndpoint(), ClientID: o.ClientID,
+	auth, err := NewAuth(AuthConfig{Type: AuthOAuth2Password, TokenURL: o.m.TokenEndpoint(), ClientID: o.m.ClientID,
 		ClientSecret: Secret{File: secret}, Username: "canbo.huongvan", Password: Secret{File: wrong}}, nil, clock.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +283,7 @@ func TestOAuth2Failures(t *testing.T) {
 	err = p.sink(t, 10*time.Second, func(c *HTTPConfig) { c.Auth = auth }).Put(context.Background(), it)
 	e, ok := err.(*Error)
 	if !ok || e.Kind != KindAuth || e.Permanent || strings.Contains(err.Error(), "not-the-password") ||
-		strings.Contains(err.Error(), o.ClientSecret) {
+		strings.Contains(err.Error(), o.m.ClientSecret) {
 		t.Errorf("wrong password: %#v", err)
 	}
 	// The token endpoint unreachable is a network failure.
@@ -174,7 +294,7 @@ func TestOAuth2Failures(t *testing.T) {
 		t.Errorf("token endpoint down: %v", err)
 	}
 	// A missing secret fails at start.
-	if _, err := NewAuth(AuthConfig{Type: AuthOAuth2ClientCredentials, TokenURL: o.TokenEndpoint(), ClientID: "x",
+	if _, err := NewAuth(AuthConfig{Type: AuthOAuth2ClientCredentials, TokenURL: o.m.TokenEndpoint(), ClientID: "x",
 		ClientSecret: Secret{File: filepath.Join(dir, "missing")}}, nil, nil); err == nil {
 		t.Error("a missing client secret file was accepted")
 	}

@@ -1,5 +1,6 @@
-// Package oidctest runs a real OpenID Connect server for tests: mockoidc,
-// taught the two grants the provinces' Keycloaks use with sohoa.
+// Package oidctest runs a real OpenID Connect token endpoint (mockoidc) for
+// tests of clients that authenticate the way the provinces' Keycloaks make
+// them: the client credentials and resource owner password grants.
 package oidctest
 
 import (
@@ -8,40 +9,54 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/oauth2-proxy/mockoidc"
 )
 
-// Server is mockoidc with the client credentials and resource owner password
-// grants. mockoidc itself only has the authorization code and refresh
-// grants, so a middleware turns each of the two into a session, as logging
-// in would, and asks mockoidc for the session's tokens; it also writes
-// expires_in in seconds, where mockoidc writes a time.Duration. The tokens
-// are mockoidc's own signed JWTs, and refreshes are mockoidc's.
+// The one user the server knows.
+const (
+	User     = "canbo.huongvan"
+	Password = "mật-khẩu 1"
+)
+
+// Server is a real in-process OpenID Connect server (mockoidc) taught the two
+// grants the provinces' Keycloaks use with sohoa: client credentials and
+// the resource owner password grant. mockoidc itself only has the
+// authorization code and refresh grants, so a middleware turns each of the
+// two into a session, as logging in would, and asks mockoidc for the
+// session's tokens; it also writes expires_in in seconds, where mockoidc
+// writes a time.Duration. The tokens are mockoidc's own signed JWTs, and
+// refreshes are mockoidc's.
 type Server struct {
-	*mockoidc.MockOIDC
+	// M is the mockoidc server: its TokenEndpoint, ClientID and ClientSecret
+	// configure a client.
+	M      *mockoidc.MockOIDC
 	users  map[string]string // username -> password
 	mu     sync.Mutex
 	grants map[string]int // grant_type -> token requests
 }
 
-// New starts a server on loopback, stopped when the test ends, whose clock
-// is now and whose users are users (name -> password). mockoidc's clock is
-// a package variable: tests using New must not be parallel.
-func New(t testing.TB, now func() time.Time, users map[string]string) *Server {
+// New starts a server whose clock is now, stopped at the end of the test.
+// It knows one user, User with Password. Tests using it must not be parallel.
+func New(t testing.TB, now func() time.Time) *Server {
 	t.Helper()
 	m, err := mockoidc.NewServer(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.AccessTTL, m.RefreshTTL = 5*time.Minute, 30*time.Minute
+	// mockoidc's clock is a package variable: set before its server starts,
+	// restored after it stopped. Tests using it are not parallel.
 	saved := mockoidc.NowFunc
 	mockoidc.NowFunc = now
-	s := &Server{MockOIDC: m, users: users, grants: map[string]int{}}
-	if err := m.AddMiddleware(s.grantsMiddleware); err != nil {
+	o := &Server{M: m, users: map[string]string{User: Password}, grants: map[string]int{}}
+	if err := m.AddMiddleware(o.grantsMiddleware); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -55,17 +70,17 @@ func New(t testing.TB, now func() time.Time, users map[string]string) *Server {
 		m.Shutdown()
 		mockoidc.NowFunc = saved
 	})
-	return s
+	return o
 }
 
-// Count returns how many token requests of a grant type came in.
-func (s *Server) Count(grant string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.grants[grant]
+// Count is how many token requests of a grant type the server had.
+func (o *Server) Count(grant string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.grants[grant]
 }
 
-func (s *Server) grantsMiddleware(next http.Handler) http.Handler {
+func (o *Server) grantsMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != mockoidc.TokenEndpoint {
 			next.ServeHTTP(w, r)
@@ -82,14 +97,14 @@ func (s *Server) grantsMiddleware(next http.Handler) http.Handler {
 			r.Form.Set("client_secret", secret)
 		}
 		grant := r.Form.Get("grant_type")
-		s.mu.Lock()
-		s.grants[grant]++
-		s.mu.Unlock()
+		o.mu.Lock()
+		o.grants[grant]++
+		o.mu.Unlock()
 		var user mockoidc.User
 		switch grant {
 		case "password":
 			name := r.Form.Get("username")
-			if pw, ok := s.users[name]; !ok || pw != r.Form.Get("password") {
+			if pw, ok := o.users[name]; !ok || pw != r.Form.Get("password") {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusUnauthorized)
 				w.Write([]byte(`{"error":"invalid_grant","error_description":"Invalid user credentials"}`))
@@ -100,7 +115,7 @@ func (s *Server) grantsMiddleware(next http.Handler) http.Handler {
 			user = &mockoidc.MockUser{Subject: "service-account-sohoa"}
 		}
 		if user != nil {
-			session, err := s.SessionStore.NewSession("openid", "", user, "", "")
+			session, err := o.M.SessionStore.NewSession("openid", "", user, "", "")
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
@@ -130,4 +145,22 @@ func (s *Server) grantsMiddleware(next http.Handler) http.Handler {
 		w.WriteHeader(rec.Code)
 		w.Write(body)
 	})
+}
+
+// Verifier returns a province's auth check: a token mockoidc signed, not
+// expired by the test's clock, and not issued before revokedBefore.
+func (o *Server) Verifier(now func() time.Time, revokedBefore *atomic.Int64, rejections *atomic.Int32) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		tok, err := o.M.Keypair.VerifyJWT(raw, now)
+		if ok && err == nil {
+			claims, _ := tok.Claims.(jwt.MapClaims)
+			iat, _ := claims.GetIssuedAt()
+			if iat != nil && iat.Unix() > revokedBefore.Load() {
+				return true
+			}
+		}
+		rejections.Add(1)
+		return false
+	}
 }
