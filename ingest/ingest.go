@@ -443,8 +443,8 @@ func (in *Ingester) settle(p string, sc store.Scan, log *slog.Logger) error {
 // slash-separated path under the inbox.
 func (in *Ingester) toStaffFolder(p, folder string, sc store.Scan) (string, error) {
 	dir := filepath.Join(in.cfg.Inbox, folder)
-	if err := os.MkdirAll(dir, 0o770); err != nil {
-		return "", fmt.Errorf("create staff folder: %w", err)
+	if err := makeStaffDir(dir); err != nil {
+		return "", err
 	}
 	target := p
 	// Choosing the name, writing the note there and moving the file in are

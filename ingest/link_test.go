@@ -50,6 +50,10 @@ func FuzzLink(f *testing.F) {
 	l := &Linker{Grammar: g, Ward: "000.00.12.H57", SkipFolder: "Chờ mã hồ sơ"}
 	f.Add("000.00.12.H57-200320-0001/x 000.00.12.H57-200320-0002.pdf")
 	f.Add("Chờ mã hồ sơ/../a.pdf")
+	f.Add("HS 000.00.12.h57-200320-0002 to khai.pdf")
+	f.Add("Chờ mã hồ sơ/scan_0009 000.00.12.H57-200320-0009.pdf")
+	f.Add("000.00.13.H57-200320-0001.pdf")
+	f.Add("Ho\u0302\u0300 so\u031b 000.00.12.H57-200320-0003/trang 1.pdf")
 	f.Fuzz(func(t *testing.T, rel string) {
 		codes, r, _ := l.Link(rel)
 		if r == "" && len(codes) != 1 {

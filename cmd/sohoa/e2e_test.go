@@ -95,7 +95,7 @@ watch: {quiet: 300ms, rescan: 1s}
 	}
 }
 
-var readyLine = regexp.MustCompile(`msg="sohoa ready" metrics=(http://\S+)/metrics`)
+var readyLine = regexp.MustCompile(`msg="sohoa ready" metrics=(https?://\S+)/metrics`)
 
 // start runs the daemon and waits until it serves.
 func (e *env) start() {

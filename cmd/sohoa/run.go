@@ -203,7 +203,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		}()
 	}
 	goRun("metrics server", func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := serveMetrics(ln, srv, cfg.WebConfig, log.With("component", "metrics")); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
@@ -236,7 +236,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 
 	ready.Store(true)
 	notify(log, daemon.SdNotifyReady)
-	log.Info("sohoa ready", "metrics", "http://"+ln.Addr().String()+"/metrics")
+	log.Info("sohoa ready", "metrics", metricsURL(ln.Addr(), cfg.WebConfig))
 	watchdog(ctx, st, log)
 
 	<-ctx.Done()

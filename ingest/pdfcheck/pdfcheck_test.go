@@ -414,14 +414,29 @@ func xrefStreamPDF() []byte {
 	return out.Bytes()
 }
 
-// fuzzSeeds are the wild files added to the samples as fuzz seeds.
+// fuzzSeeds are wild files always added to the seeds, whatever their size.
 var fuzzSeeds = []string{"xref-compressed-in-compressed.pdf", "bad-xref-entry.pdf", "issue-149.pdf",
 	"zero-offset.pdf", "append-xref-loop.pdf", "leading-junk.pdf", "V4-aes.pdf", "deep-pages.pdf"}
 
+// fuzzSeedMax is the size up to which every wild file is a seed: larger
+// ones (big images) only slow each execution down.
+const fuzzSeedMax = 32 << 10
+
+// FuzzCheck is seeded with the corpus: every sample scan, and qpdf's damaged
+// and odd files (those up to fuzzSeedMax, and fuzzSeeds).
 func FuzzCheck(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join(samplesDir, "*.pdf"))
 	for _, s := range fuzzSeeds {
 		seeds = append(seeds, filepath.Join(wildDir, s))
+	}
+	wild, _ := filepath.Glob(filepath.Join(wildDir, "*.pdf"))
+	for _, s := range wild {
+		if fi, err := os.Stat(s); err == nil && fi.Size() <= fuzzSeedMax && !slices.Contains(fuzzSeeds, filepath.Base(s)) {
+			seeds = append(seeds, s)
+		}
+	}
+	if len(seeds) < len(fuzzSeeds)+100 {
+		f.Fatalf("only %d seeds: is the corpus beside the repository?", len(seeds))
 	}
 	for _, s := range seeds {
 		b, err := os.ReadFile(s)

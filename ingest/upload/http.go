@@ -470,7 +470,7 @@ func (s *HTTPSink) contextError(parent, rctx context.Context, err error) error {
 // statusError classifies a refusal.
 func (s *HTTPSink) statusError(resp *http.Response, where string, body []byte) *Error {
 	code := resp.StatusCode
-	msg := fmt.Sprintf("%s: HTTP %s: %s", where, resp.Status, Snippet(body))
+	msg := fmt.Sprintf("%s: HTTP %s: %s", where, resp.Status, Snippet(withoutCredentials(body, resp.Request)))
 	e := &Error{Status: code}
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:

@@ -41,6 +41,10 @@ type Config struct {
 	Archive  Archive  `yaml:"archive"`
 	Registry Registry `yaml:"registry"`
 	Pages    Pages    `yaml:"pages"`
+
+	// WebConfig is an exporter-toolkit web configuration file (TLS, basic
+	// auth) for the listen address; "" serves plain HTTP.
+	WebConfig string `yaml:"web_config"`
 }
 
 // Ward identifies the unit this counter belongs to.
@@ -395,6 +399,11 @@ func (c *Config) validate() error {
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		return bad("listen", "bad port in %q", c.Listen)
+	}
+	if c.WebConfig != "" {
+		if err := checkWebConfig(c.WebConfig); err != nil {
+			return bad("web_config", "%v", err)
+		}
 	}
 	for key, name := range map[string]string{"folders.errors": c.Folders.Errors, "folders.waiting": c.Folders.Waiting} {
 		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {

@@ -113,6 +113,14 @@ func TestParseByteSize(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
+	f.Add([]byte("web_config: /nonexistent/web.yml\nlisten: '[::1]:9120'\n"))
+	for _, name := range []string{"sohoa.yaml", "http-single.yaml", "http-igate.yaml"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "configs", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Add([]byte("ward: {code: x}\n"))
 	f.Add([]byte("watch:\n  quiet: 5s\ncheck: {max_bytes: 30MiB}\n"))
 	f.Add([]byte("upload: {sink: http, http: {url: 'https://x/{dossier}'}}\n"))

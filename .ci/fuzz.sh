@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the module (every `func FuzzX` in a _test.go file)
+# for SECONDS each (default 60), one after the other, and prints each
+# target's last progress line (elapsed, execs, new interesting inputs).
+# It fails on the first finding and prints where Go wrote the failing input
+# (PACKAGE/testdata/fuzz/FuzzX/HASH): commit that file with the fix, and it
+# stays a regression test that every `go test` runs.
+#
+#   .ci/fuzz.sh [SECONDS]
+#   GOFLAGS=-parallel=1 nice .ci/fuzz.sh 300     # gentler on a shared machine
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+[[ $secs =~ ^[0-9]+$ && $secs -gt 0 ]] || { echo "usage: $0 [SECONDS]" >&2; exit 2; }
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+targets=0
+while IFS=: read -r file name; do
+  pkg=./$(dirname "$file")
+  targets=$((targets + 1))
+  echo "== $pkg $name (${secs}s)"
+  if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "${secs}s" -timeout "$((secs + 600))s" "$pkg" >"$log" 2>&1; then
+    cat "$log"
+    crasher=$(sed -n 's/.*Failing input written to \(testdata\/fuzz\/[^ ]*\).*/\1/p' "$log" | tail -1)
+    if [[ -n $crasher ]]; then
+      echo "FINDING in $pkg $name: ${pkg#./}/$crasher" >&2
+      echo "reproduce: go test -run '${name}/$(basename "$crasher")' $pkg" >&2
+    else
+      echo "FAILED: $pkg $name (no failing input written; see the output above)" >&2
+    fi
+    exit 1
+  fi
+  grep '^fuzz: elapsed' "$log" | tail -1 || true
+done < <(git ls-files '*_test.go' | xargs grep -Ho '^func Fuzz[A-Za-z0-9_]*' | sed 's/func //' | sort)
+if ((targets == 0)); then echo "no fuzz targets found" >&2; exit 1; fi
+echo "fuzz: $targets targets, ${secs}s each, no finding"
