@@ -70,17 +70,25 @@ func (in *Ingester) findBlanks(ctx context.Context, src string, n int, read []ba
 	return Droppable(n, found.Blank, read), nil
 }
 
-// trim leaves the blank pages out of a valid scan that is not split: it
-// writes the copy without them to TrimmedPath (temporary file, fsync,
-// rename, fsync of the spool) and notes it in sc, to be recorded with the
-// scan in one transaction. A crash before the record leaves a copy that
-// Recover removes; the inbox file is then taken again, and nothing was
-// queued. A copy that cannot be made leaves every page in.
+// trim leaves the blank pages, and the receipt pages when DropReceipts is
+// set, out of a valid scan that is not split: it writes the copy without
+// them to TrimmedPath (temporary file, fsync, rename, fsync of the spool)
+// and notes it in sc, to be recorded with the scan in one transaction. A
+// crash before the record leaves a copy that Recover removes; the inbox
+// file is then taken again, and nothing was queued. A copy that cannot be
+// made leaves every page in.
 func (in *Ingester) trim(ctx context.Context, sc *store.Scan, read []barcode.Page, log *slog.Logger) error {
 	src := in.SpoolPath(sc.SHA256, sc.Repaired)
-	drop, err := in.findBlanks(ctx, src, sc.Pages, read, log)
-	if err != nil || len(drop) == 0 {
+	blanks, err := in.findBlanks(ctx, src, sc.Pages, read, log)
+	if err != nil {
 		return err
+	}
+	drop := slices.Clone(blanks)
+	if receipts := in.receiptPages(read); len(receipts)+len(drop) < sc.Pages {
+		drop = append(drop, receipts...)
+	}
+	if len(drop) == 0 {
+		return nil
 	}
 	keep := make([]int, 0, sc.Pages-len(drop))
 	for p := 1; p <= sc.Pages; p++ {
@@ -93,29 +101,51 @@ func (in *Ingester) trim(ctx context.Context, sc *store.Scan, read []barcode.Pag
 		if ctx.Err() != nil {
 			return err
 		}
-		log.Warn("copy without blank pages not made; every page is uploaded", "sha256", sc.SHA256, "err", err)
+		log.Warn("copy without blank or receipt pages not made; every page is uploaded", "sha256", sc.SHA256, "err", err)
 		return nil
 	}
 	sha, size, err := hashFile(dst)
 	if err != nil {
 		return err
 	}
-	sc.BlankDropped, sc.Trimmed, sc.TrimmedSHA256, sc.TrimmedSize = len(drop), true, sha, size
-	log.Info("blank pages dropped", "sha256", sc.SHA256, "dropped", drop, "pages", sc.Pages, "bytes", size)
+	sc.BlankDropped, sc.ReceiptsDropped = len(blanks), len(drop)-len(blanks)
+	sc.Trimmed, sc.TrimmedSHA256, sc.TrimmedSize = true, sha, size
+	log.Info("pages left out of the upload", "sha256", sc.SHA256, "blank", blanks,
+		"receipts", len(drop)-len(blanks), "pages", sc.Pages, "bytes", size)
 	return nil
 }
 
+// receiptPages returns the pages on which a receipt's code was read, when
+// receipts are left out of uploads; else none.
+func (in *Ingester) receiptPages(read []barcode.Page) []int {
+	if !in.cfg.DropReceipts {
+		return nil
+	}
+	var out []int
+	for _, p := range read {
+		if len(p.Codes) > 0 {
+			out = append(out, p.Index)
+		}
+	}
+	return out
+}
+
 // withoutBlanks removes the droppable blank pages from the parts of a batch
-// (a receipt's page is never one) and returns how many each part lost. A
+// (a receipt's page is never one), and with dropReceipts each part's
+// opening receipt page, and returns how many blank pages each part lost. A
 // part keeps its pages when all would go.
-func withoutBlanks(parts []Part, drop []int) []int {
+func withoutBlanks(parts []Part, drop []int, dropReceipts bool) []int {
 	lost := make([]int, len(parts))
 	for i := range parts {
 		kept := slices.DeleteFunc(slices.Clone(parts[i].Pages), func(p int) bool { return slices.Contains(drop, p) })
-		if len(kept) > 0 {
-			lost[i] = len(parts[i].Pages) - len(kept)
-			parts[i].Pages = kept
+		if len(kept) == 0 {
+			continue
 		}
+		lost[i] = len(parts[i].Pages) - len(kept)
+		if dropReceipts && parts[i].Code != "" && len(kept) > 1 && kept[0] == parts[i].Pages[0] {
+			kept = kept[1:]
+		}
+		parts[i].Pages = kept
 	}
 	return lost
 }

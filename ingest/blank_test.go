@@ -253,3 +253,39 @@ func TestPagesBeforeTheFirstReceiptWaitWhileTheRestIsUploaded(t *testing.T) {
 		t.Error("the note stayed after the part was linked")
 	}
 }
+
+func TestDropReceipts(t *testing.T) {
+	f := newBlankFixture(t)
+	f.in.cfg.DropReceipts = true
+	// A dossier scanned behind its receipt: the receipt page is not uploaded.
+	f.drop("scan_0003.pdf", "scan_0003.pdf")
+	if err := f.ingest("scan_0003.pdf"); err != nil {
+		t.Fatal(err)
+	}
+	j := onlyJob(t, f.st)
+	sc, err := f.st.Scan(j.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !j.Trimmed || sc.ReceiptsDropped != 1 || j.Pages != sc.Pages-1 || pageCount(t, f.in.ContentPath(j)) != sc.Pages-1 {
+		t.Errorf("receipt-first scan of %d pages: job %+v, receipts dropped %d, uploaded copy %d pages",
+			sc.Pages, j, sc.ReceiptsDropped, pageCount(t, f.in.ContentPath(j)))
+	}
+
+	// A batch: each part is uploaded without the receipt that opens it.
+	g := newBlankFixture(t)
+	g.in.cfg.DropReceipts = true
+	g.drop("batch_0001.pdf", "batch_0001.pdf")
+	if err := g.ingest("batch_0001.pdf"); err != nil {
+		t.Fatal(err)
+	}
+	due, _, err := g.st.Jobs(time.Now().Add(time.Hour), 100)
+	if err != nil || len(due) != 3 {
+		t.Fatalf("batch jobs: %d, %v", len(due), err)
+	}
+	for _, j := range due {
+		if n := pageCount(t, g.in.ContentPath(j)); n != 1 || j.Pages != 1 {
+			t.Errorf("part %s: %d pages uploaded (job says %d), want 1: the page behind its receipt", j.Dossier, n, j.Pages)
+		}
+	}
+}

@@ -74,6 +74,9 @@ type Config struct {
 	// Blanks finds the blank back sides of duplex scans, which are then
 	// left out of what is uploaded; nil: every page is uploaded.
 	Blanks BlankFinder
+	// DropReceipts leaves the pages on which a receipt's code was read out
+	// of what is uploaded (never every page of a dossier).
+	DropReceipts bool
 }
 
 // Ingester runs the pipeline. Its methods may be called concurrently, but
@@ -608,7 +611,7 @@ func (in *Ingester) split(ctx context.Context, p string, batch store.Scan, res p
 	if err != nil {
 		return false, err
 	}
-	lost := withoutBlanks(parts, drop)
+	lost := withoutBlanks(parts, drop, in.cfg.DropReceipts)
 	var scans, held []store.Scan
 	var codes []string
 	for i, part := range parts {

@@ -122,6 +122,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		CheckTimeout:      time.Duration(cfg.Check.Timeout) + time.Minute, // the parser's own limit comes first
 		SkipNamedReceipts: cfg.Link.Barcodes == "unnamed",
 		Blanks:            blanks,
+		DropReceipts:      cfg.Pages.DropReceipts,
 		Store:             st,
 		MaxBytes:          int64(cfg.Check.MaxBytes),
 		Queued:            worker.Wake,

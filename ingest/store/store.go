@@ -68,6 +68,9 @@ type Scan struct {
 	Trimmed       bool   `json:"trimmed,omitempty"`
 	TrimmedSHA256 string `json:"trimmed_sha256,omitempty"`
 	TrimmedSize   int64  `json:"trimmed_size,omitempty"`
+	// ReceiptsDropped counts the receipt pages left out of a trimmed copy
+	// (pages.drop_receipts).
+	ReceiptsDropped int `json:"receipt_pages_dropped,omitempty"`
 }
 
 // Job is one upload waiting in the queue.
@@ -668,7 +671,7 @@ func enqueue(tx *bolt.Tx, sc *Scan, at time.Time) error {
 			j.Content, j.Size = sc.RepairedSHA256, sc.RepairedSize
 		}
 		if sc.Trimmed {
-			j.Trimmed, j.Content, j.Size, j.Pages = true, sc.TrimmedSHA256, sc.TrimmedSize, sc.Pages-sc.BlankDropped
+			j.Trimmed, j.Content, j.Size, j.Pages = true, sc.TrimmedSHA256, sc.TrimmedSize, sc.Pages-sc.BlankDropped-sc.ReceiptsDropped
 		}
 		if err := putJSON(tx, bQueue, key, j); err != nil {
 			return err

@@ -189,6 +189,10 @@ type Pages struct {
 	// BlankMaxInk is the share of ink pixels, in percent, at or under which
 	// a page is blank (NAPS2's coverage, much stricter here).
 	BlankMaxInk float64 `yaml:"blank_max_ink"`
+	// DropReceipts leaves the receipt pages out of the uploaded PDF; by
+	// default they stay, being part of the dossier. A dossier that is only
+	// its receipt keeps it.
+	DropReceipts bool `yaml:"drop_receipts"`
 }
 
 // Archive says how long uploaded scans are kept in the data dir.
