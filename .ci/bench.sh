@@ -12,7 +12,8 @@
 # then measures:
 #   - pdfcpu validate: every file in one process; wall time and peak RSS (GNU time);
 #   - sohoa: the real daemon, files moved into its inbox at once, until the last upload
-#     is confirmed on /metrics; wall time and peak RSS (VmHWM); once per mode;
+#     is confirmed on /metrics; wall time and peak RSS (VmHWM, the daemon's plus its
+#     parser processes'); once per mode;
 #   - sohoa idle: CPU seconds used over 20 s with nothing to do, and RSS.
 # Needs: imagemagick img2pdf ghostscript qrencode zint libtiff-tools fonts-dejavu-core time curl.
 set -euo pipefail
@@ -81,7 +82,8 @@ YAML
   done
   end=$(date +%s.%N)
   s_wall[$mode]=$(echo "$end - $start" | bc)
-  s_rss[$mode]=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+  # The daemon and its parser processes (check.isolate), each at its peak.
+  s_rss[$mode]=$(for p in $pid $(pgrep -P "$pid"); do awk '/VmHWM/ {print $2}' /proc/$p/status; done | awk '{s += $1} END {print s}')
   if [[ -n ${KEEP_LOG:-} ]]; then cp "$dir/sohoa.log" "$KEEP_LOG.$mode"; fi
 }
 stop_sohoa() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
