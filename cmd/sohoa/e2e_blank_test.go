@@ -76,7 +76,7 @@ func TestDuplexEndToEnd(t *testing.T) {
 			t.Errorf("%s: the original is not in the archive: %v", s.name, err)
 		}
 	}
-	if log := e.fullLog(); strings.Count(log, `msg="blank pages dropped"`) != 2 {
+	if log := e.fullLog(); strings.Count(log, `msg="pages left out of the upload"`) != 2 {
 		t.Errorf("want two log lines for the dropped pages; log:\n%s", log)
 	}
 }

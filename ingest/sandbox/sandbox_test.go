@@ -203,14 +203,20 @@ func TestLimits(t *testing.T) {
 			if pages, err := p.ReadFirst(ctx, big, 0); err != nil || pages != nil {
 				t.Errorf("barcodes past the limit: %d pages, %v; want none, no error", len(pages), err)
 			}
-			if b, err := p.Find(ctx, big); err != nil || b.Blank != nil {
-				t.Errorf("blank pages past the limit: %v, %v; want none (every page kept), no error", b.Blank, err)
-			}
 			if r, err := p.Check(ctx, good, ""); err != nil || r.Reason != "" {
 				t.Fatalf("healthy scan after the limit: %+v, %v", r, err)
 			}
-			if n := p.Started(); n != 4 {
-				t.Errorf("%d parser processes started, want 4 (the first, one after each kill)", n)
+			if n := p.Started(); n != 3 {
+				t.Errorf("%d parser processes started, want 3 (the first, one after each kill)", n)
+			}
+			// The blank page search reads less than the check: it may end
+			// within the limit or be killed by it; either way no page is
+			// called blank and the next file is served.
+			if b, err := p.Find(ctx, big); err != nil || b.Blank != nil {
+				t.Errorf("blank pages of the huge file: %v, %v; want none (every page kept), no error", b.Blank, err)
+			}
+			if r, err := p.Check(ctx, good, ""); err != nil || r.Reason != "" {
+				t.Fatalf("healthy scan after the blank page search: %+v, %v", r, err)
 			}
 		})
 	}
