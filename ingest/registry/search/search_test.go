@@ -183,18 +183,11 @@ func newIGate(t *testing.T) *province {
 }
 
 func igateConfig(p *province, g *dossier.Grammar) Config {
-	return Config{
-		URL:      p.srv.URL + "/pa/dossier/search?fromDate={from}&toDate={to}&page={page}&size={size}",
-		Paging:   PagingTotalPages,
-		Paths:    Paths{List: "content", Total: "totalPages", Code: "code", Received: "acceptedDate", Due: "appointmentDate", Returned: "completedDate", Procedure: "procedure.name", Status: "dossierStatus.name"},
-		Grammar:  g,
-		Ward:     ward,
-		Attempts: 3,
-		Backoff:  upload.Backoff{Min: time.Second, Max: 10 * time.Second},
-		Timeout:  5 * time.Second,
-		Sleep:    func(context.Context, time.Duration) error { return nil },
-		Rand:     func() float64 { return 1 },
-	}
+	return asTested(g, Config{
+		URL:    p.srv.URL + "/pa/dossier/search?fromDate={from}&toDate={to}&page={page}&size={size}",
+		Paging: PagingTotalPages,
+		Paths:  Paths{List: "content", Total: "totalPages", Code: "code", Received: "acceptedDate", Due: "appointmentDate", Returned: "completedDate", Procedure: "procedure.name", Status: "dossierStatus.name"},
+	})
 }
 
 // newLGSP serves POST /lgsp/hoso/tiepnhan with a JSON body {"maDonVi":..,
@@ -246,7 +239,7 @@ func newLGSP(t *testing.T, token string) *province {
 }
 
 func lgspConfig(p *province, g *dossier.Grammar) Config {
-	return Config{
+	return asTested(g, Config{
 		URL:        p.srv.URL + "/lgsp/hoso/tiepnhan",
 		Method:     "POST",
 		Body:       `{"maDonVi": "{ward}", "tuNgay": "{from}", "denNgay": "{to}", "trang": {page}, "soBanGhi": {size}}`,
@@ -254,14 +247,18 @@ func lgspConfig(p *province, g *dossier.Grammar) Config {
 		FirstPage:  1,
 		PageSize:   20,
 		Paths:      Paths{List: "data", Code: "maHoSo", Received: "ngayTiepNhan", Due: "hanXuLy", Returned: "ngayTraKetQua", Procedure: "tenThuTuc", Status: "trangThai"},
-		Grammar:    g,
-		Ward:       ward,
-		Attempts:   3,
-		Backoff:    upload.Backoff{Min: time.Second, Max: 10 * time.Second},
-		Timeout:    5 * time.Second,
-		Sleep:      func(context.Context, time.Duration) error { return nil },
-		Rand:       func() float64 { return 1 },
-	}
+	})
+}
+
+// asTested completes a province's config as every test runs it: this
+// ward, three tries a page, and retries that do not sleep.
+func asTested(g *dossier.Grammar, c Config) Config {
+	c.Grammar, c.Ward, c.Attempts = g, ward, 3
+	c.Backoff = upload.Backoff{Min: time.Second, Max: 10 * time.Second}
+	c.Timeout = 5 * time.Second
+	c.Sleep = func(context.Context, time.Duration) error { return nil }
+	c.Rand = func() float64 { return 1 }
+	return c
 }
 
 func newPuller(t *testing.T, c Config) *Puller {
