@@ -16,7 +16,7 @@ func newSink(c config.Upload) (upload.Sink, error) {
 	switch c.Sink {
 	case "dir":
 		host, _ := os.Hostname()
-		d := upload.DirSink{Root: c.Dir.Path, RequireMount: c.Dir.RequireMount, Tag: host}
+		d := upload.DirSink{Root: c.Dir.Path, RequireMount: c.Dir.RequireMount, Link: c.Dir.Link, Tag: host}
 		// Partial files this machine left when it was killed mid-write.
 		if _, err := d.RemoveStale(); err != nil {
 			return nil, err

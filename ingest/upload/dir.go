@@ -31,6 +31,13 @@ type DirSink struct {
 	// share's mount point is an empty local folder while the share is down,
 	// and scans copied there would never reach the province.
 	RequireMount bool
+	// Link delivers a hard link to the data dir's copy instead of a second
+	// copy when the folder is on the same file system (a local outbox): no
+	// second write and fsync of the bytes, no second copy on the disk. The
+	// copy is then not hashed again on the way: the data dir's files are
+	// written only by sohoa, once, and are read-only to everyone else. Where
+	// links cannot be made (another file system, a share) the file is copied.
+	Link bool
 }
 
 // Put implements Sink.
@@ -67,6 +74,12 @@ func (d DirSink) Put(ctx context.Context, it Item) error {
 }
 
 func (d DirSink) write(ctx context.Context, it Item, target string) error {
+	if d.Link {
+		linked, err := d.link(it, target)
+		if linked || err != nil {
+			return err
+		}
+	}
 	src, err := os.Open(it.Path)
 	if err != nil {
 		return &Error{Kind: KindSource, Err: err}
@@ -108,6 +121,48 @@ func (d DirSink) write(ctx context.Context, it Item, target string) error {
 		return &Error{Kind: KindFilesystem, Err: err}
 	}
 	return nil
+}
+
+// link delivers it as a hard link to its data dir copy: linked under a
+// temporary name, renamed into place, the folder fsynced (the bytes are
+// fsynced already, in the data dir). linked is false, with no error, when no
+// link can be made there; the caller copies instead.
+func (d DirSink) link(it Item, target string) (linked bool, err error) {
+	dir := filepath.Dir(target)
+	tmp := filepath.Join(dir, d.tempPrefix()+it.SHA256[:min(16, len(it.SHA256))]+".link")
+	os.Remove(tmp) // ours, left by a failed attempt
+	if err := os.Link(it.Path, tmp); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, &Error{Kind: KindSource, Err: err}
+		}
+		return false, nil // another file system, or one without links
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(tmp)
+		}
+	}()
+	fi, err := os.Stat(tmp)
+	if err != nil {
+		return false, &Error{Kind: KindFilesystem, Err: err}
+	}
+	if it.Size > 0 && fi.Size() != it.Size {
+		return false, &Error{Kind: KindSource, Err: fmt.Errorf("%s: content changed in the data dir (%d bytes, want %d)", it.Path, fi.Size(), it.Size)}
+	}
+	// The mode is the inode's, shared with the data dir's copy: the one
+	// every delivered file has.
+	if err := os.Chmod(tmp, 0o640); err != nil {
+		return false, &Error{Kind: KindFilesystem, Err: err}
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		return false, &Error{Kind: KindFilesystem, Err: err}
+	}
+	ok = true
+	if err := atomicfile.SyncDir(dir); err != nil {
+		return true, &Error{Kind: KindFilesystem, Err: err}
+	}
+	return true, nil
 }
 
 // mountPoint fails unless dir is on another device than its parent.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,6 +61,77 @@ func TestDirSinkIsIdempotentAndAtomic(t *testing.T) {
 	if string(b) != "%PDF-1.4 first" {
 		t.Errorf("content %q", b)
 	}
+}
+
+// With Link, a local outbox gets the data dir's file itself (one inode, no
+// second copy of the bytes), with the mode every delivered file has; where
+// no link can be made (another file system) it gets a copy.
+func TestDirSinkLinks(t *testing.T) {
+	root := t.TempDir()
+	src := t.TempDir()
+	p, s := writeScan(t, src, "%PDF-1.4 linked")
+	if err := os.Chmod(p, 0o600); err != nil { // as a repaired copy is written
+		t.Fatal(err)
+	}
+	d := DirSink{Root: root, Link: true, Tag: "pc1"}
+	ctx := context.Background()
+	it := Item{Dossier: "000.00.12.H57-200320-0001", Name: "scan.pdf", SHA256: s, Size: 15, Path: p}
+	for range 2 {
+		if err := d.Put(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := filepath.Join(root, it.Dossier, "scan.pdf")
+	a, err := os.Stat(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.Stat(p)
+	if !os.SameFile(a, b) {
+		t.Error("the outbox file is a second copy, not a link to the data dir's")
+	}
+	if a.Mode().Perm() != 0o640 {
+		t.Errorf("delivered with mode %v, want 0640", a.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(filepath.Join(root, it.Dossier)); len(entries) != 1 {
+		t.Errorf("outbox holds %d entries, want the one file (no temporary left)", len(entries))
+	}
+	// A data dir copy whose size is not the recorded one is not delivered.
+	bad := it
+	bad.Name, bad.Size = "other.pdf", 99
+	var e *Error
+	if err := d.Put(ctx, bad); !errors.As(err, &e) || e.Kind != KindSource {
+		t.Errorf("size mismatch: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, it.Dossier, "other.pdf")); err == nil {
+		t.Error("a copy of the wrong size was delivered")
+	}
+
+	// Another file system: no link can be made, the file is copied.
+	shm := "/dev/shm"
+	sfi, err1 := os.Stat(shm)
+	rfi, err2 := os.Stat(root)
+	if err1 != nil || err2 != nil || sameDevice(sfi, rfi) {
+		t.Skip("no second file system to deliver into")
+	}
+	other, err := os.MkdirTemp(shm, "sohoa-outbox-")
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(other) })
+	if err := (DirSink{Root: other, Link: true}).Put(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	c, err := os.Stat(filepath.Join(other, it.Dossier, "scan.pdf"))
+	if err != nil || os.SameFile(c, b) || c.Size() != b.Size() {
+		t.Errorf("across file systems: %v, same file %v", err, err == nil && os.SameFile(c, b))
+	}
+}
+
+func sameDevice(a, b os.FileInfo) bool {
+	sa, ok1 := a.Sys().(*syscall.Stat_t)
+	sb, ok2 := b.Sys().(*syscall.Stat_t)
+	return ok1 && ok2 && sa.Dev == sb.Dev
 }
 
 func TestDirSinkFailures(t *testing.T) {

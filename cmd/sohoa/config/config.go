@@ -112,6 +112,9 @@ type Retry struct {
 type DirSink struct {
 	Path         string `yaml:"path"`
 	RequireMount bool   `yaml:"require_mount"` // wait while Path is not a mount point
+	// Link hard-links the data dir's copy into Path when both are on one
+	// file system, instead of writing the bytes a second time.
+	Link bool `yaml:"link"`
 }
 
 // HTTP describes uploads to the provincial system's HTTP API: one request
@@ -271,7 +274,7 @@ func Default() Config {
 			Concurrency:   1,
 			QueueMaxBytes: 4 << 30,
 			Retry:         Retry{MinBackoff: Duration(time.Second), MaxBackoff: Duration(5 * time.Minute)},
-			Dir:           DirSink{Path: "var/outbox"},
+			Dir:           DirSink{Path: "var/outbox", Link: true},
 		},
 		Archive: Archive{Retention: Duration(90 * 24 * time.Hour)},
 		Registry: Registry{Pull: Pull{
