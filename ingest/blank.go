@@ -8,6 +8,7 @@ import (
 
 	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/pages"
+	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/store"
 )
 
@@ -53,8 +54,15 @@ func Droppable(n int, blank []int, read []barcode.Page) []int {
 // findBlanks returns the blank pages of the file at src that may be
 // dropped (see Droppable); none when blank pages are kept. Only the end of
 // ctx is an error: a file the finder cannot read keeps all its pages.
-func (in *Ingester) findBlanks(ctx context.Context, src string, n int, read []barcode.Page, log *slog.Logger) ([]int, error) {
-	if in.cfg.Blanks == nil || n < 2 {
+func (in *Ingester) findBlanks(ctx context.Context, src string, checked pdfcheck.Result, read []barcode.Page, log *slog.Logger) ([]int, error) {
+	n := checked.Pages
+	if n < 2 {
+		return nil, nil
+	}
+	if checked.BlankSearched { // the checker looked, in the same parse
+		return Droppable(n, checked.Blank, read), nil
+	}
+	if in.cfg.Blanks == nil {
 		return nil, nil
 	}
 	found, err := in.cfg.Blanks.Find(ctx, src)
@@ -77,9 +85,9 @@ func (in *Ingester) findBlanks(ctx context.Context, src string, n int, read []ba
 // crash before the record leaves a copy that Recover removes; the inbox
 // file is then taken again, and nothing was queued. A copy that cannot be
 // made leaves every page in.
-func (in *Ingester) trim(ctx context.Context, sc *store.Scan, read []barcode.Page, log *slog.Logger) error {
+func (in *Ingester) trim(ctx context.Context, sc *store.Scan, checked pdfcheck.Result, read []barcode.Page, log *slog.Logger) error {
 	src := in.SpoolPath(sc.SHA256, sc.Repaired)
-	blanks, err := in.findBlanks(ctx, src, sc.Pages, read, log)
+	blanks, err := in.findBlanks(ctx, src, checked, read, log)
 	if err != nil {
 		return err
 	}

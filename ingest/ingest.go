@@ -238,7 +238,7 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		}
 	}
 	if res.Reason == "" && tmp != "" {
-		if err := in.trim(ctx, &sc, read, log); err != nil {
+		if err := in.trim(ctx, &sc, res, read, log); err != nil {
 			return err
 		}
 	}
@@ -607,7 +607,7 @@ func (in *Ingester) split(ctx context.Context, p string, batch store.Scan, res p
 	src := in.SpoolPath(batch.SHA256, res.Repaired)
 	ext := path.Ext(batch.Name)
 	stem := strings.TrimSuffix(batch.Name, ext)
-	drop, err := in.findBlanks(ctx, src, res.Pages, nil, log)
+	drop, err := in.findBlanks(ctx, src, res, nil, log)
 	if err != nil {
 		return false, err
 	}

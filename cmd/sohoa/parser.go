@@ -37,10 +37,11 @@ func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.
 	limits := pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes), MaxTime: time.Duration(cfg.Check.Timeout)}
 	blanks := barcode.BlankFinder{White: uint8(cfg.Pages.BlankWhite*255/100 + 0.5), MaxInk: cfg.Pages.BlankMaxInk / 100}
 	if !cfg.Check.Isolate {
+		chk := &pdfcheck.Checker{Limits: limits}
 		if cfg.Pages.DropBlank {
-			b = &blanks
+			b, chk.Blanks = &blanks, &blanks
 		}
-		return &pdfcheck.Checker{Limits: limits}, barcodeReader(cfg.Link.Barcodes, g), b, func() {}, nil
+		return chk, barcodeReader(cfg.Link.Barcodes, g), b, func() {}, nil
 	}
 	// /proc/self/exe is this very binary even after an upgrade replaced
 	// the file: the parser always speaks this daemon's protocol.
@@ -57,6 +58,8 @@ func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.
 		Check:   limits,
 		Pattern: cfg.Link.Pattern,
 		Blanks:  blanks,
+		// One parse for the check and the blank pages.
+		CheckBlanks: cfg.Pages.DropBlank,
 		Limits: sandbox.Limits{Memory: int64(cfg.Check.ParserMemory), CPU: time.Duration(cfg.Check.ParserCPU),
 			Timeout: time.Duration(cfg.Check.Timeout)},
 		Logger: log.With("component", "parser"),

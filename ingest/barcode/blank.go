@@ -107,11 +107,24 @@ func (b *BlankFinder) Find(ctx context.Context, path string) (Blanks, error) {
 }
 
 func (b *BlankFinder) find(ctx context.Context, data []byte) (Blanks, error) {
-	var res Blanks
 	doc, err := openPDF(ctx, data, int64(len(data)))
 	if err != nil {
-		return res, ctx.Err() // a document that does not parse has no blank page
+		return Blanks{}, ctx.Err() // a document that does not parse has no blank page
 	}
+	return b.FindIn(ctx, doc)
+}
+
+// BlankPages returns the blank pages of a parsed document, as FindIn; it
+// is how pdfcheck.Checker finds them in the parse of its own check.
+func (b *BlankFinder) BlankPages(ctx context.Context, doc *model.Context) ([]int, error) {
+	res, err := b.FindIn(ctx, doc)
+	return res.Blank, err
+}
+
+// FindIn is Find on a document already parsed (by pdfcpu, relaxed): the
+// file is not read again. Only the end of ctx is an error.
+func (b *BlankFinder) FindIn(ctx context.Context, doc *model.Context) (Blanks, error) {
+	var res Blanks
 	xt := doc.XRefTable
 	pp, err := pdfdoc.Walk{MaxPages: maxPages, ImageSize: pixelSize}.Pages(xt)
 	if err != nil {

@@ -32,7 +32,7 @@ type verdict struct {
 // inspect judges a PDF held in memory. Files whose own cross-reference data
 // is unusable are read through pdfcpu's reconstruction, rewritten in memory,
 // and the rewritten bytes are judged from scratch.
-func inspect(ctx context.Context, lim Limits, data []byte) verdict {
+func inspect(ctx context.Context, lim Limits, blanks BlankFinder, data []byte) verdict {
 	if !bytes.Contains(data[:min(len(data), headerWindow)], []byte("%PDF-")) {
 		return verdict{res: Result{Reason: reason.NotPDF, Detail: fmt.Sprintf("no %%PDF- header in the first %d bytes", headerWindow)}}
 	}
@@ -50,7 +50,7 @@ func inspect(ctx context.Context, lim Limits, data []byte) verdict {
 		return verdict{res: res}
 	}
 	if broken == "" {
-		return verdict{res: judge(doc, lim)}
+		return verdict{res: findBlanks(ctx, lim, blanks, doc, judge(doc, lim))}
 	}
 
 	var buf bytes.Buffer
@@ -72,7 +72,37 @@ func inspect(ctx context.Context, lim Limits, data []byte) verdict {
 	}
 	res.Repaired = true
 	res.Detail = "repaired cross-reference table: " + broken
-	return verdict{res: res, clean: clean}
+	return verdict{res: findBlanks(ctx, lim, blanks, doc, res), clean: clean}
+}
+
+// findBlanks asks blanks, if any, for the blank pages of a valid document,
+// for at most lim.BlankTime. A failure, panic or timeout of the finder leaves
+// res as it is: no page is called blank, and the verdict stands.
+func findBlanks(ctx context.Context, lim Limits, blanks BlankFinder, doc *model.Context, res Result) Result {
+	if blanks == nil || res.Reason != "" {
+		return res
+	}
+	if found, ok := searchBlanks(ctx, lim, blanks, doc); ok {
+		res.BlankSearched, res.Blank = true, found
+	}
+	return res
+}
+
+// searchBlanks runs blanks on doc; ok is false when it failed, panicked or
+// ran out of time.
+func searchBlanks(ctx context.Context, lim Limits, blanks BlankFinder, doc *model.Context) (found []int, ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, lim.BlankTime)
+	defer cancel()
+	defer func() {
+		if recover() != nil {
+			found, ok = nil, false
+		}
+	}()
+	found, err := blanks.BlankPages(ctx, doc)
+	if err != nil || ctx.Err() != nil {
+		return nil, false
+	}
+	return found, true
 }
 
 // open reads and validates data with pdfcpu in relaxed mode.

@@ -24,7 +24,7 @@ func TestShrunkFile(t *testing.T) {
 	if err := os.Truncate(src, 0); err != nil {
 		t.Fatal(err)
 	}
-	v, err := inspectBounded(context.Background(), Limits{}.withDefaults(), data, release)
+	v, err := inspectBounded(context.Background(), Limits{}.withDefaults(), nil, data, release)
 	if err == nil || !strings.Contains(err.Error(), "file changed while being read") {
 		t.Fatalf("got %+v, %v; want an error", v.res, err)
 	}

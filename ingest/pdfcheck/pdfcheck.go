@@ -26,6 +26,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+
 	"github.com/sohoa/sohoa/ingest/atomicfile"
 	"github.com/sohoa/sohoa/ingest/reason"
 )
@@ -44,6 +46,9 @@ type Limits struct {
 	// MaxTime bounds the parse of one file; a file that takes longer is
 	// rejected as unreadable (hostile or pathological). Zero: 30 s.
 	MaxTime time.Duration
+	// BlankTime bounds the Checker's blank page search of one file, within
+	// MaxTime; a search cut short finds no blank page. Zero: MaxTime/4.
+	BlankTime time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -55,6 +60,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxTime <= 0 {
 		l.MaxTime = DefaultMaxTime
+	}
+	if l.BlankTime <= 0 || l.BlankTime > l.MaxTime {
+		l.BlankTime = l.MaxTime / 4
 	}
 	return l
 }
@@ -75,12 +83,29 @@ type Result struct {
 	// FlagEmbeddedFiles), found in a file that opened; nil when none. They
 	// do not change the verdict: see the Flag constants.
 	Flags []string
+	// BlankSearched reports that the Checker's BlankFinder looked at the
+	// pages of this valid file, in the check's own parse; Blank then holds
+	// the blank pages it found (1-based, in order).
+	BlankSearched bool
+	Blank         []int
+}
+
+// BlankFinder tells the blank pages of a document that passed its check
+// (*barcode.BlankFinder is one). It is given the check's own parse, so a
+// file is parsed once for both.
+type BlankFinder interface {
+	BlankPages(ctx context.Context, doc *model.Context) ([]int, error)
 }
 
 // Checker checks files against Limits. The zero value uses the defaults and
 // is safe for concurrent use.
 type Checker struct {
 	Limits Limits
+	// Blanks, when set, is asked for the blank pages of every valid file
+	// (the repaired copy's, for a repaired file), within the check's time
+	// bound. Its failure or panic only means none were found: it never
+	// changes the verdict.
+	Blanks BlankFinder
 }
 
 // Check judges the file src. If it needs repair and the repaired copy is
@@ -100,7 +125,7 @@ func (c *Checker) Check(ctx context.Context, src, repairedDst string) (Result, e
 	if err != nil || res.Reason != "" {
 		return res, err
 	}
-	v, err := inspectBounded(ctx, lim, data, release)
+	v, err := inspectBounded(ctx, lim, c.Blanks, data, release)
 	if err != nil {
 		return Result{}, fmt.Errorf("check %s: %w", src, err)
 	}
@@ -157,7 +182,7 @@ func sizeVerdict(fi os.FileInfo, maxBytes int64) (Result, bool) {
 // passes (a verdict: unreadable) or ctx ends (an error). An abandoned
 // goroutine stops at pdfcpu's next context check; the validation step has
 // none and runs to its end, bounded by the file size.
-func inspectBounded(ctx context.Context, lim Limits, data []byte, release func()) (verdict, error) {
+func inspectBounded(ctx context.Context, lim Limits, blanks BlankFinder, data []byte, release func()) (verdict, error) {
 	pctx, cancel := context.WithTimeout(ctx, lim.MaxTime)
 	defer cancel()
 	done := make(chan verdict, 1)
@@ -177,7 +202,7 @@ func inspectBounded(ctx context.Context, lim Limits, data []byte, release func()
 			}
 		}()
 		debug.SetPanicOnFault(true)
-		v = inspect(pctx, lim, data)
+		v = inspect(pctx, lim, blanks, data)
 	}()
 	var v verdict
 	select {

@@ -107,6 +107,10 @@ type Config struct {
 	Limits  Limits
 	// Blanks says how blank pages are told (Find).
 	Blanks barcode.BlankFinder
+	// CheckBlanks makes every check also find the valid file's blank pages
+	// with Blanks, in the same parse (pdfcheck.Result.Blank), bounded well
+	// within the request's limits.
+	CheckBlanks bool
 	// Workers is how many parser processes may run at once (one request
 	// each); 0: 1.
 	Workers int

@@ -41,6 +41,11 @@ func TestSamplesAsInProcess(t *testing.T) {
 		t.Fatalf("corpus samples: %d files, %v", len(files), err)
 	}
 	p := newPool(t, sandbox.Limits{})
+	withBlanks, err := sandbox.New(sandbox.Config{Command: []string{os.Args[0]}, Env: []string{childEnv}, CheckBlanks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { withBlanks.Close() })
 	local := &pdfcheck.Checker{}
 	reader := &barcode.Reader{}
 	ctx := context.Background()
@@ -89,6 +94,24 @@ func TestSamplesAsInProcess(t *testing.T) {
 			}
 			if strings.HasPrefix(filepath.Base(f), "duplex") && len(gb.Blank) == 0 {
 				t.Error("no blank back side found in the duplex sample through the parser process")
+			}
+			// Checked and searched for blank pages in one request, one parse:
+			// the same verdict and the same blank pages (the repaired copy's
+			// for a repaired file, which is what would be trimmed).
+			both, err := withBlanks.Check(ctx, f, dst+".both.pdf")
+			if err != nil {
+				t.Fatal(err)
+			}
+			alone := wb.Blank
+			if both.Repaired {
+				rb, err := (&barcode.BlankFinder{}).Find(ctx, dst+".both.pdf")
+				if err != nil {
+					t.Fatal(err)
+				}
+				alone = rb.Blank
+			}
+			if both.Reason != got.Reason || !both.BlankSearched || !slices.Equal(both.Blank, alone) {
+				t.Errorf("check with blank pages %+v, want verdict %q and blank pages %v", both, got.Reason, alone)
 			}
 		})
 	}

@@ -61,9 +61,15 @@ func Serve(in io.Reader, out io.Writer) error {
 	}
 	chk := s.Check
 	chk.MaxTime = 2 * lim.Timeout // the daemon's wall-clock limit comes first
-	checker := &pdfcheck.Checker{Limits: chk}
-	reader := &barcode.Reader{Grammar: g}
+	// A check's blank page search ends well before the request's limits,
+	// which would make the file's verdict parser_limit.
+	chk.BlankTime = min(lim.Timeout, lim.CPU) / 4
 	blanks := s.Blanks
+	checker := &pdfcheck.Checker{Limits: chk}
+	if s.CheckBlanks {
+		checker.Blanks = &blanks
+	}
+	reader := &barcode.Reader{Grammar: g}
 	ctx := context.Background()
 	// Hand a big parse's heap back once the process idles a while.
 	release := time.AfterFunc(time.Hour, debug.FreeOSMemory)

@@ -27,6 +27,9 @@ type setup struct {
 	Pattern string
 	Limits  Limits
 	Blanks  barcode.BlankFinder
+	// CheckBlanks: checks also find the blank pages of valid files, in
+	// the same parse (pdfcheck.Result.Blank).
+	CheckBlanks bool
 }
 
 const (
@@ -101,7 +104,7 @@ func startWorker(cfg Config) (*worker, error) {
 		w.err = cmd.Wait()
 		close(w.status)
 	}()
-	if err := w.enc.Encode(setup{Check: cfg.Check, Pattern: cfg.Pattern, Limits: cfg.Limits, Blanks: cfg.Blanks}); err != nil {
+	if err := w.enc.Encode(setup{Check: cfg.Check, Pattern: cfg.Pattern, Limits: cfg.Limits, Blanks: cfg.Blanks, CheckBlanks: cfg.CheckBlanks}); err != nil {
 		w.kill()
 		return nil, fmt.Errorf("send setup: %w (%s)", err, w.why())
 	}
