@@ -42,6 +42,12 @@ func TestBlanksInTheSameParse(t *testing.T) {
 				}
 				return
 			}
+			if res.Pages < 2 {
+				if res.BlankSearched || res.Blank != nil {
+					t.Fatalf("a file of one page was searched: %+v", res)
+				}
+				return
+			}
 			if !res.BlankSearched {
 				t.Fatalf("valid file not searched: %+v", res)
 			}

@@ -79,8 +79,8 @@ func inspect(ctx context.Context, lim Limits, blanks BlankFinder, data []byte) v
 // for at most lim.BlankTime. A failure, panic or timeout of the finder leaves
 // res as it is: no page is called blank, and the verdict stands.
 func findBlanks(ctx context.Context, lim Limits, blanks BlankFinder, doc *model.Context, res Result) Result {
-	if blanks == nil || res.Reason != "" {
-		return res
+	if blanks == nil || res.Reason != "" || res.Pages < 2 {
+		return res // a file's only page is never left out: nothing to search
 	}
 	if found, ok := searchBlanks(ctx, lim, blanks, doc); ok {
 		res.BlankSearched, res.Blank = true, found

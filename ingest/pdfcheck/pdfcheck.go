@@ -85,7 +85,8 @@ type Result struct {
 	Flags []string
 	// BlankSearched reports that the Checker's BlankFinder looked at the
 	// pages of this valid file, in the check's own parse; Blank then holds
-	// the blank pages it found (1-based, in order).
+	// the blank pages it found (1-based, in order). A file of one page is
+	// not searched: its only page is never left out.
 	BlankSearched bool
 	Blank         []int
 }
