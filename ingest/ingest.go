@@ -166,7 +166,7 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	if !info.Mode().IsRegular() {
 		return in.rejectUnhashed(p, rel, reason.NotRegular, "file type "+info.Mode().Type().String(), log)
 	}
-	sha, tmp, err := in.take(ctx, p, info)
+	sha, tmp, synced, err := in.take(ctx, p, info)
 	if errors.Is(err, fs.ErrPermission) {
 		// We may move what we cannot read: staff see why in the errors folder.
 		return in.rejectUnhashed(p, rel, reason.Unreadable, err.Error(), log)
@@ -176,6 +176,11 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	}
 	if tmp != "" {
 		defer os.Remove(tmp) // a no-op once renamed into the spool
+	}
+	if synced != nil {
+		// Whatever happens next, the copy's fsync has ended and its file
+		// is closed before we return.
+		defer synced()
 	}
 	defer in.contents.lock(sha)()
 	sc, err := in.cfg.Store.Scan(sha)
@@ -196,12 +201,23 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		if err := os.Rename(tmp, spooled); err != nil {
 			return fmt.Errorf("spool %s: %w", rel, err)
 		}
-		if err := atomicfile.SyncDir(in.spool); err != nil {
-			return err
-		}
+		// The disk makes the copy and its name durable while the file is
+		// checked (its bytes are in the page cache): nothing is recorded,
+		// and nothing leaves the inbox, before both are done.
+		durable := make(chan error, 1)
+		go func() {
+			err := synced()
+			if err == nil {
+				err = atomicfile.SyncDir(in.spool)
+			}
+			durable <- err
+		}()
 		cctx, cancel := context.WithTimeout(ctx, in.cfg.CheckTimeout)
 		res, err = in.cfg.Checker.Check(cctx, spooled, in.SpoolPath(sha, true))
 		cancel()
+		if serr := <-durable; serr != nil {
+			return serr
+		}
 		if err != nil {
 			return fmt.Errorf("check %s: %w", rel, err)
 		}
@@ -262,38 +278,41 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	return in.settle(p, sc, log)
 }
 
-// take copies a regular file into the spool while hashing it, and fsyncs the
-// copy. Files over the size cap are only hashed (tmp is then ""). It returns
-// ErrBusy when the file changed or was replaced since info was taken.
-func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (sha, tmp string, err error) {
+// take copies a regular file into the spool while hashing it. Files over
+// the size cap are only hashed (tmp and synced are then "" and nil). It
+// returns ErrBusy when the file changed or was replaced since info was taken.
+// The copy's fsync has started when take returns; synced waits for it to end,
+// closes the copy and reports the fsync's outcome (calls after the first
+// return the same).
+func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (sha, tmp string, synced func() error, err error) {
 	// O_NOFOLLOW: a file swapped for a symlink is not followed out of the
 	// inbox; O_NONBLOCK: one swapped for a FIFO does not hang us.
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ELOOP) {
-		return "", "", fmt.Errorf("%s: %w", p, ErrBusy)
+		return "", "", nil, fmt.Errorf("%s: %w", p, ErrBusy)
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("open %s: %w", p, err)
+		return "", "", nil, fmt.Errorf("open %s: %w", p, err)
 	}
 	defer f.Close()
 	before, err := f.Stat()
 	if err != nil {
-		return "", "", fmt.Errorf("stat %s: %w", p, err)
+		return "", "", nil, fmt.Errorf("stat %s: %w", p, err)
 	}
 	if !before.Mode().IsRegular() || !os.SameFile(before, info) || before.Size() != info.Size() || !before.ModTime().Equal(info.ModTime()) {
-		return "", "", fmt.Errorf("%s: %w", p, ErrBusy)
+		return "", "", nil, fmt.Errorf("%s: %w", p, ErrBusy)
 	}
 	var n int64
 	if info.Size() > in.cfg.MaxBytes {
 		h := sha256.New()
 		if n, err = io.Copy(h, f); err != nil {
-			return "", "", fmt.Errorf("hash %s: %w", p, err)
+			return "", "", nil, fmt.Errorf("hash %s: %w", p, err)
 		}
 		sha = hex.EncodeToString(h.Sum(nil))
 	} else {
 		var out *os.File
 		if out, err = os.CreateTemp(in.spool, ".tmp-*"); err != nil {
-			return "", "", fmt.Errorf("spool: %w", err)
+			return "", "", nil, fmt.Errorf("spool: %w", err)
 		}
 		// The name is kept apart from the result tmp, which a failing
 		// return has already set to "" when this deferred removal runs.
@@ -306,26 +325,39 @@ func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (sha, 
 			}
 		}()
 		if sha, n, err = atomicfile.Copy(ctx, out, f); err != nil {
-			return "", "", fmt.Errorf("copy %s into the spool: %w", p, err)
+			return "", "", nil, fmt.Errorf("copy %s into the spool: %w", p, err)
 		}
 		if err = out.Chmod(0o640); err != nil {
-			return "", "", fmt.Errorf("spool: %w", err)
+			return "", "", nil, fmt.Errorf("spool: %w", err)
 		}
-		if err = out.Sync(); err != nil {
-			return "", "", fmt.Errorf("sync spool copy of %s: %w", p, err)
+		after, err := f.Stat()
+		if err != nil {
+			return "", "", nil, fmt.Errorf("stat %s: %w", p, err)
 		}
-		if err = out.Close(); err != nil {
-			return "", "", fmt.Errorf("spool: %w", err)
+		if n != info.Size() || after.Size() != n || !after.ModTime().Equal(info.ModTime()) {
+			return "", "", nil, fmt.Errorf("%s: %w", p, ErrBusy)
 		}
+		done := make(chan struct{})
+		var serr error
+		go func() {
+			defer close(done)
+			if serr = out.Sync(); serr != nil {
+				serr = fmt.Errorf("sync spool copy of %s: %w", p, serr)
+			}
+			if cerr := out.Close(); serr == nil && cerr != nil {
+				serr = fmt.Errorf("spool: %w", cerr)
+			}
+		}()
+		return sha, tmp, func() error { <-done; return serr }, nil
 	}
 	after, err := f.Stat()
 	if err != nil {
-		return "", "", fmt.Errorf("stat %s: %w", p, err)
+		return "", "", nil, fmt.Errorf("stat %s: %w", p, err)
 	}
 	if n != info.Size() || after.Size() != n || !after.ModTime().Equal(info.ModTime()) {
-		return "", "", fmt.Errorf("%s: %w", p, ErrBusy)
+		return "", "", nil, fmt.Errorf("%s: %w", p, ErrBusy)
 	}
-	return sha, tmp, nil
+	return sha, "", nil, nil
 }
 
 // seenAgain handles a file whose content is already recorded: the rest of an
