@@ -19,7 +19,15 @@ const copyChunk = 512 << 10
 // disk works while the rest is read. Hashing runs on a second goroutine, beside the copy, so
 // that a file costs about the longer of the two rather than their sum.
 // Copy stops with ctx's error when ctx ends.
+//
+// When src is a regular file the kernel can copy from (Linux), the bytes are
+// copied inside the kernel and hashed from dst's pages (see copyRange).
 func Copy(ctx context.Context, dst *os.File, src io.Reader) (sha string, n int64, err error) {
+	if f, ok := src.(*os.File); ok {
+		if sha, n, ok, err := copyRange(ctx, dst, f); ok {
+			return sha, n, err
+		}
+	}
 	// Three buffers turn: one being filled and written, one waiting in the
 	// channel, one being hashed. A buffer is filled again only after the
 	// hasher took the one after it, so it has finished with this one.

@@ -1,0 +1,137 @@
+package atomicfile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// startWriteback asks the kernel to start writing the given range of f to
+// disk without waiting for it. Only a hint: errors surface at fsync.
+func startWriteback(f *os.File, off, n int64) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE)
+	})
+}
+
+// rangeChunk is the unit of the in-kernel copy and of hashing behind it.
+const rangeChunk = 4 << 20
+
+// copyRange copies src into dst inside the kernel (copy_file_range: page
+// cache to page cache, no copy through our memory, none at all where the
+// file system shares blocks) and hashes what it copied by mapping dst's
+// pages as they are written: one pass over the bytes instead of a read, a
+// write and a hash. The hash is of dst's bytes, so it names exactly the copy
+// made. ok is false, with nothing copied, where the kernel cannot copy
+// between these two files (another file system on older kernels, a share, a
+// pipe): the caller copies them itself.
+func copyRange(ctx context.Context, dst, src *os.File) (sha string, n int64, ok bool, err error) {
+	dc, err := dst.SyscallConn()
+	if err != nil {
+		return "", 0, false, nil
+	}
+	sc, err := src.SyscallConn()
+	if err != nil {
+		return "", 0, false, nil
+	}
+	// Hashing runs one chunk behind the copy, on a second goroutine.
+	type span struct{ off, n int64 }
+	spans := make(chan span, 1)
+	sum := make(chan error, 1)
+	h := sha256.New()
+	go func() {
+		var herr error
+		for s := range spans {
+			if herr == nil {
+				herr = hashMapped(h, dc, s.off, s.n)
+			}
+		}
+		sum <- herr
+	}()
+	defer func() {
+		close(spans)
+		herr := <-sum
+		switch {
+		case err != nil || !ok:
+		case herr != nil:
+			err = fmt.Errorf("hash %s: %w", dst.Name(), herr)
+		default:
+			sha = hex.EncodeToString(h.Sum(nil))
+		}
+	}()
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", n, true, err
+		}
+		var k int
+		var cerr error
+		ctlErr := sc.Control(func(sfd uintptr) {
+			ctlErr := dc.Control(func(dfd uintptr) {
+				for {
+					k, cerr = unix.CopyFileRange(int(sfd), nil, int(dfd), nil, rangeChunk, 0)
+					if !errors.Is(cerr, unix.EINTR) {
+						return
+					}
+				}
+			})
+			if ctlErr != nil && cerr == nil {
+				cerr = ctlErr
+			}
+		})
+		if ctlErr != nil && cerr == nil {
+			cerr = ctlErr
+		}
+		if cerr != nil {
+			if n == 0 && unsupported(cerr) {
+				return "", 0, false, nil
+			}
+			return "", n, true, fmt.Errorf("copy into %s: %w", dst.Name(), cerr)
+		}
+		if k == 0 {
+			return "", n, true, nil // end of src; the deferred function fills in sha
+		}
+		startWriteback(dst, n, int64(k))
+		spans <- span{n, int64(k)}
+		n += int64(k)
+	}
+}
+
+// unsupported reports whether copy_file_range refused the pair of files
+// rather than failed on them.
+func unsupported(err error) bool {
+	return errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) ||
+		errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EBADF) || errors.Is(err, unix.EPERM)
+}
+
+// hashMapped hashes n bytes of the file behind c from offset off, reading
+// them through a read-only mapping of its pages.
+func hashMapped(h hash.Hash, c interface {
+	Control(func(uintptr)) error
+}, off, n int64) error {
+	page := int64(os.Getpagesize())
+	start := off - off%page
+	var data []byte
+	var merr error
+	if err := c.Control(func(fd uintptr) {
+		data, merr = unix.Mmap(int(fd), start, int(off+n-start), unix.PROT_READ, unix.MAP_SHARED)
+	}); err != nil {
+		return err
+	}
+	if merr != nil {
+		return fmt.Errorf("map: %w", merr)
+	}
+	defer unix.Munmap(data)
+	_ = unix.Madvise(data, unix.MADV_SEQUENTIAL)
+	h.Write(data[off-start:])
+	return nil
+}

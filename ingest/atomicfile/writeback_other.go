@@ -1,9 +1,0 @@
-//go:build !linux
-
-package atomicfile
-
-import "os"
-
-// startWriteback does nothing where sync_file_range does not exist; the
-// caller's fsync writes everything.
-func startWriteback(*os.File, int64, int64) {}
