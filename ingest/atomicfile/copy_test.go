@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -22,26 +23,13 @@ func TestCopy(t *testing.T) {
 		for i := range data {
 			data[i] = byte(rng.Uint32())
 		}
-		want := sha256.Sum256(data)
 		// A reader that returns short reads exercises the buffer rotation
 		// the way a pipe or a network share does.
 		for name, src := range map[string]io.Reader{
 			"file":  bytes.NewReader(data),
 			"short": iotest.HalfReader(bytes.NewReader(data)),
 		} {
-			dst, err := os.Create(filepath.Join(t.TempDir(), "copy"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sha, n, err := Copy(context.Background(), dst, src)
-			dst.Close()
-			if err != nil {
-				t.Fatalf("%d bytes, %s: %v", size, name, err)
-			}
-			got, _ := os.ReadFile(dst.Name())
-			if n != int64(size) || !bytes.Equal(got, data) || sha != hex.EncodeToString(want[:]) {
-				t.Errorf("%d bytes, %s: copied %d bytes, content equal %v, sha %s want %x", size, name, n, bytes.Equal(got, data), sha, want)
-			}
+			copyAndCompare(t, fmt.Sprintf("%d bytes, %s", size, name), src, data)
 		}
 	}
 }
@@ -61,7 +49,6 @@ func TestCopyFiles(t *testing.T) {
 		for i := range data {
 			data[i] = byte(rng.Uint32())
 		}
-		want := sha256.Sum256(data)
 		for name, dir := range dirs {
 			srcPath := filepath.Join(dir, "src")
 			if err := os.WriteFile(srcPath, data, 0o600); err != nil {
@@ -71,20 +58,8 @@ func TestCopyFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dst, err := os.Create(filepath.Join(t.TempDir(), "copy"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sha, n, err := Copy(context.Background(), dst, src)
+			copyAndCompare(t, fmt.Sprintf("%d bytes, %s", size, name), src, data)
 			src.Close()
-			dst.Close()
-			if err != nil {
-				t.Fatalf("%d bytes, %s: %v", size, name, err)
-			}
-			got, _ := os.ReadFile(dst.Name())
-			if n != int64(size) || !bytes.Equal(got, data) || sha != hex.EncodeToString(want[:]) {
-				t.Errorf("%d bytes, %s: copied %d bytes, content equal %v, sha %s want %x", size, name, n, bytes.Equal(got, data), sha, want)
-			}
 		}
 	}
 	if runtime.GOOS != "linux" {
@@ -101,6 +76,26 @@ func TestCopyFiles(t *testing.T) {
 	defer dst.Close()
 	if _, n, ok, err := copyRange(context.Background(), dst, src); !ok || err != nil || n != 22 {
 		t.Errorf("copy_file_range on one file system: ok %v, %d bytes, %v", ok, n, err)
+	}
+}
+
+// copyAndCompare copies src with Copy and checks the copy, its length and
+// its hash against data.
+func copyAndCompare(t *testing.T, what string, src io.Reader, data []byte) {
+	t.Helper()
+	dst, err := os.Create(filepath.Join(t.TempDir(), "copy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha, n, err := Copy(context.Background(), dst, src)
+	dst.Close()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	want := sha256.Sum256(data)
+	got, _ := os.ReadFile(dst.Name())
+	if n != int64(len(data)) || !bytes.Equal(got, data) || sha != hex.EncodeToString(want[:]) {
+		t.Errorf("%s: copied %d bytes, content equal %v, sha %s want %x", what, n, bytes.Equal(got, data), sha, want)
 	}
 }
 
