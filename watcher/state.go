@@ -342,6 +342,9 @@ func (s *state) pend(e *entry, st stamp) {
 	}
 	e.st, e.phase, e.due = st, pending, time.Now().Add(quiet)
 	s.armQuiet(e.due)
+	if s.cfg.Noticed != nil {
+		s.cfg.Noticed()
+	}
 }
 
 func (s *state) armQuiet(at time.Time) {

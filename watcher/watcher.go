@@ -67,6 +67,10 @@ type Config struct {
 	// Root, slash-separated). A skipped folder is neither watched nor walked,
 	// a skipped file is never offered. Skip is called from Run's goroutine.
 	Skip func(rel string, d fs.DirEntry) bool
+	// Noticed, if set, is called from Run's goroutine whenever a file starts
+	// or restarts its quiet period: files will be offered soon, and the
+	// handler may get ready for them. It must not block.
+	Noticed func()
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -261,6 +262,29 @@ func TestOffersNewFilesOnce(t *testing.T) {
 			if o.Path != h.path(rel) || o.Info.Size() != size || !o.Info.Mode().IsRegular() {
 				t.Errorf("%s: got path %s size %d mode %v", rel, o.Path, o.Info.Size(), o.Info.Mode())
 			}
+		}
+	})
+}
+
+// Noticed hears of a new file a quiet period before the file is offered,
+// so that the handler can get ready while the scanner finishes.
+func TestNoticedBeforeOffered(t *testing.T) {
+	modes(t, func(t *testing.T, cfg Config) {
+		var noticed atomic.Int64
+		cfg.Noticed = func() { noticed.Add(1) }
+		var atOffer atomic.Int64
+		atOffer.Store(-1)
+		h := start(t, cfg, func(context.Context, File) error {
+			atOffer.CompareAndSwap(-1, noticed.Load())
+			return nil
+		})
+		if n := noticed.Load(); n != 0 {
+			t.Errorf("noticed %d times with an empty inbox", n)
+		}
+		write(t, h.path("a.pdf"), "hello")
+		h.wait("a.pdf", 1)
+		if n := atOffer.Load(); n < 1 {
+			t.Errorf("noticed %d times before the file was offered, want at least once", n)
 		}
 	})
 }

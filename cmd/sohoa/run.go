@@ -160,6 +160,12 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		return err
 	}
 
+	// Parser processes start while a new file's quiet period runs, not
+	// when the file is taken.
+	var noticed func()
+	if p, ok := checker.(interface{ Warm() }); ok {
+		noticed = p.Warm
+	}
 	w, err := watcher.New(watcher.Config{
 		Root:     cfg.Inbox,
 		Poll:     cfg.Watch.Mode == "poll",
@@ -167,6 +173,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Interval: time.Duration(cfg.Watch.Rescan),
 		Workers:  cfg.Watch.Workers,
 		Skip:     func(rel string, d fs.DirEntry) bool { return in.Skip(rel, d.IsDir()) },
+		Noticed:  noticed,
 		Logger:   log.With("component", "watcher"),
 	})
 	if err != nil {

@@ -206,6 +206,36 @@ func (p *Pool) Find(ctx context.Context, path string) (barcode.Blanks, error) {
 	return a.Blanks, nil
 }
 
+// Warm starts, in the background, the parser processes that are not
+// running, so that the requests to come do not wait for a start: the daemon
+// calls it when a file appears in the inbox, a quiet period before the file
+// is offered. It never blocks; slots in use are left alone.
+func (p *Pool) Warm() {
+	for range p.cfg.Workers {
+		var s *slot
+		select {
+		case s = <-p.slots:
+		default:
+			return // the rest are in use, by requests or by warming
+		}
+		go func() {
+			defer func() { p.slots <- s }()
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.closed || s.w != nil {
+				return
+			}
+			w, err := p.start()
+			if err != nil {
+				p.cfg.Logger.Warn("parser process not started ahead of a file", "err", err)
+				return
+			}
+			s.w = w
+			p.idleLater(s)
+		}()
+	}
+}
+
 // PeakRSS returns the highest resident memory (VmHWM) seen of any parser
 // process so far, in bytes; 0 before the first answer.
 func (p *Pool) PeakRSS() int64 { return p.peak.Load() }

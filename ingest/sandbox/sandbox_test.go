@@ -354,3 +354,34 @@ func TestConcurrentRequests(t *testing.T) {
 		t.Errorf("%d parser processes started, want 2 or 3 (two workers, one replaced after the kill)", n)
 	}
 }
+
+// Warm starts every parser process ahead of the requests, without waiting
+// for them; requests then find them running. After Close it does nothing.
+func TestWarm(t *testing.T) {
+	p, err := sandbox.New(sandbox.Config{Command: []string{os.Args[0]}, Env: []string{childEnv}, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Warm()
+	p.Warm() // again while the first starts: no more processes
+	deadline := time.Now().Add(20 * time.Second)
+	for p.Started() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx := context.Background()
+	f := filepath.Join(samples, "000.00.12.H57-200320-0001.pdf")
+	for range 4 {
+		if r, err := p.Check(ctx, f, ""); err != nil || r.Reason != "" {
+			t.Fatalf("check after warming: %+v, %v", r, err)
+		}
+	}
+	if n := p.Started(); n != 2 {
+		t.Errorf("%d parser processes started, want the 2 warmed ones", n)
+	}
+	p.Close()
+	p.Warm()
+	time.Sleep(100 * time.Millisecond)
+	if n := p.Started(); n != 2 {
+		t.Errorf("Warm after Close started processes: %d", n)
+	}
+}
