@@ -60,6 +60,7 @@ func (in *Ingester) findBlanks(ctx context.Context, src string, checked pdfcheck
 		return nil, nil
 	}
 	if checked.BlankSearched { // the checker looked, in the same parse
+		log.Debug("looked for blank pages", "pages", n, "blank", checked.Blank, "by", "check")
 		return Droppable(n, checked.Blank, read), nil
 	}
 	if in.cfg.Blanks == nil {
