@@ -14,6 +14,8 @@
 #   - sohoa: the real daemon, files moved into its inbox at once, until the last upload
 #     is confirmed on /metrics; wall time and peak RSS (VmHWM, the daemon's plus its
 #     parser processes'); once per mode;
+#   - the floor: BenchmarkFloor (./ingest/) on the same files: copy while hashing, fsync
+#     and check, two at a time, in one process with nothing around it (peak RSS not taken);
 #   - sohoa idle: CPU seconds used over 20 s with nothing to do, and RSS.
 # Needs: imagemagick img2pdf ghostscript qrencode zint libtiff-tools fonts-dejavu-core time curl.
 set -euo pipefail
@@ -51,6 +53,13 @@ read -r p_wall p_rss_kb < "$work/pdfcpu.time"
 start=$(date +%s.%N)
 for f in "${files[@]}"; do "$work/pdfcpu" validate -c disable -q "$f" >/dev/null 2>&1 || true; done
 p1_wall=$(echo "$(date +%s.%N) - $start" | bc)
+
+# The floor: what the rules leave to do (copy while hashing, fsync, check with
+# blank pages), in one process, two files at a time, nothing else
+# (BenchmarkFloor in ./ingest/, ten passes over the same files).
+f_ns=$(cd "$root" && SOHOA_BENCH_DIR=$cache go test -run XXX -bench '^BenchmarkFloor$' -benchtime 10x ./ingest/ 2>/dev/null |
+  awk '/^BenchmarkFloor/ {for (i = 1; i < NF; i++) if ($(i+1) == "ns/op") print $i}')
+f_wall=$(echo "scale=4; ${f_ns:-0} / 1000000000" | bc)
 
 # sohoa, end to end into a local outbox, once per link.barcodes mode asked for.
 # The files are moved in complete, so the quiet period (a scanner's chunked
@@ -106,6 +115,8 @@ printf '%-44s %10s %10s %10s %12s\n' "" "wall s" "scans/s" "MB/s" "peak RSS MB"
 row() { printf '%-44s %10.2f %10.2f %10.2f %12.1f\n' "$1" "$2" "$(echo "$n / $2" | bc -l)" "$(echo "$mb / $2" | bc -l)" "$(echo "$3 / 1024" | bc -l)"; }
 row "pdfcpu validate ($pdfcpu_version), 1 process" "$p_wall" "$p_rss_kb"
 row "pdfcpu validate, 1 process per file" "$p1_wall" "$p_rss_kb"
+printf '%-44s %10.2f %10.2f %10.2f %12s\n' "floor: copy+SHA-256+fsync+check, 2 at once" "$f_wall" \
+  "$(echo "$n / $f_wall" | bc -l)" "$(echo "$mb / $f_wall" | bc -l)" "-"
 for mode in "${modes[@]}"; do
   row "sohoa run (watch→upload), barcodes $mode" "${s_wall[$mode]}" "${s_rss[$mode]}"
 done
@@ -113,4 +124,5 @@ for mode in "${modes[@]}"; do
   printf 'ratio sohoa (barcodes %s) / pdfcpu validate: %.2fx (1 process), %.2fx (1 process per file)\n' "$mode" \
     "$(echo "${s_wall[$mode]} / $p_wall" | bc -l)" "$(echo "${s_wall[$mode]} / $p1_wall" | bc -l)"
 done
+printf 'ratio floor / pdfcpu validate: %.2fx (1 process)\n' "$(echo "$f_wall / $p_wall" | bc -l)"
 printf 'idle: %s CPU seconds in %s s, RSS %.1f MB\n' "$idle_cpu" "${IDLE_SECONDS:-20}" "$(echo "$idle_rss_kb / 1024" | bc -l)"

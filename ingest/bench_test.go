@@ -1,9 +1,16 @@
 package ingest
 
 import (
+	"cmp"
+	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+
+	"github.com/sohoa/sohoa/ingest/atomicfile"
+	"github.com/sohoa/sohoa/ingest/barcode"
+	"github.com/sohoa/sohoa/ingest/pdfcheck"
 )
 
 // BenchmarkIngest takes realistic scans through copy, hash, fsync, check,
@@ -32,6 +39,77 @@ func BenchmarkIngest(b *testing.B) {
 		b.StartTimer()
 		if err := f.ingest(name); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFloor is the least work the rules leave for a burst of scans, in
+// one process with no daemon around it: each file copied into a spool
+// folder while hashed (SHA-256), fsynced, and checked with its blank pages
+// searched, two files at a time as the daemon's two watch workers take them.
+// No watcher, store, parser process or upload. One op is the whole set:
+// the PDFs in $SOHOA_BENCH_DIR (bench.sh's scans), else the valid samples.
+// bench.sh prints it beside the daemon and pdfcpu validate.
+func BenchmarkFloor(b *testing.B) {
+	dir := cmp.Or(os.Getenv("SOHOA_BENCH_DIR"), samples)
+	files, err := filepath.Glob(filepath.Join(dir, "*.pdf"))
+	if err != nil || len(files) == 0 {
+		b.Fatalf("no PDFs in %s: %v", dir, err)
+	}
+	var total int64
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += fi.Size()
+	}
+	spool := b.TempDir()
+	checker := &pdfcheck.Checker{Blanks: &barcode.BlankFinder{}}
+	ctx := context.Background()
+	take := func(f string) error {
+		in, err := os.Open(f)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.CreateTemp(spool, "floor-")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(out.Name())
+		defer out.Close()
+		if _, _, err := atomicfile.Copy(ctx, out, in); err != nil {
+			return err
+		}
+		if err := out.Sync(); err != nil {
+			return err
+		}
+		_, err = checker.Check(ctx, out.Name(), "")
+		return err
+	}
+	b.SetBytes(total)
+	for b.Loop() {
+		work := make(chan string)
+		errs := make(chan error, len(files))
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				for f := range work {
+					errs <- take(f)
+				}
+			})
+		}
+		for _, f := range files {
+			work <- f
+		}
+		close(work)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
