@@ -166,7 +166,7 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	if !info.Mode().IsRegular() {
 		return in.rejectUnhashed(p, rel, reason.NotRegular, "file type "+info.Mode().Type().String(), log)
 	}
-	sha, tmp, synced, err := in.take(ctx, p, info)
+	tmp, sum, synced, err := in.take(ctx, p, info)
 	if errors.Is(err, fs.ErrPermission) {
 		// We may move what we cannot read: staff see why in the errors folder.
 		return in.rejectUnhashed(p, rel, reason.Unreadable, err.Error(), log)
@@ -174,13 +174,23 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	if err != nil {
 		return err
 	}
+	var checked <-chan checkOutcome
 	if tmp != "" {
-		defer os.Remove(tmp) // a no-op once renamed into the spool
-	}
-	if synced != nil {
+		repaired := tmp + ".repaired.pdf"
+		defer os.Remove(tmp) // no-ops once renamed into the spool
+		defer os.Remove(repaired)
 		// Whatever happens next, the copy's fsync has ended and its file
-		// is closed before we return.
+		// is closed before we return (deferred calls run last first).
 		defer synced()
+		// The copy's bytes are final: the file is checked while its hash
+		// is finished and the disk makes it durable. Nothing is recorded,
+		// and nothing leaves the inbox, before all three are done.
+		checked = in.startCheck(ctx, tmp, repaired)
+		defer func() { <-checked }() // never return with the check still on our files
+	}
+	sha, err := sum()
+	if err != nil {
+		return fmt.Errorf("copy %s into the spool: %w", rel, err)
 	}
 	defer in.contents.lock(sha)()
 	sc, err := in.cfg.Store.Scan(sha)
@@ -197,29 +207,24 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		res = pdfcheck.Result{Reason: reason.TooLarge,
 			Detail: fmt.Sprintf("%d bytes, over the cap of %d", info.Size(), in.cfg.MaxBytes)}
 	} else {
-		spooled := in.SpoolPath(sha, false)
-		if err := os.Rename(tmp, spooled); err != nil {
+		c := <-checked
+		if c.err != nil {
+			return fmt.Errorf("check %s: %w", rel, c.err)
+		}
+		res = c.res
+		if err := os.Rename(tmp, in.SpoolPath(sha, false)); err != nil {
 			return fmt.Errorf("spool %s: %w", rel, err)
 		}
-		// The disk makes the copy and its name durable while the file is
-		// checked (its bytes are in the page cache): nothing is recorded,
-		// and nothing leaves the inbox, before both are done.
-		durable := make(chan error, 1)
-		go func() {
-			err := synced()
-			if err == nil {
-				err = atomicfile.SyncDir(in.spool)
+		if res.Repaired {
+			if err := os.Rename(tmp+".repaired.pdf", in.SpoolPath(sha, true)); err != nil {
+				return fmt.Errorf("spool the repaired copy of %s: %w", rel, err)
 			}
-			durable <- err
-		}()
-		cctx, cancel := context.WithTimeout(ctx, in.cfg.CheckTimeout)
-		res, err = in.cfg.Checker.Check(cctx, spooled, in.SpoolPath(sha, true))
-		cancel()
-		if serr := <-durable; serr != nil {
-			return serr
 		}
-		if err != nil {
-			return fmt.Errorf("check %s: %w", rel, err)
+		if err := synced(); err != nil {
+			return err
+		}
+		if err := atomicfile.SyncDir(in.spool); err != nil {
+			return err
 		}
 	}
 	sc.Pages, sc.MinDPI, sc.Repaired = res.Pages, res.MinDPI, res.Repaired
@@ -278,86 +283,109 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	return in.settle(p, sc, log)
 }
 
-// take copies a regular file into the spool while hashing it. Files over
-// the size cap are only hashed (tmp and synced are then "" and nil). It
-// returns ErrBusy when the file changed or was replaced since info was taken.
-// The copy's fsync has started when take returns; synced waits for it to end,
-// closes the copy and reports the fsync's outcome (calls after the first
-// return the same).
-func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (sha, tmp string, synced func() error, err error) {
+// take copies a regular file into the spool, to a temporary name, and
+// returns once every byte is written, while the copy's hash (sum) and fsync
+// (synced) run on: each waits for its end and reports it; calling either
+// again returns the same, and synced also closes the copy. Files over the
+// size cap are only hashed (tmp is "", synced nil). It returns ErrBusy when
+// the file changed or was replaced since info was taken.
+func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (tmp string, sum func() (string, error), synced func() error, err error) {
 	// O_NOFOLLOW: a file swapped for a symlink is not followed out of the
 	// inbox; O_NONBLOCK: one swapped for a FIFO does not hang us.
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ELOOP) {
-		return "", "", nil, fmt.Errorf("%s: %w", p, ErrBusy)
+		return "", nil, nil, fmt.Errorf("%s: %w", p, ErrBusy)
 	}
 	if err != nil {
-		return "", "", nil, fmt.Errorf("open %s: %w", p, err)
+		return "", nil, nil, fmt.Errorf("open %s: %w", p, err)
 	}
 	defer f.Close()
 	before, err := f.Stat()
 	if err != nil {
-		return "", "", nil, fmt.Errorf("stat %s: %w", p, err)
+		return "", nil, nil, fmt.Errorf("stat %s: %w", p, err)
 	}
 	if !before.Mode().IsRegular() || !os.SameFile(before, info) || before.Size() != info.Size() || !before.ModTime().Equal(info.ModTime()) {
-		return "", "", nil, fmt.Errorf("%s: %w", p, ErrBusy)
+		return "", nil, nil, fmt.Errorf("%s: %w", p, ErrBusy)
 	}
-	var n int64
-	if info.Size() > in.cfg.MaxBytes {
-		h := sha256.New()
-		if n, err = io.Copy(h, f); err != nil {
-			return "", "", nil, fmt.Errorf("hash %s: %w", p, err)
-		}
-		sha = hex.EncodeToString(h.Sum(nil))
-	} else {
-		var out *os.File
-		if out, err = os.CreateTemp(in.spool, ".tmp-*"); err != nil {
-			return "", "", nil, fmt.Errorf("spool: %w", err)
-		}
-		// The name is kept apart from the result tmp, which a failing
-		// return has already set to "" when this deferred removal runs.
-		name := out.Name()
-		tmp = name
-		defer func() {
-			if err != nil {
-				out.Close()
-				os.Remove(name)
-			}
-		}()
-		if sha, n, err = atomicfile.Copy(ctx, out, f); err != nil {
-			return "", "", nil, fmt.Errorf("copy %s into the spool: %w", p, err)
-		}
-		if err = out.Chmod(0o640); err != nil {
-			return "", "", nil, fmt.Errorf("spool: %w", err)
-		}
+	unchanged := func(n int64) error {
 		after, err := f.Stat()
 		if err != nil {
-			return "", "", nil, fmt.Errorf("stat %s: %w", p, err)
+			return fmt.Errorf("stat %s: %w", p, err)
 		}
 		if n != info.Size() || after.Size() != n || !after.ModTime().Equal(info.ModTime()) {
-			return "", "", nil, fmt.Errorf("%s: %w", p, ErrBusy)
+			return fmt.Errorf("%s: %w", p, ErrBusy)
 		}
-		done := make(chan struct{})
-		var serr error
-		go func() {
-			defer close(done)
-			if serr = out.Sync(); serr != nil {
-				serr = fmt.Errorf("sync spool copy of %s: %w", p, serr)
-			}
-			if cerr := out.Close(); serr == nil && cerr != nil {
-				serr = fmt.Errorf("spool: %w", cerr)
-			}
-		}()
-		return sha, tmp, func() error { <-done; return serr }, nil
+		return nil
 	}
-	after, err := f.Stat()
+	if info.Size() > in.cfg.MaxBytes {
+		h := sha256.New()
+		n, err := io.Copy(h, f)
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("hash %s: %w", p, err)
+		}
+		if err := unchanged(n); err != nil {
+			return "", nil, nil, err
+		}
+		sha := hex.EncodeToString(h.Sum(nil))
+		return "", func() (string, error) { return sha, nil }, nil, nil
+	}
+	out, err := os.CreateTemp(in.spool, ".tmp-*")
 	if err != nil {
-		return "", "", nil, fmt.Errorf("stat %s: %w", p, err)
+		return "", nil, nil, fmt.Errorf("spool: %w", err)
 	}
-	if n != info.Size() || after.Size() != n || !after.ModTime().Equal(info.ModTime()) {
-		return "", "", nil, fmt.Errorf("%s: %w", p, ErrBusy)
+	n, sum, err := atomicfile.CopyThenHash(ctx, out, f)
+	if err == nil {
+		if err = out.Chmod(0o640); err != nil {
+			err = fmt.Errorf("spool: %w", err)
+		}
+	} else {
+		err = fmt.Errorf("copy %s into the spool: %w", p, err)
 	}
-	return sha, "", nil, nil
+	if err == nil {
+		err = unchanged(n)
+	}
+	if err != nil {
+		if sum != nil {
+			sum() // the hash reads the copy: let it end first
+		}
+		out.Close()
+		os.Remove(out.Name())
+		return "", nil, nil, err
+	}
+	synced = sync.OnceValue(func() error {
+		err := out.Sync()
+		if err != nil {
+			err = fmt.Errorf("sync spool copy of %s: %w", p, err)
+		}
+		sum() // the hash may still read through the file: let it end first
+		if cerr := out.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("spool: %w", cerr)
+		}
+		return err
+	})
+	go synced() // the fsync starts now; callers wait for its end
+	return out.Name(), sum, synced, nil
+}
+
+// checkOutcome is what a check started by startCheck found.
+type checkOutcome struct {
+	res pdfcheck.Result
+	err error
+}
+
+// startCheck checks the file at src (a repaired copy, if it needs one, goes
+// to repaired) on another goroutine; the channel gets the outcome and is
+// then closed, so receiving again does not block once the check ended.
+func (in *Ingester) startCheck(ctx context.Context, src, repaired string) <-chan checkOutcome {
+	out := make(chan checkOutcome, 1)
+	go func() {
+		defer close(out)
+		cctx, cancel := context.WithTimeout(ctx, in.cfg.CheckTimeout)
+		defer cancel()
+		res, err := in.cfg.Checker.Check(cctx, src, repaired)
+		out <- checkOutcome{res, err}
+	}()
+	return out
 }
 
 // seenAgain handles a file whose content is already recorded: the rest of an

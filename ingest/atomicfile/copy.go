@@ -7,25 +7,47 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
-// copyChunk is the unit of reading, hashing and write-back in Copy.
-const copyChunk = 512 << 10
+// copyChunk is the unit of reading, hashing and write-back in Copy;
+// rangeChunk the unit of the in-kernel copy and of hashing behind it.
+const (
+	copyChunk  = 512 << 10
+	rangeChunk = 4 << 20
+)
 
 // Copy copies src into dst, an empty file at offset 0, until EOF, and
-// returns the SHA-256 of what it copied (hex) and its length. It does not
-// sync dst, but the caller's fsync is cheap afterwards: Copy asks the kernel
-// to start writing each chunk back as soon as it is written (Linux), so the
-// disk works while the rest is read. Hashing runs on a second goroutine, beside the copy, so
-// that a file costs about the longer of the two rather than their sum.
-// Copy stops with ctx's error when ctx ends.
-//
-// When src is a regular file the kernel can copy from (Linux), the bytes are
-// copied inside the kernel and hashed from dst's pages (see copyRange).
+// returns the SHA-256 of what it copied (hex) and its length. It is
+// CopyThenHash waiting for the hash.
 func Copy(ctx context.Context, dst *os.File, src io.Reader) (sha string, n int64, err error) {
+	n, sum, err := CopyThenHash(ctx, dst, src)
+	if err != nil {
+		return "", n, err
+	}
+	sha, err = sum()
+	return sha, n, err
+}
+
+// CopyThenHash copies src into dst, an empty file at offset 0, until EOF,
+// and returns its length once every byte is written, while the SHA-256 of
+// the copy may still be being computed: sum waits for it and returns it
+// (hex); calling it again returns the same. dst's bytes are final when
+// CopyThenHash returns, so the caller may read them (check the file) while
+// the hash is finished. On error nothing runs on.
+//
+// It does not sync dst, but the caller's fsync is cheap afterwards: the
+// kernel is asked to start writing each chunk back as soon as it is written
+// (Linux), so the disk works while the rest is copied. From a regular file
+// the kernel copies (see copyRange) and the copy's pages are hashed one
+// chunk behind; from other readers the bytes pass through three turning
+// buffers and are hashed on a second goroutine, beside the copy. Either way
+// a file costs about the longer of copying and hashing, not their sum.
+// CopyThenHash stops with ctx's error when ctx ends.
+func CopyThenHash(ctx context.Context, dst *os.File, src io.Reader) (n int64, sum func() (string, error), err error) {
 	if f, ok := src.(*os.File); ok {
-		if sha, n, ok, err := copyRange(ctx, dst, f); ok {
-			return sha, n, err
+		if n, sum, ok, err := copyRange(ctx, dst, f); ok {
+			return n, sum, err
 		}
 	}
 	// Three buffers turn: one being filled and written, one waiting in the
@@ -36,41 +58,52 @@ func Copy(ctx context.Context, dst *os.File, src io.Reader) (sha string, n int64
 		bufs[i] = make([]byte, copyChunk)
 	}
 	chunks := make(chan []byte, 1)
-	sum := make(chan []byte, 1)
+	hashed := make(chan []byte, 1)
 	go func() {
 		h := sha256.New()
 		for c := range chunks {
 			h.Write(c)
 		}
-		sum <- h.Sum(nil)
-	}()
-	defer func() {
-		close(chunks)
-		s := <-sum
-		if err == nil {
-			sha = hex.EncodeToString(s)
-		}
+		hashed <- h.Sum(nil)
 	}()
 	for i := 0; ; i++ {
-		if err := ctx.Err(); err != nil {
-			return "", n, err
-		}
-		b := bufs[i%len(bufs)]
-		k, rerr := io.ReadFull(src, b)
-		if k > 0 {
-			if _, err := dst.Write(b[:k]); err != nil {
-				return "", n, fmt.Errorf("write %s: %w", dst.Name(), err)
+		var err error
+		if err = ctx.Err(); err == nil {
+			b := bufs[i%len(bufs)]
+			k, rerr := io.ReadFull(src, b)
+			if k > 0 {
+				if _, werr := dst.Write(b[:k]); werr != nil {
+					err = fmt.Errorf("write %s: %w", dst.Name(), werr)
+				} else {
+					startWriteback(dst, n, int64(k))
+					chunks <- b[:k]
+					n += int64(k)
+				}
 			}
-			startWriteback(dst, n, int64(k))
-			chunks <- b[:k]
-			n += int64(k)
+			switch {
+			case err != nil:
+			case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+				close(chunks)
+				return n, hexSum(func() ([]byte, error) { return <-hashed, nil }), nil
+			case rerr != nil:
+				err = fmt.Errorf("read: %w", rerr)
+			default:
+				continue
+			}
 		}
-		switch rerr {
-		case nil:
-		case io.EOF, io.ErrUnexpectedEOF:
-			return "", n, nil // the deferred function fills in sha
-		default:
-			return "", n, fmt.Errorf("read: %w", rerr)
-		}
+		close(chunks)
+		<-hashed
+		return n, nil, err
 	}
+}
+
+// hexSum turns a wait for a digest into a sum function that waits once.
+func hexSum(wait func() ([]byte, error)) func() (string, error) {
+	return sync.OnceValues(func() (string, error) {
+		d, err := wait()
+		if err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(d), nil
+	})
 }

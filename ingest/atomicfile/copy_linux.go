@@ -3,7 +3,6 @@ package atomicfile
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -24,30 +23,27 @@ func startWriteback(f *os.File, off, n int64) {
 	})
 }
 
-// rangeChunk is the unit of the in-kernel copy and of hashing behind it.
-const rangeChunk = 4 << 20
-
 // copyRange copies src into dst inside the kernel (copy_file_range: page
 // cache to page cache, no copy through our memory, none at all where the
 // file system shares blocks) and hashes what it copied by mapping dst's
 // pages as they are written: one pass over the bytes instead of a read, a
 // write and a hash. The hash is of dst's bytes, so it names exactly the copy
-// made. ok is false, with nothing copied, where the kernel cannot copy
-// between these two files (another file system on older kernels, a share, a
-// pipe): the caller copies them itself.
-func copyRange(ctx context.Context, dst, src *os.File) (sha string, n int64, ok bool, err error) {
+// made; it runs one chunk behind the copy and sum waits for its end. ok is
+// false, with nothing copied, where the kernel cannot copy between these two
+// files (another file system on older kernels, a share, a pipe): the caller
+// copies them itself.
+func copyRange(ctx context.Context, dst, src *os.File) (n int64, sum func() (string, error), ok bool, err error) {
 	dc, err := dst.SyscallConn()
 	if err != nil {
-		return "", 0, false, nil
+		return 0, nil, false, nil
 	}
 	sc, err := src.SyscallConn()
 	if err != nil {
-		return "", 0, false, nil
+		return 0, nil, false, nil
 	}
-	// Hashing runs one chunk behind the copy, on a second goroutine.
 	type span struct{ off, n int64 }
 	spans := make(chan span, 1)
-	sum := make(chan error, 1)
+	hashed := make(chan error, 1)
 	h := sha256.New()
 	go func() {
 		var herr error
@@ -56,22 +52,13 @@ func copyRange(ctx context.Context, dst, src *os.File) (sha string, n int64, ok 
 				herr = hashMapped(h, dc, s.off, s.n)
 			}
 		}
-		sum <- herr
+		hashed <- herr
 	}()
-	defer func() {
-		close(spans)
-		herr := <-sum
-		switch {
-		case err != nil || !ok:
-		case herr != nil:
-			err = fmt.Errorf("hash %s: %w", dst.Name(), herr)
-		default:
-			sha = hex.EncodeToString(h.Sum(nil))
-		}
-	}()
+	stop := func() { close(spans); <-hashed }
 	for {
 		if err := ctx.Err(); err != nil {
-			return "", n, true, err
+			stop()
+			return n, nil, true, err
 		}
 		var k int
 		var cerr error
@@ -92,13 +79,20 @@ func copyRange(ctx context.Context, dst, src *os.File) (sha string, n int64, ok 
 			cerr = ctlErr
 		}
 		if cerr != nil {
+			stop()
 			if n == 0 && unsupported(cerr) {
-				return "", 0, false, nil
+				return 0, nil, false, nil
 			}
-			return "", n, true, fmt.Errorf("copy into %s: %w", dst.Name(), cerr)
+			return n, nil, true, fmt.Errorf("copy into %s: %w", dst.Name(), cerr)
 		}
-		if k == 0 {
-			return "", n, true, nil // end of src; the deferred function fills in sha
+		if k == 0 { // end of src
+			close(spans)
+			return n, hexSum(func() ([]byte, error) {
+				if err := <-hashed; err != nil {
+					return nil, fmt.Errorf("hash %s: %w", dst.Name(), err)
+				}
+				return h.Sum(nil), nil
+			}), true, nil
 		}
 		startWriteback(dst, n, int64(k))
 		spans <- span{n, int64(k)}

@@ -12,6 +12,6 @@ import (
 func startWriteback(*os.File, int64, int64) {}
 
 // copyRange is Linux's in-kernel copy; elsewhere Copy copies itself.
-func copyRange(context.Context, *os.File, *os.File) (string, int64, bool, error) {
-	return "", 0, false, nil
+func copyRange(context.Context, *os.File, *os.File) (int64, func() (string, error), bool, error) {
+	return 0, nil, false, nil
 }

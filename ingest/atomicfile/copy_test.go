@@ -74,7 +74,7 @@ func TestCopyFiles(t *testing.T) {
 	defer src.Close()
 	dst, _ := os.Create(filepath.Join(dir, "dst"))
 	defer dst.Close()
-	if _, n, ok, err := copyRange(context.Background(), dst, src); !ok || err != nil || n != 22 {
+	if n, _, ok, err := copyRange(context.Background(), dst, src); !ok || err != nil || n != 22 {
 		t.Errorf("copy_file_range on one file system: ok %v, %d bytes, %v", ok, n, err)
 	}
 }
@@ -96,6 +96,49 @@ func copyAndCompare(t *testing.T, what string, src io.Reader, data []byte) {
 	got, _ := os.ReadFile(dst.Name())
 	if n != int64(len(data)) || !bytes.Equal(got, data) || sha != hex.EncodeToString(want[:]) {
 		t.Errorf("%s: copied %d bytes, content equal %v, sha %s want %x", what, n, bytes.Equal(got, data), sha, want)
+	}
+}
+
+// CopyThenHash returns with every byte in place, before the hash may be
+// done: what is read from the copy then is the whole content, and the sum
+// that follows names it, the same at every call.
+func TestCopyThenHash(t *testing.T) {
+	data := bytes.Repeat([]byte("%PDF-1.4 page "), 1<<20) // 14 MiB: several chunks either way
+	want := sha256.Sum256(data)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "src"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, open := range map[string]func() (io.Reader, func()){
+		"file": func() (io.Reader, func()) {
+			f, err := os.Open(filepath.Join(dir, "src"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f, func() { f.Close() }
+		},
+		"reader": func() (io.Reader, func()) { return bytes.NewReader(data), func() {} },
+	} {
+		src, done := open()
+		dst, err := os.Create(filepath.Join(t.TempDir(), "copy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, sum, err := CopyThenHash(context.Background(), dst, src)
+		done()
+		if err != nil || n != int64(len(data)) {
+			t.Fatalf("%s: %d bytes, %v", name, n, err)
+		}
+		got, err := os.ReadFile(dst.Name())
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: the copy is not complete when CopyThenHash returns (%d of %d bytes)", name, len(got), len(data))
+		}
+		for range 2 {
+			if sha, err := sum(); err != nil || sha != hex.EncodeToString(want[:]) {
+				t.Errorf("%s: sum %s, %v; want %x", name, sha, err, want)
+			}
+		}
+		dst.Close()
 	}
 }
 
