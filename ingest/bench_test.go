@@ -3,6 +3,7 @@ package ingest
 import (
 	"cmp"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -45,8 +46,9 @@ func BenchmarkIngest(b *testing.B) {
 
 // BenchmarkFloor is the least work the rules leave for a burst of scans, in
 // one process with no daemon around it: each file copied into a spool
-// folder while hashed (SHA-256), fsynced, and checked with its blank pages
-// searched, two files at a time as the daemon's two watch workers take them.
+// folder, then hashed (SHA-256), fsynced and checked with its blank pages
+// searched, the three at once, two files at a time as the daemon's two
+// watch workers take them.
 // No watcher, store, parser process or upload. One op is the whole set:
 // the PDFs in $SOHOA_BENCH_DIR (bench.sh's scans), else the valid samples.
 // bench.sh prints it beside the daemon and pdfcpu validate.
@@ -79,14 +81,19 @@ func BenchmarkFloor(b *testing.B) {
 		}
 		defer os.Remove(out.Name())
 		defer out.Close()
-		if _, _, err := atomicfile.Copy(ctx, out, in); err != nil {
+		_, sum, err := atomicfile.CopyThenHash(ctx, out, in)
+		if err != nil {
 			return err
 		}
-		if err := out.Sync(); err != nil {
-			return err
-		}
-		_, err = checker.Check(ctx, out.Name(), "")
-		return err
+		// As the daemon does: checked while hashed and fsynced.
+		checked := make(chan error, 1)
+		go func() {
+			_, err := checker.Check(ctx, out.Name(), "")
+			checked <- err
+		}()
+		_, herr := sum()
+		serr := out.Sync()
+		return errors.Join(<-checked, herr, serr)
 	}
 	b.SetBytes(total)
 	for b.Loop() {
