@@ -175,8 +175,8 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		return err
 	}
 	var checked <-chan checkOutcome
+	repaired := tmp + ".repaired.pdf" // where the check puts a repaired copy
 	if tmp != "" {
-		repaired := tmp + ".repaired.pdf"
 		defer os.Remove(tmp) // no-ops once renamed into the spool
 		defer os.Remove(repaired)
 		// Whatever happens next, the copy's fsync has ended and its file
@@ -216,7 +216,7 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 			return fmt.Errorf("spool %s: %w", rel, err)
 		}
 		if res.Repaired {
-			if err := os.Rename(tmp+".repaired.pdf", in.SpoolPath(sha, true)); err != nil {
+			if err := os.Rename(repaired, in.SpoolPath(sha, true)); err != nil {
 				return fmt.Errorf("spool the repaired copy of %s: %w", rel, err)
 			}
 		}
