@@ -38,6 +38,9 @@ type checkResult struct {
 
 	read  []barcode.Page // what the receipts' reader saw
 	parts []ingest.Part  // a batch's parts
+	// blank: the blank pages the check found in its own parse (nil when it
+	// did not look; see pdfcheck.Result.BlankSearched).
+	blank []int
 	// BlankDropped counts the blank back sides left out of the upload.
 	BlankDropped int `json:"blank_pages_dropped"`
 	// HeldPages are the pages of a batch before its first receipt, which
@@ -123,6 +126,9 @@ func checkFile(ctx context.Context, c ingest.Checker, b ingest.BarcodeReader, sk
 		}
 		r.Reason, r.Detail, r.Pages, r.MinDPI, r.Repaired = res.Reason, res.Detail, res.Pages, res.MinDPI, res.Repaired
 		r.Flags = append([]string{}, res.Flags...)
+		if res.BlankSearched {
+			r.blank = append([]int{}, res.Blank...)
+		}
 		if res.Reason != "" || b == nil || hold == "" && skipNamed {
 			break
 		}
@@ -224,15 +230,19 @@ func (r *checkResult) blanks(ctx context.Context, f ingest.BlankFinder, repaired
 	if f == nil || !r.Valid || r.Pages < 2 {
 		return
 	}
-	src := r.File
-	if r.Repaired {
-		src = repaired
+	blank := r.blank
+	if blank == nil { // the check did not look: search the file itself
+		src := r.File
+		if r.Repaired {
+			src = repaired
+		}
+		found, err := f.Find(ctx, src)
+		if err != nil {
+			return
+		}
+		blank = found.Blank
 	}
-	found, err := f.Find(ctx, src)
-	if err != nil {
-		return
-	}
-	drop := ingest.Droppable(r.Pages, found.Blank, r.read)
+	drop := ingest.Droppable(r.Pages, blank, r.read)
 	if r.parts == nil {
 		r.BlankDropped = len(drop)
 		return
