@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -49,7 +50,7 @@ func copyRange(ctx context.Context, dst, src *os.File) (n int64, sum func() (str
 		var herr error
 		for s := range spans {
 			if herr == nil {
-				herr = hashMapped(h, dc, s.off, s.n)
+				herr = hashMapped(h, dst, s.off, s.n)
 			}
 		}
 		hashed <- herr
@@ -107,13 +108,16 @@ func unsupported(err error) bool {
 		errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EBADF) || errors.Is(err, unix.EPERM)
 }
 
-// hashMapped hashes n bytes of the file behind c from offset off, reading
-// them through a read-only mapping of its pages.
-func hashMapped(h hash.Hash, c interface {
-	Control(func(uintptr)) error
-}, off, n int64) error {
+// hashMapped hashes n bytes of f from offset off, reading them through a
+// read-only mapping of its pages, or with pread where the file cannot be
+// mapped.
+func hashMapped(h hash.Hash, f *os.File, off, n int64) error {
 	page := int64(os.Getpagesize())
 	start := off - off%page
+	c, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
 	var data []byte
 	var merr error
 	if err := c.Control(func(fd uintptr) {
@@ -122,7 +126,10 @@ func hashMapped(h hash.Hash, c interface {
 		return err
 	}
 	if merr != nil {
-		return fmt.Errorf("map: %w", merr)
+		if _, err := io.Copy(h, io.NewSectionReader(f, off, n)); err != nil {
+			return fmt.Errorf("read back: %w", err)
+		}
+		return nil
 	}
 	defer unix.Munmap(data)
 	_ = unix.Madvise(data, unix.MADV_SEQUENTIAL)
