@@ -29,7 +29,7 @@ func limitProcess(lim Limits) (cpuLimit, error) {
 	if err != nil {
 		return cpuLimit{}, fmt.Errorf("read own address space: %w", err)
 	}
-	as := uint64(statusField(b, "VmSize:") + 2*lim.Memory)
+	as := uint64(statusField(b, "VmSize:") + 2*lim.Memory + threadRoom())
 	if err := prlimit(unix.RLIMIT_AS, as, as); err != nil {
 		return cpuLimit{}, fmt.Errorf("set RLIMIT_AS: %w", err)
 	}
@@ -42,6 +42,22 @@ func limitProcess(lim Limits) (cpuLimit, error) {
 	}
 	c := cpuLimit{hard: seconds(used) + seconds(max(lifetimeCPU, 10*lim.CPU))}
 	return c, c.budget(lim.CPU)
+}
+
+// threadRoom is the address space left for the stacks of threads the Go
+// runtime starts after the limit is set: in a cgo binary each is a pthread
+// that reserves a whole RLIMIT_STACK (8 MiB by default) and uses a few KiB
+// of it. A busy machine makes the runtime start more of them (goroutines
+// blocked in system calls), which ran a small-capped parser out of address
+// space on a 100 KiB file. Room for 32 threads.
+func threadRoom() int64 {
+	const threads = 32
+	stack := int64(8 << 20)
+	var r unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_STACK, &r) == nil && r.Cur != unix.RLIM_INFINITY && r.Cur > 0 && r.Cur < 64<<20 {
+		stack = int64(r.Cur)
+	}
+	return threads * stack
 }
 
 // cpuLimit is the process's RLIMIT_CPU: the hard limit is set once, for
