@@ -71,7 +71,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 0
 	}
 	linker := &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign}
-	checker, reader, blanks, stopParsers, err := parsers(cfg, grammar, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	checker, reader, stopParsers, err := parsers(cfg, grammar, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa check:", err)
 		return 1
@@ -89,7 +89,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	enc.SetEscapeHTML(false)
 	for i, file := range fs.Args() {
 		r := checkFile(ctx, checker, reader, cfg.Link.Barcodes == "unnamed", linker, file, filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
-		r.blanks(ctx, blanks, filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
+		r.blanks()
 		if !r.Valid {
 			exit = 1
 		}
@@ -222,27 +222,15 @@ func loadConfig(path string) (config.Config, error) {
 	return config.Load(path)
 }
 
-// blanks counts the blank pages the daemon would leave out of the upload:
-// from the whole file, or from each part of a batch (never a receipt page,
-// never all of a file's or a part's pages). repaired is where the checker
-// put a repaired copy, which is what is trimmed when there is one.
-func (r *checkResult) blanks(ctx context.Context, f ingest.BlankFinder, repaired string) {
-	if f == nil || !r.Valid || r.Pages < 2 {
+// blanks counts the blank pages the daemon would leave out of the upload,
+// from those the check found (pages.drop_blank): from the whole file, or
+// from each part of a batch (never a receipt page, never all of a file's or
+// a part's pages).
+func (r *checkResult) blanks() {
+	if !r.Valid || r.blank == nil {
 		return
 	}
-	blank := r.blank
-	if blank == nil { // the check did not look: search the file itself
-		src := r.File
-		if r.Repaired {
-			src = repaired
-		}
-		found, err := f.Find(ctx, src)
-		if err != nil {
-			return
-		}
-		blank = found.Blank
-	}
-	drop := ingest.Droppable(r.Pages, blank, r.read)
+	drop := ingest.Droppable(r.Pages, r.blank, r.read)
 	if r.parts == nil {
 		r.BlankDropped = len(drop)
 		return

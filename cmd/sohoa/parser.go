@@ -29,26 +29,28 @@ func cmdParser(stderr io.Writer) int {
 	return 0
 }
 
-// parsers returns the checker, the receipt reader (nil when
-// link.barcodes is off) and the blank page finder (nil when blank pages are
-// kept) for cfg: in parser processes of this binary when check.isolate is
-// set, else in this process. stop ends the parser processes.
-func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.Checker, r ingest.BarcodeReader, b ingest.BlankFinder, stop func(), err error) {
+// parsers returns the checker, which also finds a valid file's blank pages
+// in the same parse when pages.drop_blank is set, and the receipt reader
+// (nil when link.barcodes is off) for cfg: in parser processes of this
+// binary when check.isolate is set, else in this process. stop ends the
+// parser processes. There is no separate blank page finder: a search that
+// failed inside the check is not tried again, and the pages are kept.
+func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.Checker, r ingest.BarcodeReader, stop func(), err error) {
 	limits := pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes), MaxTime: time.Duration(cfg.Check.Timeout)}
 	blanks := barcode.BlankFinder{White: uint8(cfg.Pages.BlankWhite*255/100 + 0.5), MaxInk: cfg.Pages.BlankMaxInk / 100}
 	if !cfg.Check.Isolate {
 		chk := &pdfcheck.Checker{Limits: limits}
 		if cfg.Pages.DropBlank {
-			b, chk.Blanks = &blanks, &blanks
+			chk.Blanks = &blanks
 		}
-		return chk, barcodeReader(cfg.Link.Barcodes, g), b, func() {}, nil
+		return chk, barcodeReader(cfg.Link.Barcodes, g), func() {}, nil
 	}
 	// /proc/self/exe is this very binary even after an upgrade replaced
 	// the file: the parser always speaks this daemon's protocol.
 	exe := "/proc/self/exe"
 	if _, err := os.Stat(exe); err != nil {
 		if exe, err = os.Executable(); err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("check.isolate: find own binary: %w", err)
+			return nil, nil, nil, fmt.Errorf("check.isolate: find own binary: %w", err)
 		}
 	}
 	p, err := sandbox.New(sandbox.Config{
@@ -65,13 +67,10 @@ func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.
 		Logger: log.With("component", "parser"),
 	})
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
 	if cfg.Link.Barcodes != "off" {
 		r = p
 	}
-	if cfg.Pages.DropBlank {
-		b = p
-	}
-	return p, r, b, func() { p.Close() }, nil
+	return p, r, func() { p.Close() }, nil
 }

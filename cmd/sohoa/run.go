@@ -106,7 +106,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		return err
 	}
 	defer adm.Shutdown(context.Background())
-	checker, receipts, blanks, stopParsers, err := parsers(cfg, grammar, log)
+	checker, receipts, stopParsers, err := parsers(cfg, grammar, log)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,6 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Barcodes:          receipts,
 		CheckTimeout:      time.Duration(cfg.Check.Timeout) + time.Minute, // the parser's own limit comes first
 		SkipNamedReceipts: cfg.Link.Barcodes == "unnamed",
-		Blanks:            blanks,
 		DropReceipts:      cfg.Pages.DropReceipts,
 		Store:             st,
 		MaxBytes:          int64(cfg.Check.MaxBytes),
