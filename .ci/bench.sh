@@ -25,8 +25,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 shared=$root/../shared
 cache=${BENCH_CACHE:-/tmp/sohoa-bench-$n}
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-pid=
+trap 'kill $pid $tailpid 2>/dev/null || true; rm -rf "$work"' EXIT
+pid= tailpid=
 
 mkdir -p "$cache"
 if [[ $(ls "$cache"/*.pdf 2>/dev/null | wc -l) -lt $n ]]; then
@@ -97,7 +97,8 @@ YAML
   mkfifo "$dir/lines"
   exec 7<>"$dir/lines"
   tail -n0 -F "$dir/sohoa.log" > "$dir/lines" 2>/dev/null &
-  local tailpid=$! start end
+  tailpid=$!
+  local start end
   sleep 0.2
   start=$(date +%s.%N)
   mv "$dir/stage/"*.pdf "$dir/inbox/"
@@ -107,6 +108,7 @@ YAML
   fi
   end=$(date +%s.%N)
   kill "$tailpid"
+  tailpid=
   exec 7<&-
   local uploads
   uploads=$(curl -s "$url" | awk '/^sohoa_uploads_total/ {print $2}')

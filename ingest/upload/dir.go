@@ -131,11 +131,10 @@ func (d DirSink) link(it Item, target string) (linked bool, err error) {
 	dir := filepath.Dir(target)
 	tmp := filepath.Join(dir, d.tempPrefix()+it.SHA256[:min(16, len(it.SHA256))]+".link")
 	os.Remove(tmp) // ours, left by a failed attempt
-	if err := os.Link(it.Path, tmp); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, &Error{Kind: KindSource, Err: err}
-		}
-		return false, nil // another file system, or one without links
+	if os.Link(it.Path, tmp) != nil {
+		// Another file system, one without links, or a missing source or
+		// folder: the copy tells the last two apart.
+		return false, nil
 	}
 	ok := false
 	defer func() {
