@@ -107,3 +107,26 @@ func hexSum(wait func() ([]byte, error)) func() (string, error) {
 		return hex.EncodeToString(d), nil
 	})
 }
+
+// Hash returns the SHA-256 (hex) of the first n bytes of f, read with
+// pread: not through a mapping, since f may be a file others can write,
+// and one cut short under a mapping would fault. It fails if f has fewer
+// than n bytes by then. It is how a file taken without a copy is hashed.
+func Hash(ctx context.Context, f *os.File, n int64) (string, error) {
+	h := sha256.New()
+	buf := make([]byte, 256<<10)
+	for off := int64(0); off < n; off += rangeChunk {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		want := min(rangeChunk, n-off)
+		got, err := io.CopyBuffer(h, io.NewSectionReader(f, off, want), buf)
+		if err == nil && got < want {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return "", fmt.Errorf("hash %s: %w", f.Name(), err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -169,3 +169,34 @@ func TestCopyFailures(t *testing.T) {
 		t.Error("a copy into a read-only file succeeded")
 	}
 }
+
+// Hash names the first n bytes of a file, across chunks, and fails rather
+// than names fewer when the file was cut short.
+func TestHash(t *testing.T) {
+	data := bytes.Repeat([]byte("%PDF-1.4 page "), 1<<20) // 14 MiB: several chunks
+	p := filepath.Join(t.TempDir(), "scan.pdf")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx := context.Background()
+	want := sha256.Sum256(data)
+	if got, err := Hash(ctx, f, int64(len(data))); err != nil || got != hex.EncodeToString(want[:]) {
+		t.Errorf("Hash = %s, %v; want %x", got, err, want)
+	}
+	if err := os.Truncate(p, int64(len(data))/2); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Hash(ctx, f, int64(len(data))); err == nil {
+		t.Errorf("Hash of a file cut short = %s, no error", got)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := Hash(cancelled, f, 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("Hash with a cancelled context: %v", err)
+	}
+}
