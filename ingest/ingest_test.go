@@ -51,6 +51,7 @@ func newFixture(t testing.TB) *fixture {
 		Barcodes: &barcode.Reader{Grammar: g},
 		Store:    st,
 		MaxBytes: 30 << 20,
+		Link:     true,
 		Queued:   func() { f.queued++ },
 	})
 	if err != nil {

@@ -124,6 +124,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		DropReceipts:      cfg.Pages.DropReceipts,
 		Store:             st,
 		MaxBytes:          int64(cfg.Check.MaxBytes),
+		Link:              cfg.Watch.Link,
 		Queued:            worker.Wake,
 		Logger:            log.With("component", "ingest"),
 	})

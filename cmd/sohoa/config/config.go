@@ -60,6 +60,9 @@ type Watch struct {
 	Rescan Duration `yaml:"rescan"` // full rescan (events) or poll interval (poll)
 	// Workers is how many files are taken (copied, checked, linked) at once.
 	Workers int `yaml:"workers"`
+	// Link takes a file into the data dir by a hard link instead of a copy
+	// when both are on one file system and nobody has it open for writing.
+	Link bool `yaml:"link"`
 }
 
 // Folders names the staff-facing folders inside the inbox.
@@ -78,6 +81,9 @@ type Check struct {
 	ParserMemory ByteSize `yaml:"parser_memory"` // the parser process's resident memory cap
 	ParserCPU    Duration `yaml:"parser_cpu"`    // CPU time per file
 	Timeout      Duration `yaml:"timeout"`       // wall-clock time per file
+	// Parsers is how many parser processes may run at once; 0: one a watch
+	// worker, at most one fewer than the CPUs (the daemon hashes beside them).
+	Parsers int `yaml:"parsers"`
 }
 
 // Link says how scans are linked to dossiers.
@@ -265,7 +271,7 @@ func Default() Config {
 		DataDir:  "var/data",
 		Listen:   "127.0.0.1:9120",
 		LogLevel: "info",
-		Watch:    Watch{Mode: "events", Quiet: Duration(5 * time.Second), Rescan: Duration(60 * time.Second), Workers: 2},
+		Watch:    Watch{Mode: "events", Quiet: Duration(5 * time.Second), Rescan: Duration(60 * time.Second), Workers: 2, Link: true},
 		Folders:  Folders{Errors: "Lỗi", Waiting: "Chờ mã hồ sơ"},
 		Check:    Check{MinDPI: 200, MaxBytes: 30 << 20, Isolate: true, ParserMemory: 1 << 30, ParserCPU: Duration(time.Minute), Timeout: Duration(2 * time.Minute)},
 		Link:     Link{Pattern: dossier.StrictPattern, Barcodes: "always"},
@@ -385,6 +391,8 @@ func (c *Config) validate() error {
 		return bad("check.parser_cpu", "must be at least 1s")
 	case c.Check.Timeout < Duration(time.Second):
 		return bad("check.timeout", "must be at least 1s")
+	case c.Check.Parsers < 0 || c.Check.Parsers > 64:
+		return bad("check.parsers", "%d is not between 0 (automatic) and 64", c.Check.Parsers)
 	case c.Upload.Concurrency < 1 || c.Upload.Concurrency > 64:
 		return bad("upload.concurrency", "must be between 1 and 64")
 	case c.Upload.QueueMaxBytes <= 0:

@@ -43,7 +43,7 @@ archive: {retention: 0s}
 		t.Errorf("decoded %+v", c)
 	}
 	// Keys not written keep their defaults.
-	if c.Folders.Errors != "Lỗi" || c.Upload.Concurrency != 1 {
+	if c.Folders.Errors != "Lỗi" || c.Upload.Concurrency != 1 || !c.Watch.Link || c.Check.Parsers != 0 {
 		t.Errorf("defaults lost: %+v", c)
 	}
 }
@@ -59,6 +59,9 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"check:\n  isolate: true\n  parser_memory: 1MiB\n", "line 3: check.parser_memory"},
 		{"check:\n  parser_cpu: 0s\n", "line 2: check.parser_cpu"},
 		{"check:\n  timeout: 10ms\n", "line 2: check.timeout"},
+		{"check:\n  parsers: -1\n", "line 2: check.parsers"},
+		{"check:\n  parsers: 65\n", "line 2: check.parsers"},
+		{"watch:\n  link: sometimes\n", "line 2: "},
 		{"upload:\n  sink: ftp\n", "line 2: upload.sink"},
 		{"link:\n  pattern: '('\n", "line 2: link.pattern"},
 		{"listen: nowhere\n", "line 1: listen"},
@@ -301,5 +304,15 @@ registry:
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Parse(%q) = %v, want error containing %q", tt.yaml, err, tt.want)
 		}
+	}
+}
+
+func TestWatchLinkAndParsers(t *testing.T) {
+	c, err := Parse([]byte("watch:\n  link: false\ncheck:\n  parsers: 3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Watch.Link || c.Check.Parsers != 3 {
+		t.Errorf("watch.link %v, check.parsers %d; want false, 3", c.Watch.Link, c.Check.Parsers)
 	}
 }
