@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
@@ -55,8 +56,7 @@ func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.
 	}
 	p, err := sandbox.New(sandbox.Config{
 		Command: []string{exe, parserCommand},
-		// One parser a watch worker: files taken at once are parsed at once.
-		Workers: cfg.Watch.Workers,
+		Workers: parserCount(cfg.Check.Parsers, cfg.Watch.Workers, runtime.NumCPU()),
 		Check:   limits,
 		Pattern: cfg.Link.Pattern,
 		Blanks:  blanks,
@@ -73,4 +73,17 @@ func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.
 		r = p
 	}
 	return p, r, func() { p.Close() }, nil
+}
+
+// parserCount is how many parser processes run at once: as configured, or
+// one a watch worker (files taken at once are parsed at once) but at most
+// one fewer than the CPUs, since the daemon hashes and writes the files
+// taken beside them. On two CPUs, one parser busy with one file while the
+// daemon hashes the next beats two parsers and the daemon taking turns
+// (and starts one process, not two).
+func parserCount(configured, workers, cpus int) int {
+	if configured > 0 {
+		return configured
+	}
+	return max(1, min(workers, cpus-1))
 }
