@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 	"time"
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
@@ -56,7 +55,7 @@ func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.
 	}
 	p, err := sandbox.New(sandbox.Config{
 		Command: []string{exe, parserCommand},
-		Workers: parserCount(cfg.Check.Parsers, cfg.Watch.Workers, runtime.NumCPU()),
+		Workers: parserCount(cfg.Check.Parsers, cfg.Watch.Workers),
 		Check:   limits,
 		Pattern: cfg.Link.Pattern,
 		Blanks:  blanks,
@@ -76,14 +75,14 @@ func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.
 }
 
 // parserCount is how many parser processes run at once: as configured, or
-// one a watch worker (files taken at once are parsed at once) but at most
-// one fewer than the CPUs, since the daemon hashes and writes the files
-// taken beside them. On two CPUs, one parser busy with one file while the
-// daemon hashes the next beats two parsers and the daemon taking turns
-// (and starts one process, not two).
-func parserCount(configured, workers, cpus int) int {
+// one a watch worker, so that files taken at once are parsed at once. (One
+// fewer than the CPUs was tried: on two cores it halved the default
+// barcodes: always mode's speed, receipt reading being the parsers' work,
+// and with links and the parser's GC setting it no longer helped barcodes:
+// off.)
+func parserCount(configured, workers int) int {
 	if configured > 0 {
 		return configured
 	}
-	return max(1, min(workers, cpus-1))
+	return workers
 }

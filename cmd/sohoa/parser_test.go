@@ -3,15 +3,14 @@ package main
 import "testing"
 
 func TestParserCount(t *testing.T) {
-	for _, tt := range []struct{ configured, workers, cpus, want int }{
-		{0, 2, 2, 1}, // a counter PC: one parser, one CPU left to hash and copy
-		{0, 2, 4, 2}, // one a watch worker when CPUs allow
-		{0, 8, 4, 3},
-		{0, 2, 1, 1}, // never none
-		{3, 2, 2, 3}, // as configured
+	for _, tt := range []struct{ configured, workers, want int }{
+		{0, 2, 2}, // one a watch worker: files taken at once are parsed at once
+		{0, 1, 1},
+		{1, 2, 1}, // as configured: a PC short of memory
+		{3, 2, 3},
 	} {
-		if got := parserCount(tt.configured, tt.workers, tt.cpus); got != tt.want {
-			t.Errorf("parserCount(%d, %d, %d) = %d, want %d", tt.configured, tt.workers, tt.cpus, got, tt.want)
+		if got := parserCount(tt.configured, tt.workers); got != tt.want {
+			t.Errorf("parserCount(%d, %d) = %d, want %d", tt.configured, tt.workers, got, tt.want)
 		}
 	}
 }

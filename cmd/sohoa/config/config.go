@@ -82,7 +82,7 @@ type Check struct {
 	ParserCPU    Duration `yaml:"parser_cpu"`    // CPU time per file
 	Timeout      Duration `yaml:"timeout"`       // wall-clock time per file
 	// Parsers is how many parser processes may run at once; 0: one a watch
-	// worker, at most one fewer than the CPUs (the daemon hashes beside them).
+	// worker. Fewer bound the memory parsing may take below the workers'.
 	Parsers int `yaml:"parsers"`
 }
 
