@@ -10,11 +10,13 @@
 # Makes N realistic scans with ../shared/corpus/mkscan.sh (cached in $BENCH_CACHE,
 # default /tmp/sohoa-bench-N), builds sohoa and the pdfcpu CLI at the version in go.mod,
 # then measures:
-#   - pdfcpu validate: every file in one process, the best of three; wall time and peak RSS
-#     (GNU time);
+#   - pdfcpu validate: every file in one process; wall time and peak RSS (GNU time); the best
+#     of three runs at the start and one more before each sohoa run (the host's speed drifts:
+#     each sohoa run is also compared with the pdfcpu run just before it);
 #   - sohoa: the real daemon, files moved into its inbox at once, until it logs the last
 #     upload confirmed (then checked on /metrics); wall time and peak RSS (VmHWM, the daemon's plus its
-#     parser processes'); once per mode;
+#     parser processes'); per mode the best wall time of five runs (RUNS), as for pdfcpu, each a
+#     fresh daemon on a fresh data dir, and the highest peak RSS of the five;
 #   - the floor: BenchmarkFloor (./ingest/) on the same files: copy while hashing, fsync
 #     and check, two at a time, in one process with nothing around it (peak RSS not taken);
 #   - sohoa idle: CPU seconds used over 20 s with nothing to do, and RSS.
@@ -49,15 +51,19 @@ GOBIN=$work go install "github.com/pdfcpu/pdfcpu/cmd/pdfcpu@$pdfcpu_version" 2>/
 
 # pdfcpu validate, all files in one process.
 # Wall time to the nanosecond (GNU time's %e has two decimals, too coarse for a
-# tenth of a second), peak RSS from GNU time; best of three runs.
-p_wall=
-for _ in 1 2 3; do
+# tenth of a second), peak RSS from GNU time; the best of all runs (p_last: the
+# last run's wall time).
+p_wall= p_last= p_rss_kb=0
+run_pdfcpu() {
+  local start rss
   start=$(date +%s.%N)
   /usr/bin/time -f '%M' -o "$work/pdfcpu.time" "$work/pdfcpu" validate -c disable -q "${files[@]}" >/dev/null 2>&1 || true
-  w=$(echo "$(date +%s.%N) - $start" | bc)
-  if [[ -z $p_wall ]] || (( $(echo "$w < $p_wall" | bc) )); then p_wall=$w; fi
-done
-read -r p_rss_kb < "$work/pdfcpu.time"
+  p_last=$(echo "$(date +%s.%N) - $start" | bc)
+  if [[ -z $p_wall ]] || (( $(echo "$p_last < $p_wall" | bc) )); then p_wall=$p_last; fi
+  read -r rss < "$work/pdfcpu.time"
+  if (( rss > p_rss_kb )); then p_rss_kb=$rss; fi
+}
+for _ in 1 2 3; do run_pdfcpu; done
 # pdfcpu validate, one process per file (as a script checking each new scan would run it).
 start=$(date +%s.%N)
 for f in "${files[@]}"; do "$work/pdfcpu" validate -c disable -q "$f" >/dev/null 2>&1 || true; done
@@ -73,9 +79,9 @@ f_wall=$(echo "scale=4; ${f_ns:-0} / 1000000000" | bc)
 # sohoa, end to end into a local outbox, once per link.barcodes mode asked for.
 # The files are moved in complete, so the quiet period (a scanner's chunked
 # writes) is cut to 10 ms: what is timed is the daemon's work, not its waiting.
-declare -A s_wall s_rss
-run_sohoa() { # mode
-  local mode=$1 dir=$work/run-$1
+declare -A s_wall s_rss s_ratios
+run_sohoa() { # mode run
+  local mode=$1 dir=$work/run-$1-$2
   mkdir -p "$dir/inbox" "$dir/outbox" "$dir/stage"
   cp "${files[@]}" "$dir/stage/"
   cat > "$dir/sohoa.yaml" <<YAML
@@ -113,16 +119,24 @@ YAML
   local uploads
   uploads=$(curl -s "$url" | awk '/^sohoa_uploads_total/ {print $2}')
   if [[ $uploads != "$n" ]]; then echo "sohoa_uploads_total is $uploads, want $n" >&2; exit 1; fi
-  s_wall[$mode]=$(echo "$end - $start" | bc)
+  local w rss
+  w=$(echo "$end - $start" | bc)
+  if [[ -z ${s_wall[$mode]:-} ]] || (( $(echo "$w < ${s_wall[$mode]}" | bc) )); then s_wall[$mode]=$w; fi
+  s_ratios[$mode]+=" $(echo "$w / $p_last" | bc -l)"
   # The daemon and its parser processes (check.isolate), each at its peak.
-  s_rss[$mode]=$(for p in $pid $(pgrep -P "$pid"); do awk '/VmHWM/ {print $2}' /proc/$p/status; done | awk '{s += $1} END {print s}')
-  if [[ -n ${KEEP_LOG:-} ]]; then cp "$dir/sohoa.log" "$KEEP_LOG.$mode"; fi
+  rss=$(for p in $pid $(pgrep -P "$pid"); do awk '/VmHWM/ {print $2}' /proc/$p/status; done | awk '{s += $1} END {print s}')
+  if (( rss > ${s_rss[$mode]:-0} )); then s_rss[$mode]=$rss; fi
+  if [[ -n ${KEEP_LOG:-} ]]; then cp "$dir/sohoa.log" "$KEEP_LOG.$mode.$2"; fi
 }
 stop_sohoa() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 modes=(${MODES:-off always})
+runs=${RUNS:-5}
 for mode in "${modes[@]}"; do
-  run_sohoa "$mode"
-  [[ $mode == "${modes[-1]}" ]] || stop_sohoa
+  for k in $(seq "$runs"); do
+    run_pdfcpu
+    run_sohoa "$mode" "$k"
+    [[ $mode == "${modes[-1]}" && $k == "$runs" ]] || stop_sohoa
+  done
 done
 
 # Idle: CPU used in 20 s with nothing to do (the last daemon, after its burst).
@@ -146,6 +160,12 @@ done
 for mode in "${modes[@]}"; do
   printf 'ratio sohoa (barcodes %s) / pdfcpu validate: %.2fx (1 process), %.2fx (1 process per file)\n' "$mode" \
     "$(echo "${s_wall[$mode]} / $p_wall" | bc -l)" "$(echo "${s_wall[$mode]} / $p1_wall" | bc -l)"
+done
+for mode in "${modes[@]}"; do
+  # Robust to the host's drift: each run against the pdfcpu run just before it.
+  printf 'ratio sohoa (barcodes %s) / pdfcpu validate run just before, median of %d runs: %.2fx (each: %s)\n' "$mode" "$runs" \
+    "$(echo "${s_ratios[$mode]}" | tr ' ' '\n' | grep . | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')" \
+    "$(for r in ${s_ratios[$mode]}; do printf '%.2f ' "$r"; done | sed 's/ $//')"
 done
 printf 'ratio floor / pdfcpu validate: %.2fx (1 process)\n' "$(echo "$f_wall / $p_wall" | bc -l)"
 printf 'idle: %s CPU seconds in %s s, RSS %.1f MB\n' "$idle_cpu" "${IDLE_SECONDS:-20}" "$(echo "$idle_rss_kb / 1024" | bc -l)"
