@@ -333,7 +333,7 @@ func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (t tak
 	if err != nil {
 		return taken{}, fmt.Errorf("stat %s: %w", p, err)
 	}
-	if !before.Mode().IsRegular() || !os.SameFile(before, info) || before.Size() != info.Size() || !before.ModTime().Equal(info.ModTime()) {
+	if !before.Mode().IsRegular() || !sameVersion(before, info) {
 		return taken{}, fmt.Errorf("%s: %w", p, ErrBusy)
 	}
 	if in.cfg.Link && info.Size() <= in.cfg.MaxBytes {
@@ -435,7 +435,7 @@ func (in *Ingester) takeLinked(ctx context.Context, p string, f *os.File, before
 		}
 	}
 	linked, err := os.Lstat(tmp)
-	if err != nil || !os.SameFile(linked, before) || linked.Size() != before.Size() || !linked.ModTime().Equal(before.ModTime()) {
+	if err != nil || !sameVersion(linked, before) {
 		os.Remove(tmp) // p was replaced or changed between open and link
 		return taken{}, false, fmt.Errorf("%s: %w", p, ErrBusy)
 	}
@@ -527,18 +527,24 @@ func (in *Ingester) unshare(ctx context.Context, p, sha string) error {
 	return atomicfile.SyncDir(in.spool)
 }
 
-// unchanged returns ErrBusy unless the file at p is the file before was
-// taken of, with the same size and modification time. (Not the change
-// time: linking and renaming it change that.)
+// unchanged returns ErrBusy unless the file at p is still the version of
+// it that before describes (see sameVersion).
 func unchanged(p string, before fs.FileInfo) error {
 	now, err := os.Lstat(p)
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", p, err)
 	}
-	if !os.SameFile(now, before) || now.Size() != before.Size() || !now.ModTime().Equal(before.ModTime()) {
+	if !sameVersion(now, before) {
 		return fmt.Errorf("%s changed while it was being taken: %w", p, ErrBusy)
 	}
 	return nil
+}
+
+// sameVersion reports whether a and b are the same file with the same size
+// and modification time. (Not the change time: linking and renaming a file
+// change that.)
+func sameVersion(a, b fs.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
 // checkOutcome is what a check started by startCheck found.
