@@ -308,15 +308,27 @@ func TestFaults(t *testing.T) {
 			if err := os.WriteFile(file, []byte("old-token\n"), 0o600); err != nil {
 				panic(err)
 			}
-			var rotated atomic.Bool
+			// Another program rotates the token as the old one expires: by
+			// the time the server refuses the old token, the file holds the
+			// new one (written under a temporary name and renamed, as such
+			// programs do). Once blocks every refusal until the file is
+			// written: with two workers, a 401 answered while the file was
+			// being rewritten would make the second worker read the old
+			// token, a real auth failure, not what this case tests.
+			var rotate sync.Once
 			p.auth = func(r *http.Request) bool {
 				if r.Header.Get("Authorization") == "Bearer new-token" {
 					return true
 				}
-				// Another program rotates the token as the old one expires.
-				if !rotated.Swap(true) {
-					os.WriteFile(file, []byte("new-token\n"), 0o600)
-				}
+				rotate.Do(func() {
+					tmp := file + ".new"
+					if err := os.WriteFile(tmp, []byte("new-token\n"), 0o600); err != nil {
+						panic(err)
+					}
+					if err := os.Rename(tmp, file); err != nil {
+						panic(err)
+					}
+				})
 				return false
 			}
 			return func(c *HTTPConfig) {
