@@ -95,6 +95,8 @@ type Ingester struct {
 	// note and moving the file there one step, so two files of the same
 	// name cannot both pick the same free name and one replace the other.
 	moving sync.Mutex
+	// missing is Reconcile's memory of waiting scans whose file is gone.
+	missing missingScans
 }
 
 // ErrBusy means the file was still changing or was replaced while it was
@@ -577,6 +579,7 @@ func (in *Ingester) seenAgain(ctx context.Context, p, rel string, sc store.Scan,
 	resumed := sc.Source == rel && (!sc.Settled || sc.State == store.Queued || sc.State == store.Uploaded || sc.State == store.Split)
 	switch sc.State {
 	case store.Waiting:
+		in.missing.forget(sc.SHA256)
 		return in.relink(p, rel, sc, log)
 	case store.Rejected:
 		if !resumed {
@@ -631,7 +634,7 @@ func (in *Ingester) relink(p, rel string, sc store.Scan, log *slog.Logger) error
 		sc.State, sc.Dossiers = store.Queued, codes
 		return in.settle(p, sc, log)
 	}
-	if sc.Settled && sc.Place == rel && sc.Reason == hold {
+	if sc.Settled && sc.Place == rel && sc.Reason == hold && !sc.Gone {
 		return nil // still waiting, where staff see it, for the same reason
 	}
 	if oldNote != "" && sc.Place != rel {

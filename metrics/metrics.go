@@ -284,10 +284,10 @@ type statsCollector struct {
 	log    *slog.Logger
 	errs   prometheus.Counter
 
-	digitized, scans, rejected, duplicates, unlinked *prometheus.Desc
-	queueLength, queueBytes, queueOldest             *prometheus.Desc
-	uploads, uploadBytes, failures, lastSuccess      *prometheus.Desc
-	retries, parked, parkedBytes                     *prometheus.Desc
+	digitized, scans, rejected, duplicates, unlinked, abandoned *prometheus.Desc
+	queueLength, queueBytes, queueOldest                        *prometheus.Desc
+	uploads, uploadBytes, failures, lastSuccess                 *prometheus.Desc
+	retries, parked, parkedBytes                                *prometheus.Desc
 }
 
 func newStatsCollector(src StatsSource, ward prometheus.Labels, log *slog.Logger) *statsCollector {
@@ -316,7 +316,10 @@ func newStatsCollector(src StatsSource, ward prometheus.Labels, log *slog.Logger
 			"Files whose content had already been recorded; they are neither recorded nor uploaded again."),
 		unlinked: desc("sohoa_scans_unlinked",
 			"Valid scans waiting for a person to give them one dossier code of this ward "+
-				"(no code, several codes, or another unit's code in the name)."),
+				"(no code, several codes, or another unit's code in the name), whose file is still in the inbox."),
+		abandoned: desc("sohoa_scans_abandoned",
+			"Valid scans that waited for a dossier code and whose file staff removed from the inbox without one "+
+				"(deleted, or moved out); never uploaded. A file put back waits again."),
 		queueLength: desc("sohoa_upload_queue_length",
 			"Uploads waiting for the sink (one per scan and dossier), including those waiting to retry."),
 		queueBytes: desc("sohoa_upload_queue_bytes",
@@ -343,7 +346,7 @@ func newStatsCollector(src StatsSource, ward prometheus.Labels, log *slog.Logger
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.digitized, c.scans, c.rejected, c.duplicates, c.unlinked,
+	for _, d := range []*prometheus.Desc{c.digitized, c.scans, c.rejected, c.duplicates, c.unlinked, c.abandoned,
 		c.queueLength, c.queueBytes, c.queueOldest, c.uploads, c.uploadBytes, c.failures, c.lastSuccess,
 		c.retries, c.parked, c.parkedBytes} {
 		ch <- d
@@ -374,6 +377,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.scans, st.Scans)
 	counter(c.duplicates, st.Duplicates)
 	gauge(c.unlinked, float64(st.Unlinked))
+	gauge(c.abandoned, float64(st.Abandoned))
 	for _, code := range withKnown(st.Rejected, reason.Rejections) {
 		c.labelled(ch, c.rejected, st.Rejected[code], string(code))
 	}

@@ -41,6 +41,7 @@ var storeNames = []string{
 	"sohoa_scans_rejected_total",
 	"sohoa_scans_duplicate_total",
 	"sohoa_scans_unlinked",
+	"sohoa_scans_abandoned",
 	"sohoa_upload_queue_length",
 	"sohoa_upload_queue_bytes",
 	"sohoa_upload_queue_oldest_timestamp_seconds",
@@ -71,8 +72,10 @@ const helps = `
 # TYPE sohoa_scans_rejected_total counter
 # HELP sohoa_scans_duplicate_total Files whose content had already been recorded; they are neither recorded nor uploaded again.
 # TYPE sohoa_scans_duplicate_total counter
-# HELP sohoa_scans_unlinked Valid scans waiting for a person to give them one dossier code of this ward (no code, several codes, or another unit's code in the name).
+# HELP sohoa_scans_unlinked Valid scans waiting for a person to give them one dossier code of this ward (no code, several codes, or another unit's code in the name), whose file is still in the inbox.
 # TYPE sohoa_scans_unlinked gauge
+# HELP sohoa_scans_abandoned Valid scans that waited for a dossier code and whose file staff removed from the inbox without one (deleted, or moved out); never uploaded. A file put back waits again.
+# TYPE sohoa_scans_abandoned gauge
 # HELP sohoa_upload_queue_length Uploads waiting for the sink (one per scan and dossier), including those waiting to retry.
 # TYPE sohoa_upload_queue_length gauge
 # HELP sohoa_upload_queue_bytes Total size of the files waiting in the upload queue.
@@ -94,6 +97,7 @@ func TestStoreBackedMetrics(t *testing.T) {
 		Scans:             42,
 		Duplicates:        3,
 		Unlinked:          2,
+		Abandoned:         6,
 		Rejected:          map[reason.Code]uint64{reason.LowDPI: 5, reason.Encrypted: 1, "from_the_future": 4},
 		QueueLength:       4,
 		QueueBytes:        123456,
@@ -120,6 +124,7 @@ sohoa_scans_rejected_total{reason="parser_limit",ward="000.00.12.H57"} 0
 sohoa_scans_rejected_total{reason="from_the_future",ward="000.00.12.H57"} 4
 sohoa_scans_duplicate_total{ward="000.00.12.H57"} 3
 sohoa_scans_unlinked{ward="000.00.12.H57"} 2
+sohoa_scans_abandoned{ward="000.00.12.H57"} 6
 sohoa_upload_queue_length{ward="000.00.12.H57"} 4
 sohoa_upload_queue_bytes{ward="000.00.12.H57"} 123456
 sohoa_upload_queue_oldest_timestamp_seconds{ward="000.00.12.H57"} 1773993600
@@ -146,7 +151,7 @@ func TestStoreBackedMetricsEmpty(t *testing.T) {
 	var want strings.Builder
 	want.WriteString(helps)
 	for _, name := range []string{"sohoa_dossiers_digitized_total", "sohoa_scans_total",
-		"sohoa_scans_duplicate_total", "sohoa_scans_unlinked", "sohoa_upload_queue_length",
+		"sohoa_scans_duplicate_total", "sohoa_scans_unlinked", "sohoa_scans_abandoned", "sohoa_upload_queue_length",
 		"sohoa_upload_queue_bytes", "sohoa_upload_queue_oldest_timestamp_seconds", "sohoa_uploads_total",
 		"sohoa_upload_bytes_total", "sohoa_last_upload_success_timestamp_seconds"} {
 		want.WriteString(name + `{ward="000.00.12.H57"} 0` + "\n")
@@ -186,6 +191,12 @@ func TestRealStore(t *testing.T) {
 		Dossiers: []string{"000.00.12.H57-260320-0001", "000.00.12.H57-260320-0002"}, Seen: t0.Add(time.Minute)}))
 	must(st.Record(store.Scan{SHA256: sha('d'), Size: 30, Name: "d.pdf", State: store.Waiting,
 		Reason: reason.NoCode, Seen: t0.Add(2 * time.Minute)}))
+	must(st.Record(store.Scan{SHA256: sha('e'), Size: 40, Name: "e.pdf", State: store.Waiting,
+		Reason: reason.NoCode, Seen: t0.Add(3 * time.Minute)}))
+	must(st.Settle(sha('e'), "Chờ mã hồ sơ/e.pdf"))
+	if ok, err := st.Abandon(sha('e'), "Chờ mã hồ sơ/e.pdf"); !ok || err != nil {
+		t.Fatalf("abandon: %v, %v", ok, err)
+	}
 	must(st.CountDuplicate())
 
 	jobs, _, err := st.Jobs(t0.Add(time.Hour), 10)
@@ -200,7 +211,7 @@ func TestRealStore(t *testing.T) {
 	_, reg := newMetrics(t, st, nil)
 	want := helps + `
 sohoa_dossiers_digitized_total{ward="000.00.12.H57"} 1
-sohoa_scans_total{ward="000.00.12.H57"} 4
+sohoa_scans_total{ward="000.00.12.H57"} 5
 sohoa_scans_rejected_total{reason="not_regular",ward="000.00.12.H57"} 0
 sohoa_scans_rejected_total{reason="empty",ward="000.00.12.H57"} 0
 sohoa_scans_rejected_total{reason="not_pdf",ward="000.00.12.H57"} 0
@@ -212,6 +223,7 @@ sohoa_scans_rejected_total{reason="too_large",ward="000.00.12.H57"} 0
 sohoa_scans_rejected_total{reason="parser_limit",ward="000.00.12.H57"} 0
 sohoa_scans_duplicate_total{ward="000.00.12.H57"} 1
 sohoa_scans_unlinked{ward="000.00.12.H57"} 1
+sohoa_scans_abandoned{ward="000.00.12.H57"} 1
 sohoa_upload_queue_length{ward="000.00.12.H57"} 1
 sohoa_upload_queue_bytes{ward="000.00.12.H57"} 1000
 sohoa_upload_queue_oldest_timestamp_seconds{ward="000.00.12.H57"} 1773993660

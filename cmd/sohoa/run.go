@@ -238,6 +238,10 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		})
 	})
 	goRun("archive", func() error { return prune(ctx, in, time.Duration(cfg.Archive.Retention), log) })
+	goRun("waiting scans", func() error {
+		reconcile(ctx, in, st, time.Duration(cfg.Watch.Rescan), max(time.Minute, 2*time.Duration(cfg.Watch.Quiet)), log)
+		return nil
+	})
 	if pull != nil {
 		goRun("registry pull", func() error { pull(ctx); return nil })
 	}
@@ -280,6 +284,28 @@ func prune(ctx context.Context, in *ingest.Ingester, retention time.Duration, lo
 			log.Info("archive pruned", "files", n, "retention", retention)
 		}
 		t.Reset(24 * time.Hour)
+	}
+}
+
+// reconcile looks, every interval while some scan waits for a person, for
+// waiting scans whose file staff removed from the inbox (Ingester.Reconcile),
+// so that sohoa_scans_unlinked stays true. With no scan waiting it reads
+// only the counters.
+func reconcile(ctx context.Context, in *ingest.Ingester, st *store.Store, every, grace time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s, err := st.Stats(); err != nil || s.Unlinked == 0 {
+			continue
+		}
+		if _, err := in.Reconcile(ctx, grace); err != nil && ctx.Err() == nil {
+			log.Warn("checking waiting scans against the inbox failed", "err", err)
+		}
 	}
 }
 

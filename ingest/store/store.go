@@ -7,6 +7,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -55,9 +56,13 @@ type Scan struct {
 	Uploaded       time.Time `json:"uploaded,omitzero"` // when the sink confirmed it
 	Settled        bool      `json:"settled,omitempty"` // the inbox copy was removed or moved to a staff folder
 	Place          string    `json:"place,omitempty"`   // where staff see it now (errors or waiting folder), slash-separated under the inbox
-	Pending        int       `json:"pending,omitempty"` // upload jobs not yet confirmed
-	Parts          []string  `json:"parts,omitempty"`   // a split batch: the SHA-256 of each part, in page order
-	Batch          string    `json:"batch,omitempty"`   // a part: the SHA-256 of the batch it was cut from
+	// Gone marks a waiting scan whose file staff removed from the inbox
+	// (deleted it, or moved it out) without linking it: it is counted as
+	// abandoned, not unlinked, until the file comes back (see Abandon).
+	Gone    bool     `json:"gone,omitempty"`
+	Pending int      `json:"pending,omitempty"` // upload jobs not yet confirmed
+	Parts   []string `json:"parts,omitempty"`   // a split batch: the SHA-256 of each part, in page order
+	Batch   string   `json:"batch,omitempty"`   // a part: the SHA-256 of the batch it was cut from
 
 	// BlankDropped counts the blank pages (empty back sides of a duplex
 	// scan) left out of what is uploaded. On a whole scan, Trimmed is then
@@ -128,6 +133,7 @@ const (
 	cScans       = "scans"
 	cDuplicates  = "duplicates"
 	cUnlinked    = "unlinked"
+	cAbandoned   = "abandoned"
 	cUploads     = "uploads"
 	cUploadBytes = "upload_bytes"
 	cDigitized   = "dossiers_digitized"
@@ -213,6 +219,33 @@ func (s *Store) Scans(fn func(Scan) bool) error {
 
 var errStop = errors.New("stop")
 
+// waitingMark is how a waiting scan's record reads (json.Marshal writes the
+// state field so): WaitingScans decodes only the records that contain it.
+var waitingMark = []byte(`"state":"waiting"`)
+
+// WaitingScans returns the scans waiting for a person, abandoned ones
+// included. It reads every record, but decodes only the waiting ones: a
+// ward's tens of thousands of uploaded scans cost a byte search each.
+func (s *Store) WaitingScans() ([]Scan, error) {
+	var out []Scan
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bScans).ForEach(func(k, v []byte) error {
+			if !bytes.Contains(v, waitingMark) {
+				return nil
+			}
+			var sc Scan
+			if err := json.Unmarshal(v, &sc); err != nil {
+				return fmt.Errorf("scan %s: %w", k, err)
+			}
+			if sc.State == Waiting {
+				out = append(out, sc)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
 // Record stores a newly seen scan and, in the same transaction, queues its
 // upload (one job per dossier) when its state is Queued and updates the
 // counters. Recording a SHA-256 that is already known fails.
@@ -281,10 +314,14 @@ func (s *Store) Link(sha string, dossiers []string, name, source string, at time
 		if sc.State != Waiting {
 			return fmt.Errorf("link scan %s: it is %s, not waiting", sha, sc.State)
 		}
+		waitingCounter := cUnlinked
+		if sc.Gone {
+			waitingCounter = cAbandoned
+		}
 		sc.State, sc.Reason, sc.Detail = Queued, "", ""
 		sc.Dossiers, sc.Name, sc.Source = dossiers, name, source
-		sc.Settled, sc.Place = false, ""
-		if err := add(tx, cUnlinked, -1); err != nil {
+		sc.Settled, sc.Place, sc.Gone = false, "", false
+		if err := add(tx, waitingCounter, -1); err != nil {
 			return err
 		}
 		if err := enqueue(tx, &sc, at); err != nil {
@@ -295,16 +332,54 @@ func (s *Store) Link(sha string, dossiers []string, name, source string, at time
 }
 
 // Hold updates a waiting scan's reason and where it was last seen (a person
-// renamed it, but it still cannot be linked).
+// renamed it, but it still cannot be linked). A scan that was abandoned is
+// waiting again: its file is back in the inbox.
 func (s *Store) Hold(sha string, r reason.Code, detail, name, source string) error {
-	return s.update(sha, func(sc *Scan) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		sc, err := getScan(tx, sha)
+		if err != nil {
+			return err
+		}
 		if sc.State != Waiting {
 			return fmt.Errorf("hold scan %s: it is %s, not waiting", sha, sc.State)
 		}
+		if sc.Gone {
+			if err := errors.Join(add(tx, cAbandoned, -1), add(tx, cUnlinked, 1)); err != nil {
+				return err
+			}
+		}
 		sc.Reason, sc.Detail, sc.Name, sc.Source = r, detail, name, source
-		sc.Settled, sc.Place = false, ""
-		return nil
+		sc.Settled, sc.Place, sc.Gone = false, "", false
+		return putScan(tx, sc)
 	})
+}
+
+// Abandon records that the file of a waiting scan, last placed at place
+// for staff, is no longer in the inbox: it moves from the unlinked count to
+// the abandoned one. It reports false, changing nothing, when the scan is
+// no longer waiting at place (it was linked or held again meanwhile) or is
+// already abandoned. Its spool copy stays: a file put back is offered
+// again, and Hold or Link make it waiting or queued as before.
+func (s *Store) Abandon(sha, place string) (bool, error) {
+	done := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		sc, err := getScan(tx, sha)
+		if err != nil {
+			return err
+		}
+		if sc.State != Waiting || !sc.Settled || sc.Place != place || sc.Gone {
+			return nil
+		}
+		if err := errors.Join(add(tx, cUnlinked, -1), add(tx, cAbandoned, 1)); err != nil {
+			return err
+		}
+		sc.Gone, done = true, true
+		return putScan(tx, sc)
+	})
+	if err != nil {
+		return false, fmt.Errorf("abandon scan %s: %w", sha, err)
+	}
+	return done, nil
 }
 
 // Settle records that the inbox copy of a scan was removed, or moved to
@@ -566,6 +641,7 @@ type Stats struct {
 	Scans             uint64
 	Duplicates        uint64
 	Unlinked          uint64
+	Abandoned         uint64 // waiting scans whose file staff removed from the inbox
 	Rejected          map[reason.Code]uint64
 	QueueLength       int
 	QueueBytes        int64
@@ -588,6 +664,7 @@ func (s *Store) Stats() (Stats, error) {
 		st.Scans = uint64(get(c, cScans))
 		st.Duplicates = uint64(get(c, cDuplicates))
 		st.Unlinked = uint64(max(get(c, cUnlinked), 0))
+		st.Abandoned = uint64(max(get(c, cAbandoned), 0))
 		st.Uploads = uint64(get(c, cUploads))
 		st.UploadBytes = uint64(get(c, cUploadBytes))
 		st.UploadRetries = uint64(get(c, cRetries))

@@ -114,6 +114,70 @@ func TestLifecycleAndCounters(t *testing.T) {
 	must(s2.Check())
 }
 
+// A waiting scan whose file staff removed counts as abandoned, not unlinked,
+// and counts as waiting (or queued) again when the file comes back.
+func TestAbandonAndBack(t *testing.T) {
+	s, _ := open(t)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts := func(unlinked, abandoned uint64) {
+		t.Helper()
+		st, err := s.Stats()
+		must(err)
+		if st.Unlinked != unlinked || st.Abandoned != abandoned {
+			t.Errorf("unlinked %d, abandoned %d; want %d, %d", st.Unlinked, st.Abandoned, unlinked, abandoned)
+		}
+	}
+	abandon := func(c byte, place string, want bool) {
+		t.Helper()
+		ok, err := s.Abandon(sha(c), place)
+		must(err)
+		if ok != want {
+			t.Errorf("abandon %c at %q: %v, want %v", c, place, ok, want)
+		}
+	}
+	for _, c := range []byte("abc") {
+		must(s.Record(Scan{SHA256: sha(c), Size: 10, State: Waiting, Reason: reason.NoCode, Seen: t0}))
+	}
+	must(s.Record(Scan{SHA256: sha('q'), Size: 10, State: Queued, Dossiers: []string{"D"}, Seen: t0}))
+	counts(3, 0)
+	abandon('a', "Chờ/a.pdf", false) // not yet placed for staff
+	abandon('q', "", false)          // not waiting
+	for _, c := range []byte("abc") {
+		must(s.Settle(sha(c), "Chờ/"+string(c)+".pdf"))
+	}
+	abandon('a', "Chờ/other.pdf", false) // moved meanwhile: not this place
+	abandon('a', "Chờ/a.pdf", true)
+	abandon('a', "Chờ/a.pdf", false) // once
+	abandon('b', "Chờ/b.pdf", true)
+	abandon('c', "Chờ/c.pdf", true)
+	counts(0, 3)
+	if sc, err := s.Scan(sha('a')); err != nil || !sc.Gone || sc.State != Waiting {
+		t.Errorf("abandoned scan %+v, %v", sc, err)
+	}
+	if w, err := s.WaitingScans(); err != nil || len(w) != 3 {
+		t.Errorf("waiting scans %d, %v; want the 3 abandoned ones", len(w), err)
+	}
+
+	// Put back still without a code: waiting again.
+	must(s.Hold(sha('a'), reason.NoCode, "", "a.pdf", "a.pdf"))
+	counts(1, 2)
+	// Put back with a code: queued, counted in neither.
+	must(s.Link(sha('b'), []string{"D2"}, "D2.pdf", "D2.pdf", t0))
+	counts(1, 1)
+	if st, _ := s.Stats(); st.QueueLength != 2 {
+		t.Errorf("queue %d, want 2", st.QueueLength)
+	}
+	// Back, placed again, and gone again.
+	must(s.Settle(sha('a'), "Chờ/a.pdf"))
+	abandon('a', "Chờ/a.pdf", true)
+	counts(0, 2)
+}
+
 func TestRepairedScanDeliversRepairedContent(t *testing.T) {
 	s, _ := open(t)
 	if err := s.Record(Scan{SHA256: sha('a'), Size: 100, State: Queued, Dossiers: []string{"D"}, Seen: t0,
