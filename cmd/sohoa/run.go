@@ -292,21 +292,14 @@ func prune(ctx context.Context, in *ingest.Ingester, retention time.Duration, lo
 // so that sohoa_scans_unlinked stays true. With no scan waiting it reads
 // only the counters.
 func reconcile(ctx context.Context, in *ingest.Ingester, st *store.Store, every, grace time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick(ctx, every, func() {
 		if s, err := st.Stats(); err != nil || s.Unlinked == 0 {
-			continue
+			return
 		}
 		if _, err := in.Reconcile(ctx, grace); err != nil && ctx.Err() == nil {
 			log.Warn("checking waiting scans against the inbox failed", "err", err)
 		}
-	}
+	})
 }
 
 // watchdog pings systemd's watchdog while the store answers, from a
@@ -316,22 +309,27 @@ func watchdog(ctx context.Context, st *store.Store, log *slog.Logger) {
 	if err != nil || every <= 0 {
 		return
 	}
-	go func() {
-		t := time.NewTicker(every / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := st.Stats(); err != nil {
-					log.Error("store does not answer; withholding watchdog ping", "err", err)
-					continue
-				}
-				notify(log, daemon.SdNotifyWatchdog)
-			}
+	go tick(ctx, every/3, func() {
+		if _, err := st.Stats(); err != nil {
+			log.Error("store does not answer; withholding watchdog ping", "err", err)
+			return
 		}
-	}()
+		notify(log, daemon.SdNotifyWatchdog)
+	})
+}
+
+// tick calls fn every d until ctx ends.
+func tick(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }
 
 func notify(log *slog.Logger, state string) {

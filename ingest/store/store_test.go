@@ -26,6 +26,16 @@ var t0 = time.Date(2020, 3, 20, 8, 0, 0, 0, time.UTC)
 
 func sha(c byte) string { return strings.Repeat(string(c), 64) }
 
+// fatalIf returns a function that ends the test on a non-nil error.
+func fatalIf(t *testing.T) func(error) {
+	return func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestSecondOpenIsLocked(t *testing.T) {
 	_, p := open(t)
 	_, err := Open(p, 100*time.Millisecond)
@@ -36,12 +46,7 @@ func TestSecondOpenIsLocked(t *testing.T) {
 
 func TestLifecycleAndCounters(t *testing.T) {
 	s, p := open(t)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := fatalIf(t)
 	must(s.Record(Scan{SHA256: sha('a'), Size: 100, Name: "a.pdf", State: Queued, Dossiers: []string{"D1"}, Seen: t0}))
 	must(s.Record(Scan{SHA256: sha('b'), Size: 200, Name: "b.pdf", State: Queued, Dossiers: []string{"D1"}, Seen: t0.Add(time.Minute)}))
 	must(s.Record(Scan{SHA256: sha('c'), State: Rejected, Reason: reason.LowDPI, Seen: t0}))
@@ -118,12 +123,7 @@ func TestLifecycleAndCounters(t *testing.T) {
 // and counts as waiting (or queued) again when the file comes back.
 func TestAbandonAndBack(t *testing.T) {
 	s, _ := open(t)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := fatalIf(t)
 	counts := func(unlinked, abandoned uint64) {
 		t.Helper()
 		st, err := s.Stats()
@@ -296,12 +296,7 @@ func TestProgressIsKeptThroughFailuresAndReopen(t *testing.T) {
 
 func TestParkAndRequeue(t *testing.T) {
 	s, _ := open(t)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := fatalIf(t)
 	for i, c := range []byte("abc") {
 		must(s.Record(Scan{SHA256: sha(c), Size: int64(10 * (i + 1)), Name: "s.pdf", State: Queued,
 			Dossiers: []string{"D" + string(c)}, Seen: t0.Add(time.Duration(i) * time.Minute)}))
