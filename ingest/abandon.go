@@ -38,8 +38,10 @@ func (m *missingScans) forget(sha string) {
 // waiting folder without linking it (deleted it, or moved it out of the
 // inbox), so that sohoa_scans_unlinked counts only scans a person can
 // still act on. A scan counts as abandoned (store.Abandon) once its file
-// has been missing from its place in two calls at least grace apart, and
-// no file of its size is anywhere in the inbox outside the errors folder
+// has been missing from its place (its folder still there: an inbox on a
+// share that is not mounted proves nothing) in two calls at least grace
+// apart, and no file of its size is anywhere in the inbox outside the
+// errors folder
 // (a file renamed or moved within the inbox keeps its size, and is linked
 // or held again when the watcher offers it). Nothing is deleted: a file put
 // back is offered again and waits, or is linked, as before. It returns how
@@ -102,8 +104,9 @@ func (m *missingScans) due(ctx context.Context, inbox string, waiting []store.Sc
 			return nil, err
 		}
 		seen[sc.SHA256] = true
-		if _, err := os.Lstat(filepath.Join(inbox, filepath.FromSlash(sc.Place))); !errors.Is(err, fs.ErrNotExist) {
-			delete(m.since, sc.SHA256) // there (or not knowable): still waiting
+		p := filepath.Join(inbox, filepath.FromSlash(sc.Place))
+		if !gone(p) {
+			delete(m.since, sc.SHA256) // there, or not knowable: still waiting
 			continue
 		}
 		e, ok := m.since[sc.SHA256]
@@ -121,6 +124,18 @@ func (m *missingScans) due(ctx context.Context, inbox string, waiting []store.Sc
 		}
 	}
 	return due, nil
+}
+
+// gone reports whether the file at p is known to be gone: it does not
+// exist, but its folder does. A missing folder is not taken as proof (a
+// share not mounted looks the same as a folder deleted), nor is any other
+// error.
+func gone(p string) bool {
+	if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	fi, err := os.Stat(filepath.Dir(p))
+	return err == nil && fi.IsDir()
 }
 
 // abandon records d's scan as abandoned, unless its file was offered again

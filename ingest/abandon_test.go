@@ -61,6 +61,20 @@ func TestWaitingScanAbandonedWhenRemoved(t *testing.T) {
 		t.Fatal("the moved scan is not back in the waiting folder")
 	}
 
+	// The waiting folder itself is gone (as on a share that is not mounted):
+	// that proves nothing about the scan.
+	folder, away := filepath.Dir(waiting), filepath.Join(t.TempDir(), "away")
+	if err := os.Rename(folder, away); err != nil {
+		t.Fatal(err)
+	}
+	reconcile(0)
+	now = now.Add(2 * grace)
+	reconcile(0)
+	counts(1, 0)
+	if err := os.Rename(away, folder); err != nil {
+		t.Fatal(err)
+	}
+
 	// Staff delete it.
 	if err := os.Remove(waiting); err != nil {
 		t.Fatal(err)
