@@ -41,11 +41,10 @@ func (m *missingScans) forget(sha string) {
 // has been missing from its place (its folder still there: an inbox on a
 // share that is not mounted proves nothing) in two calls at least grace
 // apart, and no file of its size is anywhere in the inbox outside the
-// errors folder
-// (a file renamed or moved within the inbox keeps its size, and is linked
-// or held again when the watcher offers it). Nothing is deleted: a file put
-// back is offered again and waits, or is linked, as before. It returns how
-// many scans it marked abandoned.
+// errors folder (a file renamed or moved within the inbox keeps its size,
+// and is linked or held again when the watcher offers it). Nothing is
+// deleted: a file put back is offered again and waits, or is linked, as
+// before. It returns how many scans it marked abandoned.
 func (in *Ingester) Reconcile(ctx context.Context, grace time.Duration) (int, error) {
 	all, err := in.cfg.Store.WaitingScans()
 	if err != nil {

@@ -314,14 +314,11 @@ func (s *Store) Link(sha string, dossiers []string, name, source string, at time
 		if sc.State != Waiting {
 			return fmt.Errorf("link scan %s: it is %s, not waiting", sha, sc.State)
 		}
-		waitingCounter := cUnlinked
-		if sc.Gone {
-			waitingCounter = cAbandoned
-		}
+		counter := waitingCounter(sc)
 		sc.State, sc.Reason, sc.Detail = Queued, "", ""
 		sc.Dossiers, sc.Name, sc.Source = dossiers, name, source
 		sc.Settled, sc.Place, sc.Gone = false, "", false
-		if err := add(tx, waitingCounter, -1); err != nil {
+		if err := add(tx, counter, -1); err != nil {
 			return err
 		}
 		if err := enqueue(tx, &sc, at); err != nil {
@@ -343,15 +340,21 @@ func (s *Store) Hold(sha string, r reason.Code, detail, name, source string) err
 		if sc.State != Waiting {
 			return fmt.Errorf("hold scan %s: it is %s, not waiting", sha, sc.State)
 		}
-		if sc.Gone {
-			if err := errors.Join(add(tx, cAbandoned, -1), add(tx, cUnlinked, 1)); err != nil {
-				return err
-			}
+		if err := errors.Join(add(tx, waitingCounter(sc), -1), add(tx, cUnlinked, 1)); err != nil {
+			return err
 		}
 		sc.Reason, sc.Detail, sc.Name, sc.Source = r, detail, name, source
 		sc.Settled, sc.Place, sc.Gone = false, "", false
 		return putScan(tx, sc)
 	})
+}
+
+// waitingCounter is the counter a waiting scan is counted in.
+func waitingCounter(sc Scan) string {
+	if sc.Gone {
+		return cAbandoned
+	}
+	return cUnlinked
 }
 
 // Abandon records that the file of a waiting scan, last placed at place
