@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
@@ -29,10 +30,11 @@ type verdict struct {
 	err   error
 }
 
-// inspect judges a PDF held in memory. Files whose own cross-reference data
+// inspect judges the PDF in. Files whose own cross-reference data
 // is unusable are read through pdfcpu's reconstruction, rewritten in memory,
 // and the rewritten bytes are judged from scratch.
-func inspect(ctx context.Context, lim Limits, blanks BlankFinder, data []byte) verdict {
+func inspect(ctx context.Context, lim Limits, blanks BlankFinder, in input) verdict {
+	data := in.data
 	if !bytes.Contains(data[:min(len(data), headerWindow)], []byte("%PDF-")) {
 		return verdict{res: Result{Reason: reason.NotPDF, Detail: fmt.Sprintf("no %%PDF- header in the first %d bytes", headerWindow)}}
 	}
@@ -42,7 +44,7 @@ func inspect(ctx context.Context, lim Limits, blanks BlankFinder, data []byte) v
 		// that happen to be complete: only whole files are repaired.
 		return verdict{res: unreadable("truncated: no %%%%EOF at the end; cross-reference table: %s", broken)}
 	}
-	doc, res := open(ctx, lim, data)
+	doc, res := open(ctx, lim, in.reader())
 	if res.Reason != "" {
 		if broken != "" {
 			res.Detail += "; cross-reference table: " + broken
@@ -62,7 +64,7 @@ func inspect(ctx context.Context, lim Limits, blanks BlankFinder, data []byte) v
 	if p := xrefProblem(clean); p != "" {
 		return verdict{res: unreadable("repair: rewritten file still broken: %s", p)}
 	}
-	doc, res = open(ctx, lim, clean)
+	doc, res = open(ctx, lim, bytes.NewReader(clean))
 	if res.Reason == "" {
 		res = judge(doc, lim)
 	}
@@ -105,9 +107,9 @@ func searchBlanks(ctx context.Context, lim Limits, blanks BlankFinder, doc *mode
 	return found, true
 }
 
-// open reads and validates data with pdfcpu in relaxed mode.
-func open(ctx context.Context, lim Limits, data []byte) (*model.Context, Result) {
-	doc, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(data), pdfConfig(lim))
+// open reads the PDF rs gives and validates it with pdfcpu in relaxed mode.
+func open(ctx context.Context, lim Limits, rs io.ReadSeeker) (*model.Context, Result) {
+	doc, err := pdfcpu.ReadWithContext(ctx, rs, pdfConfig(lim))
 	if err != nil {
 		if errors.Is(err, pdfcpu.ErrWrongPassword) {
 			return nil, Result{Reason: reason.Encrypted, Detail: "needs a user password: " + err.Error()}

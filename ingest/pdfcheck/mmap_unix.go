@@ -8,8 +8,9 @@ import (
 	"syscall"
 )
 
-// mapFile maps the first size bytes of f read-only: pdfcpu then copies what
-// it needs straight from the page cache, with no buffer for the whole file.
+// mapFile maps the first size bytes of f read-only: the checks of our own
+// read the parts they need straight from the page cache, with no buffer for
+// the whole file.
 // The mapping outlives f; release unmaps it. Reading past the end of a file
 // that shrank faults; inspectBounded turns that into an error.
 func mapFile(f *os.File, size int64) (data []byte, release func(), err error) {

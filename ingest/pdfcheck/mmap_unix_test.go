@@ -17,14 +17,14 @@ func TestShrunkFile(t *testing.T) {
 	if err := os.WriteFile(src, buildPDF([]testPage{{box: a4, images: [][2]int{{1654, 2339}}}}, intact), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	data, release, res, err := load(src, DefaultMaxBytes)
+	in, res, err := load(src, DefaultMaxBytes)
 	if err != nil || res.Reason != "" {
 		t.Fatalf("load: %+v %v", res, err)
 	}
 	if err := os.Truncate(src, 0); err != nil {
 		t.Fatal(err)
 	}
-	v, err := inspectBounded(context.Background(), Limits{}.withDefaults(), nil, data, release)
+	v, err := inspectBounded(context.Background(), Limits{}.withDefaults(), nil, in)
 	if err == nil || !strings.Contains(err.Error(), "file changed while being read") {
 		t.Fatalf("got %+v, %v; want an error", v.res, err)
 	}
