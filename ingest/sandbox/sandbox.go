@@ -96,8 +96,9 @@ type Config struct {
 	// its stdin and stdout, e.g. {os.Executable(), "internal-parser"}.
 	// Required.
 	Command []string
-	// Env is the parser process's whole environment; nil: empty (the
-	// daemon's environment may hold secrets; the parser needs none).
+	// Env is the parser process's environment, to which GOMAXPROCS=1 is
+	// added; nil: that alone (the daemon's environment may hold secrets;
+	// the parser needs none).
 	Env []string
 	// Check is what the parser checks files against (pdfcheck.Limits;
 	// MaxTime is ignored: Limits.Timeout applies).

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -384,4 +385,51 @@ func TestWarm(t *testing.T) {
 	if n := p.Started(); n != 2 {
 		t.Errorf("Warm after Close started processes: %d", n)
 	}
+}
+
+// TestEnvironment: a parser process sees the environment it is given and
+// GOMAXPROCS=1, nothing of the daemon's (which may hold secrets: an upload
+// token in an environment variable).
+func TestEnvironment(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads the parser's environment in /proc")
+	}
+	t.Setenv("SOHOA_TEST_SECRET", "hunter2")
+	p := newPool(t, sandbox.Limits{})
+	p.Warm()
+	var env []string
+	deadline := time.Now().Add(20 * time.Second)
+	for env == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		env = childEnviron(t)
+	}
+	slices.Sort(env)
+	want := []string{"GOMAXPROCS=1", childEnv}
+	if !slices.Equal(env, want) {
+		t.Errorf("parser process environment %q, want %q", env, want)
+	}
+}
+
+// childEnviron returns the environment of this process's child, nil while
+// it has none.
+func childEnviron(t *testing.T) []string {
+	t.Helper()
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue // ended meanwhile
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so after the last ')'.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 2 || f[1] != fmt.Sprint(os.Getpid()) {
+			continue
+		}
+		e, err := os.ReadFile(filepath.Join(filepath.Dir(st), "environ"))
+		if err != nil || len(e) == 0 {
+			continue // still starting
+		}
+		return strings.Split(strings.TrimSuffix(string(e), "\x00"), "\x00")
+	}
+	return nil
 }

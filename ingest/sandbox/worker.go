@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,7 +84,10 @@ type worker struct {
 
 func startWorker(cfg Config) (*worker, error) {
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
-	cmd.Env = cfg.Env
+	// One processor from the runtime's start, not only from Serve's
+	// (runtime.GOMAXPROCS there): fewer threads and collector workers to
+	// set up, ~5 ms less CPU a start (34 against 39 ms, perf stat).
+	cmd.Env = append(slices.Clip(cfg.Env), "GOMAXPROCS=1")
 	cmd.SysProcAttr = sysProcAttr()
 	w := &worker{cmd: cmd, stderr: &tail{max: 2048}, status: make(chan struct{})}
 	cmd.Stderr = w.stderr
