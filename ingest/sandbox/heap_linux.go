@@ -32,6 +32,6 @@ func hugeHeap(n int) error {
 	b := make([]byte, n)
 	err := unix.Madvise(b, unix.MADV_HUGEPAGE)
 	runtime.KeepAlive(b) // the last use of b: the collection below frees it
-	runtime.GC() // b's space back to the heap, and the heap goal back to what is live
+	runtime.GC()         // b's space back to the heap, and the heap goal back to what is live
 	return err
 }
