@@ -79,6 +79,12 @@ type worker struct {
 	status chan struct{} // closed once cmd.Wait returned
 	err    error         // cmd.Wait's, set before status is closed
 	peak   int64         // the last VmHWM read, bytes
+	// proc is the process's /proc/PID/status, opened once and read again
+	// at offset 0 for each look at its memory (one system call instead of
+	// open, fstat, read and close: about a millisecond a scan less in a VM
+	// where system calls are dear); nil where there is no /proc. Closed
+	// once the process is reaped.
+	proc   *os.File
 	stopMu sync.Once
 }
 
@@ -104,8 +110,14 @@ func startWorker(cfg Config) (*worker, error) {
 	}
 	w.pid, w.stdin = cmd.Process.Pid, stdin
 	w.enc, w.dec = gob.NewEncoder(stdin), gob.NewDecoder(bufio.NewReader(stdout))
+	if f, err := os.Open("/proc/" + strconv.Itoa(w.pid) + "/status"); err == nil {
+		w.proc = f
+	}
 	go func() {
 		w.err = cmd.Wait()
+		if w.proc != nil {
+			w.proc.Close()
+		}
 		close(w.status)
 	}()
 	if err := w.enc.Encode(setup{Check: cfg.Check, Pattern: cfg.Pattern, Limits: cfg.Limits, Blanks: cfg.Blanks, CheckBlanks: cfg.CheckBlanks}); err != nil {
@@ -149,7 +161,7 @@ func (w *worker) call(ctx context.Context, req request, lim Limits) (a answer, l
 			}
 			return answer{}, w.why(), nil
 		case <-tick.C:
-			rss, hwm := procMemory(w.pid)
+			rss, hwm := procMemory(w.proc)
 			w.peak = max(w.peak, hwm)
 			if rss > lim.Memory {
 				killed()
@@ -166,7 +178,7 @@ func (w *worker) call(ctx context.Context, req request, lim Limits) (a answer, l
 }
 
 func (w *worker) readPeak() {
-	if _, hwm := procMemory(w.pid); hwm > w.peak {
+	if _, hwm := procMemory(w.proc); hwm > w.peak {
 		w.peak = hwm
 	}
 }
@@ -227,12 +239,15 @@ func (w *worker) why() string {
 	return fmt.Sprintf("parser process crashed (exit status %d)%s", ee.ExitCode(), w.stderr.last())
 }
 
-// procMemory reads a process's VmRSS and VmHWM in bytes (0 when gone).
-func procMemory(pid int) (rss, hwm int64) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
+// procMemory reads VmRSS and VmHWM, in bytes, from a process's open
+// /proc/PID/status (0 when gone or unknown).
+func procMemory(status *os.File) (rss, hwm int64) {
+	if status == nil {
 		return 0, 0
 	}
+	var buf [4096]byte // the whole file is ~1.5 KiB; the memory lines come early
+	n, _ := status.ReadAt(buf[:], 0)
+	b := buf[:n]
 	return statusField(b, "VmRSS:"), statusField(b, "VmHWM:")
 }
 
