@@ -17,7 +17,7 @@ func TestShrunkFile(t *testing.T) {
 	if err := os.WriteFile(src, buildPDF([]testPage{{box: a4, images: [][2]int{{1654, 2339}}}}, intact), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in, res, err := load(src, DefaultMaxBytes)
+	in, res, err := load(src, DefaultMaxBytes, false)
 	if err != nil || res.Reason != "" {
 		t.Fatalf("load: %+v %v", res, err)
 	}

@@ -109,6 +109,11 @@ type Checker struct {
 	// bound. Its failure or panic only means none were found: it never
 	// changes the verdict.
 	Blanks BlankFinder
+	// QuietReads makes pdfcpu read the file through system calls the Go
+	// scheduler is not told of, which never give up the processor (see
+	// quietReader): for a process that checks one file at a time and
+	// runs nothing else meanwhile, such as a parser process.
+	QuietReads bool
 }
 
 // Check judges the file src. If it needs repair and the repaired copy is
@@ -124,7 +129,7 @@ func (c *Checker) Check(ctx context.Context, src, repairedDst string) (Result, e
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("check %s: %w", src, err)
 	}
-	in, res, err := load(src, lim.MaxBytes)
+	in, res, err := load(src, lim.MaxBytes, c.QuietReads)
 	if err != nil || res.Reason != "" {
 		return res, err
 	}
@@ -165,8 +170,9 @@ func (in input) reader() io.ReadSeeker {
 }
 
 // load opens src and maps it into memory (see mapFile) after checking its
-// type and size. The caller must call release once done with it.
-func load(src string, maxBytes int64) (in input, res Result, err error) {
+// type and size; quiet: pdfcpu's reads are quietReader's. The caller must
+// call release once done with it.
+func load(src string, maxBytes int64, quiet bool) (in input, res Result, err error) {
 	fi, err := os.Stat(src)
 	if err != nil {
 		return input{}, Result{}, fmt.Errorf("check: %w", err)
@@ -191,7 +197,11 @@ func load(src string, maxBytes int64) (in input, res Result, err error) {
 		f.Close()
 		return input{}, Result{}, fmt.Errorf("check: %w", err)
 	}
-	return input{data: data, file: f, release: func() { unmap(); f.Close() }}, Result{}, nil
+	var file io.ReaderAt = f
+	if quiet {
+		file = quietFile(f)
+	}
+	return input{data: data, file: file, release: func() { unmap(); f.Close() }}, Result{}, nil
 }
 
 // sizeVerdict rejects what is not a regular file, empty, or over the cap.

@@ -83,7 +83,9 @@ func Serve(in io.Reader, out io.Writer) error {
 	// which would make the file's verdict parser_limit.
 	chk.BlankTime = min(lim.Timeout, lim.CPU) / 4
 	blanks := s.Blanks
-	checker := &pdfcheck.Checker{Limits: chk}
+	// One request at a time on one processor: pdfcpu's reads need not
+	// tell the scheduler (see pdfcheck.Checker.QuietReads).
+	checker := &pdfcheck.Checker{Limits: chk, QuietReads: true}
 	if s.CheckBlanks {
 		checker.Blanks = &blanks
 	}
