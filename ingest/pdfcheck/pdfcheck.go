@@ -3,9 +3,10 @@
 // user password, is not truncated, has at least one page, and whose scanned
 // pages reach the minimum resolution (Circular 02/2019/TT-BNV: 200 dpi).
 //
-// Parsing and validation (relaxed mode) are done by pdfcpu on the file mapped
-// into memory, in a goroutine that recovers panics and is abandoned when the
-// time budget or the caller's context runs out. Image resolution is taken from
+// Parsing and validation (relaxed mode) are done by pdfcpu, which reads the
+// file through pread (our own checks read it mapped into memory), in a
+// goroutine that recovers panics and is abandoned when the time budget or the
+// caller's context runs out. Image resolution is taken from
 // the image XObjects' /Width and /Height; image data is never decoded.
 //
 // Files whose cross-reference table is broken but whose objects are intact,
