@@ -370,3 +370,37 @@ func TestParkAndRequeue(t *testing.T) {
 	}
 	must(s.Check())
 }
+
+// TestUnlinkedSince: the age IT alerts on is the oldest scan still waiting
+// in the inbox; abandoned and linked scans leave it, one put back returns.
+func TestUnlinkedSince(t *testing.T) {
+	s, _ := open(t)
+	must := fatalIf(t)
+	since := func(want time.Time) {
+		t.Helper()
+		got, err := s.UnlinkedSince()
+		must(err)
+		if !got.Equal(want) {
+			t.Errorf("unlinked since %v, want %v", got, want)
+		}
+	}
+	since(time.Time{})
+	must(s.Record(Scan{SHA256: sha('q'), Size: 10, State: Queued, Dossiers: []string{"D"}, Seen: t0.Add(-time.Hour)}))
+	since(time.Time{}) // queued, not waiting
+	for i, c := range []byte("abc") {
+		must(s.Record(Scan{SHA256: sha(c), Size: 10, State: Waiting, Reason: reason.NoCode, Seen: t0.Add(time.Duration(i) * time.Hour)}))
+		must(s.Settle(sha(c), "Chờ/"+string(c)+".pdf"))
+	}
+	since(t0)
+	if ok, err := s.Abandon(sha('a'), "Chờ/a.pdf"); err != nil || !ok {
+		t.Fatalf("abandon a: %v, %v", ok, err)
+	}
+	since(t0.Add(time.Hour)) // a was deleted: b has waited longest
+	must(s.Link(sha('b'), []string{"D2"}, "D2.pdf", "D2.pdf", t0))
+	since(t0.Add(2 * time.Hour))
+	must(s.Hold(sha('a'), reason.NoCode, "", "a.pdf", "a.pdf"))
+	since(t0) // a is back in the inbox, waiting since it was first recorded
+	must(s.Link(sha('a'), []string{"D3"}, "D3.pdf", "D3.pdf", t0))
+	must(s.Link(sha('c'), []string{"D4"}, "D4.pdf", "D4.pdf", t0))
+	since(time.Time{})
+}
