@@ -26,10 +26,12 @@ import (
 )
 
 // StatsSource gives a consistent snapshot of the durable counters and the
-// upload queue. *store.Store implements it. Stats is called once per scrape,
-// possibly from several goroutines at once.
+// upload queue, and when the longest-waiting unlinked scan was recorded
+// (the zero time if none waits). *store.Store implements it. Each method is
+// called once per scrape, possibly from several goroutines at once.
 type StatsSource interface {
 	Stats() (store.Stats, error)
+	UnlinkedSince() (time.Time, error)
 }
 
 // Config is what New needs.
@@ -285,6 +287,7 @@ type statsCollector struct {
 	errs   prometheus.Counter
 
 	digitized, scans, rejected, duplicates, unlinked, abandoned *prometheus.Desc
+	unlinkedOldest                                              *prometheus.Desc
 	queueLength, queueBytes, queueOldest                        *prometheus.Desc
 	uploads, uploadBytes, failures, lastSuccess                 *prometheus.Desc
 	retries, parked, parkedBytes                                *prometheus.Desc
@@ -317,6 +320,9 @@ func newStatsCollector(src StatsSource, ward prometheus.Labels, log *slog.Logger
 		unlinked: desc("sohoa_scans_unlinked",
 			"Valid scans waiting for a person to give them one dossier code of this ward "+
 				"(no code, several codes, or another unit's code in the name), whose file is still in the inbox."),
+		unlinkedOldest: desc("sohoa_scans_unlinked_oldest_timestamp_seconds",
+			"Unix time at which the scan that has waited longest for a dossier code (of those in "+
+				"sohoa_scans_unlinked) was recorded; 0 when none waits."),
 		abandoned: desc("sohoa_scans_abandoned",
 			"Valid scans that waited for a dossier code and whose file staff removed from the inbox without one "+
 				"(deleted, or moved out); never uploaded. A file put back waits again."),
@@ -346,8 +352,8 @@ func newStatsCollector(src StatsSource, ward prometheus.Labels, log *slog.Logger
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.digitized, c.scans, c.rejected, c.duplicates, c.unlinked, c.abandoned,
-		c.queueLength, c.queueBytes, c.queueOldest, c.uploads, c.uploadBytes, c.failures, c.lastSuccess,
+	for _, d := range []*prometheus.Desc{c.digitized, c.scans, c.rejected, c.duplicates, c.unlinked, c.unlinkedOldest,
+		c.abandoned, c.queueLength, c.queueBytes, c.queueOldest, c.uploads, c.uploadBytes, c.failures, c.lastSuccess,
 		c.retries, c.parked, c.parkedBytes} {
 		ch <- d
 	}
@@ -361,6 +367,10 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	defer c.errs.Collect(ch)
 	st, err := c.source.Stats()
+	var since time.Time
+	if err == nil {
+		since, err = c.source.UnlinkedSince()
+	}
 	if err != nil {
 		c.errs.Inc()
 		c.log.Error("cannot read stats from the database; database-backed metrics left out of this scrape",
@@ -377,6 +387,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.scans, st.Scans)
 	counter(c.duplicates, st.Duplicates)
 	gauge(c.unlinked, float64(st.Unlinked))
+	gauge(c.unlinkedOldest, unixSeconds(since))
 	gauge(c.abandoned, float64(st.Abandoned))
 	for _, code := range withKnown(st.Rejected, reason.Rejections) {
 		c.labelled(ch, c.rejected, st.Rejected[code], string(code))

@@ -28,11 +28,13 @@ const ward = "000.00.12.H57"
 
 // fakeSource returns fixed stats, or err when set.
 type fakeSource struct {
-	st  store.Stats
-	err error
+	st    store.Stats
+	since time.Time
+	err   error
 }
 
-func (f *fakeSource) Stats() (store.Stats, error) { return f.st, f.err }
+func (f *fakeSource) Stats() (store.Stats, error)       { return f.st, f.err }
+func (f *fakeSource) UnlinkedSince() (time.Time, error) { return f.since, f.err }
 
 // storeNames are the metrics read from the store at scrape time.
 var storeNames = []string{
@@ -41,6 +43,7 @@ var storeNames = []string{
 	"sohoa_scans_rejected_total",
 	"sohoa_scans_duplicate_total",
 	"sohoa_scans_unlinked",
+	"sohoa_scans_unlinked_oldest_timestamp_seconds",
 	"sohoa_scans_abandoned",
 	"sohoa_upload_queue_length",
 	"sohoa_upload_queue_bytes",
@@ -74,6 +77,8 @@ const helps = `
 # TYPE sohoa_scans_duplicate_total counter
 # HELP sohoa_scans_unlinked Valid scans waiting for a person to give them one dossier code of this ward (no code, several codes, or another unit's code in the name), whose file is still in the inbox.
 # TYPE sohoa_scans_unlinked gauge
+# HELP sohoa_scans_unlinked_oldest_timestamp_seconds Unix time at which the scan that has waited longest for a dossier code (of those in sohoa_scans_unlinked) was recorded; 0 when none waits.
+# TYPE sohoa_scans_unlinked_oldest_timestamp_seconds gauge
 # HELP sohoa_scans_abandoned Valid scans that waited for a dossier code and whose file staff removed from the inbox without one (deleted, or moved out); never uploaded. A file put back waits again.
 # TYPE sohoa_scans_abandoned gauge
 # HELP sohoa_upload_queue_length Uploads waiting for the sink (one per scan and dossier), including those waiting to retry.
@@ -107,7 +112,7 @@ func TestStoreBackedMetrics(t *testing.T) {
 		UploadFailures:    map[string]uint64{upload.KindNetwork: 7, upload.KindTimeout: 2},
 		DossiersDigitized: 25,
 		LastUploadSuccess: time.Unix(1773997200, 500_000_000),
-	}}
+	}, since: time.Unix(1773990000, 0)}
 	_, reg := newMetrics(t, src, nil)
 	want := helps + `
 sohoa_dossiers_digitized_total{ward="000.00.12.H57"} 25
@@ -124,6 +129,7 @@ sohoa_scans_rejected_total{reason="parser_limit",ward="000.00.12.H57"} 0
 sohoa_scans_rejected_total{reason="from_the_future",ward="000.00.12.H57"} 4
 sohoa_scans_duplicate_total{ward="000.00.12.H57"} 3
 sohoa_scans_unlinked{ward="000.00.12.H57"} 2
+sohoa_scans_unlinked_oldest_timestamp_seconds{ward="000.00.12.H57"} 1773990000
 sohoa_scans_abandoned{ward="000.00.12.H57"} 6
 sohoa_upload_queue_length{ward="000.00.12.H57"} 4
 sohoa_upload_queue_bytes{ward="000.00.12.H57"} 123456
@@ -151,7 +157,8 @@ func TestStoreBackedMetricsEmpty(t *testing.T) {
 	var want strings.Builder
 	want.WriteString(helps)
 	for _, name := range []string{"sohoa_dossiers_digitized_total", "sohoa_scans_total",
-		"sohoa_scans_duplicate_total", "sohoa_scans_unlinked", "sohoa_scans_abandoned", "sohoa_upload_queue_length",
+		"sohoa_scans_duplicate_total", "sohoa_scans_unlinked", "sohoa_scans_unlinked_oldest_timestamp_seconds",
+		"sohoa_scans_abandoned", "sohoa_upload_queue_length",
 		"sohoa_upload_queue_bytes", "sohoa_upload_queue_oldest_timestamp_seconds", "sohoa_uploads_total",
 		"sohoa_upload_bytes_total", "sohoa_last_upload_success_timestamp_seconds"} {
 		want.WriteString(name + `{ward="000.00.12.H57"} 0` + "\n")
@@ -223,6 +230,7 @@ sohoa_scans_rejected_total{reason="too_large",ward="000.00.12.H57"} 0
 sohoa_scans_rejected_total{reason="parser_limit",ward="000.00.12.H57"} 0
 sohoa_scans_duplicate_total{ward="000.00.12.H57"} 1
 sohoa_scans_unlinked{ward="000.00.12.H57"} 1
+sohoa_scans_unlinked_oldest_timestamp_seconds{ward="000.00.12.H57"} 1773993720
 sohoa_scans_abandoned{ward="000.00.12.H57"} 1
 sohoa_upload_queue_length{ward="000.00.12.H57"} 1
 sohoa_upload_queue_bytes{ward="000.00.12.H57"} 1000
@@ -260,6 +268,13 @@ sohoa_last_upload_success_timestamp_seconds{ward="000.00.12.H57"} 1773997200
 		if got := gatherValue(t, reg, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
+	}
+
+	// The waiting scan gets its code: none waits now.
+	must(st.Link(sha('d'), []string{"000.00.12.H57-260320-0003"}, "000.00.12.H57-260320-0003.pdf",
+		"000.00.12.H57-260320-0003.pdf", t1))
+	if got := gatherValue(t, reg, "sohoa_scans_unlinked_oldest_timestamp_seconds"); got != 0 {
+		t.Errorf("oldest unlinked scan at %v after the last one was linked, want 0", got)
 	}
 }
 

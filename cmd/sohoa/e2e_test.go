@@ -271,6 +271,7 @@ func (e *env) inboxLeft() []string {
 func TestCorpusEndToEnd(t *testing.T) {
 	e := newEnv(t)
 	e.start()
+	start := time.Now().Add(-time.Second) // the metric's seconds are not rounded up
 	rows := readExpected(t)
 	for _, r := range rows {
 		copyFile(t, filepath.Join(corpus, r.file), filepath.Join(e.inbox, r.file))
@@ -361,6 +362,20 @@ func TestCorpusEndToEnd(t *testing.T) {
 		if got := e.metric(series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
+	}
+	// Scans without a code wait; IT's alert reads how long the first has.
+	waiting, since := 0, e.metric("sohoa_scans_unlinked_oldest_timestamp_seconds"+ward)
+	for _, r := range rows {
+		if _, err := os.Stat(filepath.Join(e.inbox, "Chờ mã hồ sơ", r.file)); err == nil {
+			waiting++
+		}
+	}
+	if got := e.metric("sohoa_scans_unlinked" + ward); waiting == 0 || got < float64(waiting) {
+		t.Errorf("sohoa_scans_unlinked = %v with %d samples waiting", got, waiting)
+	}
+	if since < float64(start.Unix()) || since > float64(time.Now().Unix()) {
+		t.Errorf("sohoa_scans_unlinked_oldest_timestamp_seconds = %v, want a time within this test (%v..now)",
+			since, start.Unix())
 	}
 	if promtool, err := exec.LookPath("promtool"); err == nil {
 		cmd := exec.Command(promtool, "check", "metrics")
