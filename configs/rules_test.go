@@ -19,10 +19,11 @@ var knownMetrics = []string{
 	"sohoa_dossiers_received_total", "sohoa_dossiers_digitized_total",
 	"sohoa_month_dossiers_received", "sohoa_month_dossiers_digitized", "sohoa_dossiers_foreign",
 	"sohoa_scans_total", "sohoa_scans_rejected_total", "sohoa_scans_duplicate_total", "sohoa_scans_unlinked",
-	"sohoa_scans_abandoned",
+	"sohoa_scans_unlinked_oldest_timestamp_seconds", "sohoa_scans_abandoned",
 	"sohoa_upload_queue_length", "sohoa_upload_queue_bytes", "sohoa_upload_queue_oldest_timestamp_seconds",
 	"sohoa_uploads_total", "sohoa_upload_bytes_total", "sohoa_upload_failures_total",
 	"sohoa_last_upload_success_timestamp_seconds", "sohoa_upload_duration_seconds_bucket",
+	"sohoa_upload_parked", "sohoa_upload_parked_bytes",
 	"sohoa_stats_errors_total", "sohoa_build_info", "sohoa_ward_info",
 	"up",
 }
