@@ -270,7 +270,8 @@ func (s *Store) UnlinkedSince() (time.Time, error) {
 			return nil
 		}
 		err := eachWaiting(tx, func(sc Scan) {
-			if waitingCounter(sc) == cUnlinked && (oldest.IsZero() || sc.Seen.Before(oldest)) {
+			// A record without a time (none is written so) must not read as "none waits".
+			if waitingCounter(sc) == cUnlinked && !sc.Seen.IsZero() && (oldest.IsZero() || sc.Seen.Before(oldest)) {
 				oldest = sc.Seen
 			}
 		})

@@ -392,6 +392,9 @@ func TestUnlinkedSince(t *testing.T) {
 		must(s.Settle(sha(c), "Chờ/"+string(c)+".pdf"))
 	}
 	since(t0)
+	must(s.Record(Scan{SHA256: sha('z'), Size: 10, State: Waiting, Reason: reason.NoCode})) // no time: skipped
+	since(t0)
+	must(s.Link(sha('z'), []string{"D9"}, "D9.pdf", "D9.pdf", t0))
 	if ok, err := s.Abandon(sha('a'), "Chờ/a.pdf"); err != nil || !ok {
 		t.Fatalf("abandon a: %v, %v", ok, err)
 	}
