@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -143,8 +142,8 @@ func (s *Store) Received(ward string) (list []ReceivedDossier, foreign []string,
 	var txid int
 	err = s.db.View(func(tx *bolt.Tx) error {
 		txid = tx.ID() // a read transaction's ID is that of the last commit it sees
-		if l, f, ok := s.received.get(txid, ward); ok {
-			list, foreign = l, f
+		if r, ok := s.received.get(txid, ward); ok {
+			list, foreign = slices.Clone(r.list), slices.Clone(r.foreign)
 			return errCached
 		}
 		ds := tx.Bucket(bDossiers)
@@ -198,35 +197,14 @@ func (s *Store) Received(ward string) (list []ReceivedDossier, foreign []string,
 		return nil, nil, fmt.Errorf("read received dossiers: %w", err)
 	}
 	slices.Sort(foreign)
-	s.received.put(txid, ward, list, foreign)
+	s.received.put(txid, ward, received{slices.Clone(list), slices.Clone(foreign)})
 	return list, foreign, nil
 }
 
 var errCached = errors.New("cached")
 
-// receivedCache keeps Received's last answer with the transaction it was
-// read in. It is safe for concurrent use; callers get copies.
-type receivedCache struct {
-	mu      sync.Mutex
-	valid   bool
-	txid    int
-	ward    string
+// received is Received's answer, kept in Store.received.
+type received struct {
 	list    []ReceivedDossier
 	foreign []string
-}
-
-func (c *receivedCache) get(txid int, ward string) ([]ReceivedDossier, []string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.valid || c.txid != txid || c.ward != ward {
-		return nil, nil, false
-	}
-	return slices.Clone(c.list), slices.Clone(c.foreign), true
-}
-
-func (c *receivedCache) put(txid int, ward string, list []ReceivedDossier, foreign []string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.valid, c.txid, c.ward = true, txid, ward
-	c.list, c.foreign = slices.Clone(list), slices.Clone(foreign)
 }

@@ -46,7 +46,7 @@ func BenchmarkUnlinkedSince(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
 				if bc.fresh {
-					s.unlinked.put(-1, time.Time{}) // as after a commit
+					s.unlinked.put(-1, "", time.Time{}) // as after a commit
 				}
 				if since, err := s.UnlinkedSince(); err != nil || !since.Equal(t0) {
 					b.Fatalf("%v, %v", since, err)

@@ -147,8 +147,8 @@ const (
 // Store is the bbolt-backed state.
 type Store struct {
 	db       *bolt.DB
-	received receivedCache // the last Received answer (registry.go)
-	unlinked sinceCache    // the last UnlinkedSince answer
+	received txCache[received]  // the last Received answer, by ward (registry.go)
+	unlinked txCache[time.Time] // the last UnlinkedSince answer
 }
 
 // Open opens or creates the database at path, waiting at most lockTimeout for
@@ -265,7 +265,7 @@ func (s *Store) UnlinkedSince() (time.Time, error) {
 		if get(tx.Bucket(bCounters), cUnlinked) <= 0 {
 			return nil
 		}
-		if cached, ok := s.unlinked.get(tx.ID()); ok {
+		if cached, ok := s.unlinked.get(tx.ID(), ""); ok {
 			oldest = cached
 			return nil
 		}
@@ -276,7 +276,7 @@ func (s *Store) UnlinkedSince() (time.Time, error) {
 			}
 		})
 		if err == nil {
-			s.unlinked.put(tx.ID(), oldest)
+			s.unlinked.put(tx.ID(), "", oldest)
 		}
 		return err
 	})
@@ -286,25 +286,33 @@ func (s *Store) UnlinkedSince() (time.Time, error) {
 	return oldest, nil
 }
 
-// sinceCache keeps UnlinkedSince's last answer with the transaction it was
-// read in. It is safe for concurrent use.
-type sinceCache struct {
+// txCache keeps the last answer of a read that is costly over many records,
+// with the transaction it was read in and what it was asked (key): a read
+// transaction's ID is that of the last commit it sees, so the answer holds
+// while the ID is the same. It is safe for concurrent use; callers copy what
+// they must not share.
+type txCache[V any] struct {
 	mu    sync.Mutex
 	valid bool
 	txid  int
-	since time.Time
+	key   string
+	v     V
 }
 
-func (c *sinceCache) get(txid int) (time.Time, bool) {
+func (c *txCache[V]) get(txid int, key string) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.since, c.valid && c.txid == txid
+	if !c.valid || c.txid != txid || c.key != key {
+		var zero V
+		return zero, false
+	}
+	return c.v, true
 }
 
-func (c *sinceCache) put(txid int, since time.Time) {
+func (c *txCache[V]) put(txid int, key string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.valid, c.txid, c.since = true, txid, since
+	c.valid, c.txid, c.key, c.v = true, txid, key, v
 }
 
 // Record stores a newly seen scan and, in the same transaction, queues its
