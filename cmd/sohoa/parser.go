@@ -75,11 +75,10 @@ func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.
 }
 
 // parserCount is how many parser processes run at once: as configured, or
-// one a watch worker, so that files taken at once are parsed at once. (One
-// fewer than the CPUs was tried: on two cores it halved the default
-// barcodes: always mode's speed, receipt reading being the parsers' work,
-// and with links and the parser's GC setting it no longer helped barcodes:
-// off.)
+// one a watch worker, so that the receipts of files taken at once are read
+// at once. (One fewer than the CPUs was tried: on two cores it halved the
+// default barcodes: always mode's speed, receipt reading being the parsers'
+// work.) Checks run one at a time whatever the count (sandbox.Config.Overlap).
 func parserCount(configured, workers int) int {
 	if configured > 0 {
 		return configured

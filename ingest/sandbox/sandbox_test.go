@@ -358,8 +358,10 @@ func TestConcurrentRequests(t *testing.T) {
 	}
 }
 
-// Warm starts every parser process ahead of the requests, without waiting
-// for them; requests then find them running. After Close it does nothing.
+// Warm starts the parser process the next request will use, without
+// waiting for it; checks one after the other then all find it running, and
+// warming again, or while a process works, starts no other. After Close it
+// does nothing.
 func TestWarm(t *testing.T) {
 	p, err := sandbox.New(sandbox.Config{Command: []string{os.Args[0]}, Env: []string{childEnv}, Workers: 2})
 	if err != nil {
@@ -368,25 +370,88 @@ func TestWarm(t *testing.T) {
 	p.Warm()
 	p.Warm() // again while the first starts: no more processes
 	deadline := time.Now().Add(20 * time.Second)
-	for p.Started() < 2 && time.Now().Before(deadline) {
+	for p.Started() < 1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ctx := context.Background()
 	f := filepath.Join(samples, "000.00.12.H57-200320-0001.pdf")
 	for range 4 {
+		p.Warm()
 		if r, err := p.Check(ctx, f, ""); err != nil || r.Reason != "" {
 			t.Fatalf("check after warming: %+v, %v", r, err)
 		}
 	}
-	if n := p.Started(); n != 2 {
-		t.Errorf("%d parser processes started, want the 2 warmed ones", n)
+	if n := p.Started(); n != 1 {
+		t.Errorf("%d parser processes started, want the 1 warmed one", n)
 	}
 	p.Close()
 	p.Warm()
 	time.Sleep(100 * time.Millisecond)
-	if n := p.Started(); n != 2 {
+	if n := p.Started(); n != 1 {
 		t.Errorf("Warm after Close started processes: %d", n)
 	}
+	if _, err := p.Check(ctx, f, ""); err == nil {
+		t.Error("check after Close: no error")
+	}
+}
+
+// TestChecksOneAtATime: checks sent at once by four callers run one after
+// the other in one process, the most recently used, while they are quick.
+func TestChecksOneAtATime(t *testing.T) {
+	p, err := sandbox.New(sandbox.Config{Command: []string{os.Args[0]}, Env: []string{childEnv}, Workers: 2,
+		Overlap: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	f := filepath.Join(samples, "000.00.12.H57-200320-0001.pdf")
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 3 {
+				if r, err := p.Check(context.Background(), f, ""); err != nil || r.Reason != "" {
+					t.Errorf("check: %+v, %v", r, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := p.Started(); n != 1 {
+		t.Errorf("%d parser processes started for 12 quick checks, want 1", n)
+	}
+}
+
+// TestSlowCheckLetsOthersBy: a file slow to parse runs alone only for
+// Overlap; a healthy file sent after it is checked in another process and
+// answered first.
+func TestSlowCheckLetsOthersBy(t *testing.T) {
+	p, err := sandbox.New(sandbox.Config{Command: []string{os.Args[0]}, Env: []string{childEnv}, Workers: 2,
+		Overlap: 50 * time.Millisecond, Limits: sandbox.Limits{CPU: 2 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	big := manyPages(t, 100_000)
+	done := make(chan string, 2)
+	go func() {
+		r, err := p.Check(context.Background(), big, "")
+		if err != nil || r.Reason != reason.ParserLimit {
+			t.Errorf("slow file: %+v, %v; want %s", r, err, reason.ParserLimit)
+		}
+		done <- "slow"
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for p.Started() < 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if r, err := p.Check(context.Background(), healthyFile(t), ""); err != nil || r.Reason != "" {
+		t.Errorf("healthy file: %+v, %v", r, err)
+	}
+	done <- "healthy"
+	if first := <-done; first != "healthy" {
+		t.Errorf("the healthy file waited for the slow one to end")
+	}
+	<-done
 }
 
 // TestEnvironment: a parser process sees the environment it is given and
