@@ -35,9 +35,9 @@ func (m *missingScans) forget(sha string) {
 }
 
 // Reconcile looks for waiting scans whose file staff removed from the
-// waiting folder without linking it (deleted it, or moved it out of the
-// inbox), so that sohoa_scans_unlinked counts only scans a person can
-// still act on. A scan counts as abandoned (store.Abandon) once its file
+// waiting folder without linking it (deleted it, moved it out of the
+// inbox, or saved another file over it), so that sohoa_scans_unlinked
+// counts only scans a person can still act on. A scan counts as abandoned (store.Abandon) once its file
 // has been missing from its place (its folder still there: an inbox on a
 // share that is not mounted proves nothing) in two calls at least grace
 // apart, and no file of its size is anywhere in the inbox outside the
@@ -104,7 +104,7 @@ func (m *missingScans) due(ctx context.Context, inbox string, waiting []store.Sc
 		}
 		seen[sc.SHA256] = true
 		p := filepath.Join(inbox, filepath.FromSlash(sc.Place))
-		if !gone(p) {
+		if !gone(p, sc.Size) {
 			delete(m.since, sc.SHA256) // there, or not knowable: still waiting
 			continue
 		}
@@ -125,15 +125,21 @@ func (m *missingScans) due(ctx context.Context, inbox string, waiting []store.Sc
 	return due, nil
 }
 
-// gone reports whether the file at p is known to be gone: it does not
-// exist, but its folder does. A missing folder is not taken as proof (a
-// share not mounted looks the same as a folder deleted), nor is any other
-// error.
-func gone(p string) bool {
-	if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+// gone reports whether the file of size bytes once at p is known to be
+// gone: nothing is at p, but its folder is there, or a file of another size
+// is (another scan saved over it under the same name, or staff edited it:
+// either way its content is no longer in the inbox, and the file there now
+// is a scan of its own). A missing folder is not taken as proof (a share
+// not mounted looks the same as a folder deleted), nor is any other error.
+func gone(p string, size int64) bool {
+	fi, err := os.Lstat(p)
+	if err == nil {
+		return fi.Mode().IsRegular() && fi.Size() != size
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
 		return false
 	}
-	fi, err := os.Stat(filepath.Dir(p))
+	fi, err = os.Stat(filepath.Dir(p))
 	return err == nil && fi.IsDir()
 }
 

@@ -112,3 +112,46 @@ func TestWaitingScanAbandonedWhenRemoved(t *testing.T) {
 		t.Errorf("stats %+v: the scan put back was counted again", s)
 	}
 }
+
+// A waiting file that another scan replaced under the same name (saved
+// over it, or edited in place) is gone as a file deleted is: the new
+// content waits as a scan of its own, and the old one counts as abandoned
+// after the grace period, not as unlinked for ever.
+func TestWaitingScanReplacedInPlace(t *testing.T) {
+	f := newFixture(t)
+	now := time.Date(2026, 3, 20, 8, 0, 0, 0, time.UTC)
+	f.in.cfg.Now = func() time.Time { return now }
+	const grace = time.Minute
+	f.drop("scan_0009.pdf", "scan_0009.pdf")
+	if err := f.ingest("scan_0009.pdf"); err != nil {
+		t.Fatal(err)
+	}
+	rel := "Chờ mã hồ sơ/scan_0009.pdf"
+	f.drop("HS 000.00.12.H57-200320-0002 to khai.pdf", rel) // another scan, saved over it
+	if err := f.ingest(rel); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.stats(); s.Scans != 2 || s.Unlinked != 2 {
+		t.Fatalf("scans %d, unlinked %d; want 2 waiting", s.Scans, s.Unlinked)
+	}
+	for _, want := range []int{0, 1, 0} {
+		n, err := f.in.Reconcile(context.Background(), grace)
+		if err != nil || n != want {
+			t.Fatalf("reconcile at %v: %d abandoned, %v; want %d", now.Format(time.TimeOnly), n, err, want)
+		}
+		now = now.Add(grace)
+	}
+	if s := f.stats(); s.Unlinked != 1 || s.Abandoned != 1 {
+		t.Errorf("unlinked %d, abandoned %d; want 1, 1", s.Unlinked, s.Abandoned)
+	}
+	old, err := os.Stat(filepath.Join(samples, "scan_0009.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.st.Scans(func(sc store.Scan) bool {
+		if replaced := sc.Size == old.Size(); sc.Gone != replaced || sc.State != store.Waiting {
+			t.Errorf("scan of %d bytes: %s, abandoned %v; want waiting, abandoned %v", sc.Size, sc.State, sc.Gone, replaced)
+		}
+		return true
+	})
+}
