@@ -37,14 +37,15 @@ func (m *missingScans) forget(sha string) {
 // Reconcile looks for waiting scans whose file staff removed from the
 // waiting folder without linking it (deleted it, moved it out of the
 // inbox, or saved another file over it), so that sohoa_scans_unlinked
-// counts only scans a person can still act on. A scan counts as abandoned (store.Abandon) once its file
-// has been missing from its place (its folder still there: an inbox on a
-// share that is not mounted proves nothing) in two calls at least grace
-// apart, and no file of its size is anywhere in the inbox outside the
-// errors folder (a file renamed or moved within the inbox keeps its size,
-// and is linked or held again when the watcher offers it). Nothing is
-// deleted: a file put back is offered again and waits, or is linked, as
-// before. It returns how many scans it marked abandoned.
+// counts only scans a person can still act on. A scan counts as abandoned
+// (store.Abandon) once its file has been missing from its place (its
+// folder still there: an inbox on a share that is not mounted proves
+// nothing) in two calls at least grace apart, and no file of its size is
+// anywhere in the inbox outside the errors folder (a file renamed or moved
+// within the inbox keeps its size, and is linked or held again when the
+// watcher offers it). Nothing is deleted: a file put back is offered again
+// and waits, or is linked, as before. It returns how many scans it marked
+// abandoned.
 func (in *Ingester) Reconcile(ctx context.Context, grace time.Duration) (int, error) {
 	all, err := in.cfg.Store.WaitingScans()
 	if err != nil {

@@ -120,11 +120,11 @@ type Config struct {
 	// Overlap is how long a check runs alone before the next check may
 	// start beside it in another process; 0: DefaultOverlap. Checks are
 	// short and two side by side cost more CPU than one after the other
-	// (on two cores, 100 scans: 0.77-0.82 s of the parsers' CPU against 0.53 s
-	// for one at a time), so a burst is checked one file at a time in one
-	// warm process while the daemon hashes and syncs the others; a file
-	// slow to parse holds the next ones up for no longer than Overlap.
-	// Barcode and blank page requests use any free process at once.
+	// (on two cores, 100 scans: 0.77-0.82 s of the parsers' CPU against
+	// 0.53 s one at a time), so a burst is checked one file at a time in
+	// one warm process while the daemon hashes and syncs the others; a
+	// file slow to parse holds the next ones up for no longer than
+	// Overlap. Barcode and blank page requests use any free process.
 	Overlap time.Duration
 	// Idle is how long an unused parser process is kept; 0: DefaultIdle.
 	Idle time.Duration
@@ -137,8 +137,8 @@ type Config struct {
 // ingest.Checker and ingest.BarcodeReader, and is safe for concurrent use.
 type Pool struct {
 	cfg Config
-	// tokens holds one token for each slot not in use; taking one entitles
-	// the taker to a slot of free.
+	// tokens holds one token for each slot in free; a token taken is a
+	// slot of free to pop.
 	tokens chan struct{}
 	mu     sync.Mutex
 	free   []*slot // slots not in use, the most recently used last
