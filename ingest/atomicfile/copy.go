@@ -115,8 +115,8 @@ func hexSum(wait func() ([]byte, error)) func() (string, error) {
 func Hash(ctx context.Context, f *os.File, n int64) (string, error) {
 	h := sha256.New()
 	// Small enough to stay in the CPU's first-level cache between the
-	// read and the hash, and to be faulted in once: hashing the 20 bench
-	// scans (67 MB) took 60 ms with 32 KiB against 78 ms with 256 KiB.
+	// read and the hash, and to be faulted in once: faster than 256 KiB
+	// on the bench scans (BenchmarkFloor, docs/benchmarks.md).
 	buf := make([]byte, 32<<10)
 	for off := int64(0); off < n; off += rangeChunk {
 		if err := ctx.Err(); err != nil {

@@ -154,9 +154,7 @@ type input struct {
 	// file reads the same bytes through pread; nil: read data. pdfcpu reads
 	// the file through it: it copies every stream into a new buffer, and
 	// from a mapping that copy takes a page fault per 64 KiB of the file
-	// besides, which in a VM where page faults are dear was a third of a
-	// check's time (20 scans, 67 MB, in one process: 109 ms against 157 ms,
-	// median of 5).
+	// besides, which is dear in a VM (BenchmarkCheck, docs/benchmarks.md).
 	file io.ReaderAt
 	// release unmaps data and closes the file; called once done.
 	release func()

@@ -17,9 +17,9 @@ import (
 // has lasted a tick, and every such take sets the monitor back to waking
 // every 20 µs. pdfcpu reads each stream of a scan in one read of up to
 // megabytes, so in a parser process (one processor, one goroutine) the
-// monitor woke every 20-40 µs through the whole parse: a tenth of the
-// parser's CPU time in perf over 100 scans, in a VM where each wake-up
-// costs a trip through the hypervisor. A raw call keeps the processor, and
+// monitor woke at that rate through the whole parse, and in a VM each
+// wake-up costs a trip through the hypervisor (perf over `.ci/bench.sh`'s
+// scans, docs/benchmarks.md). A raw call keeps the processor, and
 // the monitor backs off to its 10 ms. Only for a process where nothing else
 // needs the processor meanwhile (Checker.QuietReads).
 type quietReader struct {

@@ -15,11 +15,11 @@ import (
 //
 // Why: a parse copies every stream of the file into new heap memory
 // (pdfcpu's readStreamContent), and in a young process that memory is
-// faulted in page by page. Page faults are costly in virtual machines
-// (measured 11 µs each in a Firecracker VM, where bare hardware takes well
-// under one): over a 20-scan burst there, over 40% of the fresh parser
-// processes' CPU time went to them. The Go runtime no longer asks for huge pages for its heap (since
-// Go 1.21.1), so the parser asks for them itself, once: it allocates n
+// faulted in page by page. Page faults are costly in virtual machines,
+// where they took a large share of fresh parser processes' CPU time in
+// `.ci/bench.sh`'s burst (docs/benchmarks.md). The Go runtime no longer
+// asks for huge pages for its heap (since Go 1.21.1), so the parser asks
+// for them itself, once: it allocates n
 // bytes, which maps that much heap address space without touching it,
 // marks the mapping MADV_HUGEPAGE, and frees it again; later allocations
 // reuse that address space. A mark on a mapping the runtime replaces later

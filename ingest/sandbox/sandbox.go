@@ -120,8 +120,8 @@ type Config struct {
 	// Overlap is how long a check runs alone before the next check may
 	// start beside it in another process; 0: DefaultOverlap. Checks are
 	// short and two side by side cost more CPU than one after the other
-	// (on two cores, 100 scans: 0.77-0.82 s of the parsers' CPU against
-	// 0.53 s one at a time), so a burst is checked one file at a time in
+	// (`.ci/bench.sh 100` on two cores, docs/benchmarks.md), so a burst is
+	// checked one file at a time in
 	// one warm process while the daemon hashes and syncs the others; a
 	// file slow to parse holds the next ones up for no longer than
 	// Overlap. Barcode and blank page requests use any free process.

@@ -51,8 +51,8 @@ func Serve(in io.Reader, out io.Writer) error {
 	// One request at a time, and a parse is one goroutine: one processor
 	// is all a parser can use, and the daemon runs one parser per worker.
 	// More would only start more threads and let the collector's workers
-	// take the other cores from the daemon and the other parsers (a 20-scan
-	// burst on 2 cores: ~5% faster with 1).
+	// take the other cores from the daemon and the other parsers (faster
+	// with 1 in `.ci/bench.sh`'s burst on 2 cores, docs/benchmarks.md).
 	runtime.GOMAXPROCS(1)
 	_ = hugeHeap(hugeHeapSize) // a hint: without huge pages, parses fault in small pages
 	xcpu := make(chan os.Signal, 1)
@@ -64,8 +64,8 @@ func Serve(in io.Reader, out io.Writer) error {
 	}()
 	// A parse allocates about the file's size again (pdfcpu reads every
 	// stream into memory) and keeps little: collecting at twice the live
-	// heap rather than once saved 12-15% of the parser's CPU over a
-	// 20-scan burst (+5 MB peak RSS), while the memory limit set below
+	// heap rather than once saved parser CPU over `.ci/bench.sh`'s burst
+	// for a few MB of peak RSS, while the memory limit set below
 	// still makes the collector work hard near the cap.
 	debug.SetGCPercent(200)
 	cpu, err := limitProcess(lim)

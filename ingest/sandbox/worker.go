@@ -92,7 +92,7 @@ func startWorker(cfg Config) (*worker, error) {
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
 	// One processor from the runtime's start, not only from Serve's
 	// (runtime.GOMAXPROCS there): fewer threads and collector workers to
-	// set up, ~5 ms less CPU a start (34 against 39 ms, perf stat).
+	// set up, less CPU a start (BenchmarkStart, docs/benchmarks.md).
 	cmd.Env = append(slices.Clip(cfg.Env), "GOMAXPROCS=1")
 	cmd.SysProcAttr = sysProcAttr()
 	w := &worker{cmd: cmd, stderr: &tail{max: 2048}, status: make(chan struct{})}
