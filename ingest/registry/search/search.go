@@ -51,7 +51,7 @@ type Puller struct {
 }
 
 // New returns a Puller for c with its defaults filled in. Its metrics are
-// registered with c.Registerer.
+// registered with c.Registerer, labelled with c.Ward.
 func New(c Config) (*Puller, error) {
 	p, err := compile(c)
 	if err != nil {
@@ -61,6 +61,7 @@ func New(c Config) (*Puller, error) {
 	if c.Grammar == nil {
 		return nil, errors.New("search: no dossier grammar")
 	}
+	ward := c.Ward // as configured: the label every sohoa_ metric carries
 	c.Ward = dossier.Canonical(c.Ward)
 	if c.Client == nil {
 		if c.Client, err = province.NewClient(province.TransportConfig{}); err != nil {
@@ -101,7 +102,7 @@ func New(c Config) (*Puller, error) {
 		c.Rand = rand.Float64
 	}
 	p.c, p.log = c, c.Logger
-	if p.metrics, err = newMetrics(c.Registerer); err != nil {
+	if p.metrics, err = newMetrics(c.Registerer, ward); err != nil {
 		return nil, err
 	}
 	return p, nil
