@@ -28,7 +28,7 @@ func newSink(c config.Upload) (upload.Sink, error) {
 			time.Duration(c.HTTP.ResponseHeaderTimeout))
 		var ke *province.KeyError
 		if errors.As(err, &ke) {
-			return nil, ke.Err // the secret's error names it
+			return nil, ke.Err // an unreadable secret: its error says which
 		}
 		if err != nil {
 			return nil, err
