@@ -65,12 +65,12 @@ func TestRegistryPull(t *testing.T) {
 	e.start()
 	ward := `{ward="000.00.12.H57"}`
 	e.waitFor("a successful pull", 30*time.Second, func() bool {
-		return e.metric(`sohoa_registry_pulls_total{result="success"}`) >= 1
+		return e.metric(`sohoa_registry_pulls_total{result="success",ward="000.00.12.H57"}`) >= 1
 	})
 	if got := e.metric("sohoa_dossiers_received_total" + ward); got != 2 {
 		t.Errorf("sohoa_dossiers_received_total = %v, want 2 (the other agency's dossier is not counted)", got)
 	}
-	if got := e.metric(`sohoa_registry_pull_rejected_items_total{reason="foreign"}`); got != 1 {
+	if got := e.metric(`sohoa_registry_pull_rejected_items_total{reason="foreign",ward="000.00.12.H57"}`); got != 1 {
 		t.Errorf("foreign items rejected = %v, want 1", got)
 	}
 	mu.Lock()

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sohoa/sohoa/ingest/upload/oidctest"
+	"github.com/sohoa/sohoa/ingest/province/oidctest"
 )
 
 // Secrets of the test, each with characters that form and URL encodings

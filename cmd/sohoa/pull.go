@@ -2,19 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
 	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/province"
 	"github.com/sohoa/sohoa/ingest/registry"
 	"github.com/sohoa/sohoa/ingest/registry/search"
 	"github.com/sohoa/sohoa/ingest/store"
-	"github.com/sohoa/sohoa/ingest/upload"
 )
 
 // newPuller builds the provincial search-API pull configured in
@@ -24,14 +24,13 @@ func newPuller(cfg config.Config, g *dossier.Grammar, st *store.Store, reg prome
 	if p.URL == "" {
 		return nil, nil
 	}
-	client, err := upload.NewClient(p.TransportConfig())
+	client, auth, err := province.New(p.HTTPConfig, time.Duration(p.ConnectTimeout), time.Duration(p.Timeout))
+	var ke *province.KeyError
+	if errors.As(err, &ke) {
+		return nil, fmt.Errorf("registry.pull.%s: %w", ke.Key, ke.Err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("registry.pull: %w", err)
-	}
-	tokens := &http.Client{Transport: client.Transport, Timeout: time.Minute}
-	auth, err := upload.NewAuth(p.Auth.AuthConfig(), tokens, nil)
-	if err != nil {
-		return nil, fmt.Errorf("registry.pull.auth: %w", err)
 	}
 	sc := p.SearchConfig()
 	sc.Client, sc.Auth, sc.Grammar, sc.Ward = client, auth, g, cfg.Ward.Code

@@ -25,6 +25,7 @@ import (
 	"github.com/sohoa/sohoa/ingest"
 	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/province"
 	"github.com/sohoa/sohoa/ingest/store"
 	"github.com/sohoa/sohoa/ingest/upload"
 	"github.com/sohoa/sohoa/metrics"
@@ -88,7 +89,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Queue:       st,
 		Sink:        sink,
 		Ward:        cfg.Ward.Code,
-		Backoff:     upload.Backoff{Min: time.Duration(cfg.Upload.Retry.MinBackoff), Max: time.Duration(cfg.Upload.Retry.MaxBackoff)},
+		Backoff:     province.Backoff{Min: time.Duration(cfg.Upload.Retry.MinBackoff), Max: time.Duration(cfg.Upload.Retry.MaxBackoff)},
 		Concurrency: cfg.Upload.Concurrency,
 		Logger:      log.With("component", "upload"),
 	})

@@ -1,12 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
+	"github.com/sohoa/sohoa/ingest/province"
 	"github.com/sohoa/sohoa/ingest/upload"
 )
 
@@ -23,14 +24,12 @@ func newSink(c config.Upload) (upload.Sink, error) {
 		}
 		return d, nil
 	case "http":
-		client, err := upload.NewClient(c.HTTP.TransportConfig())
-		if err != nil {
-			return nil, err
+		client, auth, err := province.New(c.HTTP.HTTPConfig, time.Duration(c.HTTP.ConnectTimeout),
+			time.Duration(c.HTTP.ResponseHeaderTimeout))
+		var ke *province.KeyError
+		if errors.As(err, &ke) {
+			return nil, ke.Err // an unreadable secret: its error says which
 		}
-		// Token requests share the transport (proxy, CA, client
-		// certificate) and have a deadline of their own.
-		tokens := &http.Client{Transport: client.Transport, Timeout: time.Minute}
-		auth, err := upload.NewAuth(c.HTTP.Auth.AuthConfig(), tokens, nil)
 		if err != nil {
 			return nil, err
 		}

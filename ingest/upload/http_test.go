@@ -1,6 +1,8 @@
 package upload
 
 import (
+	"github.com/sohoa/sohoa/ingest/province"
+
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -82,7 +84,7 @@ type harness struct {
 	spool   string
 	scans   []testScan
 	now     func() time.Time
-	backoff Backoff // zero: 10ms to 100ms
+	backoff province.Backoff // zero: 10ms to 100ms
 	done    chan store.Job
 	parked  chan store.Job
 	w       *Worker
@@ -130,8 +132,8 @@ func (h *harness) add(dossier string, size int) testScan {
 
 // start runs a worker on sink.
 func (h *harness) start(sink Sink, concurrency int, after func(time.Duration) <-chan time.Time) {
-	if h.backoff == (Backoff{}) {
-		h.backoff = Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}
+	if h.backoff == (province.Backoff{}) {
+		h.backoff = province.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}
 	}
 	h.w = NewWorker(Worker{
 		Queue: watchQueue{h.st, h.parked}, Sink: sink, Ward: "000.00.12.H57",
@@ -175,9 +177,9 @@ func (h *harness) stop() {
 }
 
 // sink returns an HTTP sink for the province, as a one-step multipart API.
-func (p *province) sink(t *testing.T, headerTimeout time.Duration, edit func(*HTTPConfig)) *HTTPSink {
+func (p *fakeProvince) sink(t *testing.T, headerTimeout time.Duration, edit func(*HTTPConfig)) *HTTPSink {
 	t.Helper()
-	client, err := NewClient(TransportConfig{ConnectTimeout: 5 * time.Second, ResponseHeaderTimeout: headerTimeout})
+	client, err := province.NewClient(province.TransportConfig{ConnectTimeout: 5 * time.Second, ResponseHeaderTimeout: headerTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +199,7 @@ func (p *province) sink(t *testing.T, headerTimeout time.Duration, edit func(*HT
 	return s
 }
 
-func twoStep(p *province) func(*HTTPConfig) {
+func twoStep(p *fakeProvince) func(*HTTPConfig) {
 	return func(c *HTTPConfig) {
 		c.Upload = Request{URL: p.srv.URL + "/files", FileField: "files", Fields: map[string]string{"maHoSo": "{dossier}"}}
 		c.Attach = &Request{Method: "PUT", URL: p.srv.URL + "/api/dossiers/{dossier}/attachments",
@@ -214,15 +216,15 @@ func TestFaults(t *testing.T) {
 		"000.00.12.H57-260323-0002", "000.00.12.H57-260323-0003", "000.00.12.H57-260323-0004"}
 	tests := []struct {
 		name          string
-		edit          func(p *province, dir string) func(*HTTPConfig)
+		edit          func(p *fakeProvince, dir string) func(*HTTPConfig)
 		fault         func(c *jumpClock, fixed *atomic.Bool) func(step string, n int, r *http.Request) fault
 		headerTimeout time.Duration
 		parked        int
 		kinds         []string // the failure kinds expected (at least one each), and no other
-		check         func(t *testing.T, h *harness, p *province, c *jumpClock, fixed *atomic.Bool)
+		check         func(t *testing.T, h *harness, p *fakeProvince, c *jumpClock, fixed *atomic.Bool)
 	}{{
 		name: "no faults",
-		check: func(t *testing.T, h *harness, p *province, _ *jumpClock, _ *atomic.Bool) {
+		check: func(t *testing.T, h *harness, p *fakeProvince, _ *jumpClock, _ *atomic.Bool) {
 			f := p.fields[h.scans[0].sha]
 			if f["maHoSo"] != h.scans[0].dossier || f["sha256"] != h.scans[0].sha || f["soTrang"] != "2" ||
 				f["filename"] != h.scans[0].name || f["header:X-Unit"] != "000.00.12.H57" {
@@ -251,7 +253,7 @@ func TestFaults(t *testing.T) {
 			}
 		},
 		kinds: []string{KindHTTP4xx},
-		check: func(t *testing.T, _ *harness, _ *province, c *jumpClock, _ *atomic.Bool) {
+		check: func(t *testing.T, _ *harness, _ *fakeProvince, c *jumpClock, _ *atomic.Bool) {
 			if w := c.longestWait(); w < 7*time.Second {
 				t.Errorf("longest wait %v: Retry-After: 7 not honoured", w)
 			}
@@ -267,7 +269,7 @@ func TestFaults(t *testing.T) {
 			}
 		},
 		kinds: []string{KindHTTP5xx},
-		check: func(t *testing.T, _ *harness, _ *province, c *jumpClock, _ *atomic.Bool) {
+		check: func(t *testing.T, _ *harness, _ *fakeProvince, c *jumpClock, _ *atomic.Bool) {
 			if w := c.longestWait(); w < 29*time.Second {
 				t.Errorf("longest wait %v: a Retry-After date 30s ahead not honoured", w)
 			}
@@ -293,7 +295,7 @@ func TestFaults(t *testing.T) {
 	}, {
 		name:          "answer lost, then 409 already have it",
 		headerTimeout: time.Second,
-		edit: func(p *province, _ string) func(*HTTPConfig) {
+		edit: func(p *fakeProvince, _ string) func(*HTTPConfig) {
 			p.conflict = true
 			return func(c *HTTPConfig) { c.Upload.Accept = []int{409} }
 		},
@@ -303,7 +305,7 @@ func TestFaults(t *testing.T) {
 		kinds: []string{KindTimeout},
 	}, {
 		name: "401 fixed by the rotated token file",
-		edit: func(p *province, dir string) func(*HTTPConfig) {
+		edit: func(p *fakeProvince, dir string) func(*HTTPConfig) {
 			file := filepath.Join(dir, "token")
 			if err := os.WriteFile(file, []byte("old-token\n"), 0o600); err != nil {
 				panic(err)
@@ -332,7 +334,7 @@ func TestFaults(t *testing.T) {
 				return false
 			}
 			return func(c *HTTPConfig) {
-				a, err := NewAuth(AuthConfig{Type: AuthBearer, Token: Secret{File: file}}, nil, nil)
+				a, err := province.NewAuth(province.AuthConfig{Type: province.AuthBearer, Token: province.Secret{File: file}}, nil, nil)
 				if err != nil {
 					panic(err)
 				}
@@ -352,7 +354,7 @@ func TestFaults(t *testing.T) {
 		},
 		parked: 1,
 		kinds:  []string{KindHTTP4xx},
-		check: func(t *testing.T, h *harness, p *province, _ *jumpClock, fixed *atomic.Bool) {
+		check: func(t *testing.T, h *harness, p *fakeProvince, _ *jumpClock, fixed *atomic.Bool) {
 			parked, err := h.st.Parked()
 			if err != nil || len(parked) != 1 {
 				t.Fatalf("parked %+v, %v", parked, err)
@@ -378,12 +380,12 @@ func TestFaults(t *testing.T) {
 		},
 	}, {
 		name: "raw body",
-		edit: func(p *province, _ string) func(*HTTPConfig) {
+		edit: func(p *fakeProvince, _ string) func(*HTTPConfig) {
 			return func(c *HTTPConfig) {
 				c.Upload = Request{Method: "PUT", URL: p.srv.URL + "/raw/{dossier}/{filename}", Body: BodyRaw}
 			}
 		},
-		check: func(t *testing.T, h *harness, p *province, _ *jumpClock, _ *atomic.Bool) {
+		check: func(t *testing.T, h *harness, p *fakeProvince, _ *jumpClock, _ *atomic.Bool) {
 			if f := p.fields[h.scans[0].sha]; f["header:Content-Type"] != "application/pdf" {
 				t.Errorf("raw upload headers %v", f)
 			}
@@ -401,7 +403,11 @@ func TestFaults(t *testing.T) {
 			if tt.edit != nil {
 				edit = tt.edit(p, t.TempDir())
 			}
-			sink := p.sink(t, orDefault(tt.headerTimeout, 20*time.Second), func(c *HTTPConfig) {
+			headerTimeout := tt.headerTimeout
+			if headerTimeout <= 0 {
+				headerTimeout = 20 * time.Second
+			}
+			sink := p.sink(t, headerTimeout, func(c *HTTPConfig) {
 				c.Now = clock.Now
 				if edit != nil {
 					edit(c)

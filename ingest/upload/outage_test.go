@@ -1,6 +1,8 @@
 package upload
 
 import (
+	"github.com/sohoa/sohoa/ingest/province"
+
 	"errors"
 	"fmt"
 	"net/http"
@@ -56,7 +58,7 @@ func TestWeekLongOutage(t *testing.T) {
 		// socket, which would keep the bubble from ever being idle.
 		sink.client.Transport.(*http.Transport).DisableKeepAlives = true
 		h := newHarness(t, time.Now)
-		h.backoff = Backoff{Min: time.Second, Max: 5 * time.Minute} // the daemon's defaults
+		h.backoff = province.Backoff{Min: time.Second, Max: 5 * time.Minute} // the daemon's defaults
 		h.start(sink, 2, nil)
 
 		go func() {

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// province is a loopback server that behaves like the provincial systems'
+// fakeProvince is a loopback server that behaves like the provincial systems'
 // documented file APIs and counts what it stored by the content's hash:
 //
 //	POST /api/dossiers/{dossier}/files   multipart (field "file"): one-step upload
@@ -27,7 +27,7 @@ import (
 // upload and answers a repeat with the first result instead of storing the
 // content again; it checks every Content-Digest against what it received.
 // fault, when set, can make any request fail in the ways a real one does.
-type province struct {
+type fakeProvince struct {
 	t   *testing.T
 	srv *httptest.Server
 
@@ -64,8 +64,8 @@ type fault struct {
 	hang       bool   // store the upload, then never answer
 }
 
-func newProvince(t *testing.T) *province {
-	p := &province{t: t, requests: map[string]int{}, stored: map[string]int{}, byKey: map[string]string{},
+func newProvince(t *testing.T) *fakeProvince {
+	p := &fakeProvince{t: t, requests: map[string]int{}, stored: map[string]int{}, byKey: map[string]string{},
 		fileSHA: map[string]string{}, attached: map[string][]string{}, byDoss: map[string][]string{},
 		inflight: map[string]int{}, fields: map[string]formFields{}, release: make(chan struct{})}
 	mux := http.NewServeMux()
@@ -93,7 +93,7 @@ func newProvince(t *testing.T) *province {
 	return p
 }
 
-func (p *province) problem(format string, a ...any) {
+func (p *fakeProvince) problem(format string, a ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.problems = append(p.problems, fmt.Sprintf(format, a...))
@@ -101,7 +101,7 @@ func (p *province) problem(format string, a ...any) {
 
 // begin counts the request and applies auth and the fault; false when the
 // request was answered.
-func (p *province) begin(w http.ResponseWriter, r *http.Request, step string) (fault, bool) {
+func (p *fakeProvince) begin(w http.ResponseWriter, r *http.Request, step string) (fault, bool) {
 	if p.auth != nil && !p.auth(r) {
 		http.Error(w, `{"error":"invalid_token"}`, http.StatusUnauthorized)
 		return fault{}, false
@@ -128,7 +128,7 @@ func (p *province) begin(w http.ResponseWriter, r *http.Request, step string) (f
 	return f, true
 }
 
-func (p *province) upload(w http.ResponseWriter, r *http.Request, dossier, fileField string, answerID bool) {
+func (p *fakeProvince) upload(w http.ResponseWriter, r *http.Request, dossier, fileField string, answerID bool) {
 	f, ok := p.begin(w, r, "upload")
 	if !ok {
 		return
@@ -250,7 +250,7 @@ func (p *province) upload(w http.ResponseWriter, r *http.Request, dossier, fileF
 	fmt.Fprintf(w, `{"status":"ok","id":%q}`, id)
 }
 
-func (p *province) attach(w http.ResponseWriter, r *http.Request) {
+func (p *fakeProvince) attach(w http.ResponseWriter, r *http.Request) {
 	f, ok := p.begin(w, r, "attach")
 	if !ok {
 		return
@@ -311,7 +311,7 @@ func resetConn(w http.ResponseWriter) {
 }
 
 // count returns how many times content sha was stored.
-func (p *province) count(sha string) int {
+func (p *fakeProvince) count(sha string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stored[sha]
@@ -320,7 +320,7 @@ func (p *province) count(sha string) int {
 // storedOnce checks that every sha was stored exactly once (and under its
 // dossier for one-step uploads, or attached to it for two-step ones), that
 // nothing else was, and that no protocol problem was seen.
-func (p *province) storedOnce(t *testing.T, scans []testScan, twoStep bool) {
+func (p *fakeProvince) storedOnce(t *testing.T, scans []testScan, twoStep bool) {
 	t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()

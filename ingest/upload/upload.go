@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sohoa/sohoa/ingest/province"
 	"github.com/sohoa/sohoa/ingest/store"
 )
 
@@ -53,35 +54,24 @@ type Sink interface {
 	Put(ctx context.Context, it Item) error
 }
 
-// Failure kinds, a closed set used as metric label values.
+// Failure kinds, a closed set used as metric label values: the provincial
+// system's, and two of the sinks'.
 const (
 	KindFilesystem = "filesystem" // the target folder is missing, full or read-only
-	KindNetwork    = "network"
-	KindTimeout    = "timeout"
-	KindHTTP4xx    = "http_4xx"
-	KindHTTP5xx    = "http_5xx"
-	KindAuth       = "auth"
+	KindNetwork    = province.KindNetwork
+	KindTimeout    = province.KindTimeout
+	KindHTTP4xx    = province.KindHTTP4xx
+	KindHTTP5xx    = province.KindHTTP5xx
+	KindAuth       = province.KindAuth
 	KindSource     = "source" // our own copy of the scan could not be read
 )
 
 // Kinds lists every failure kind, for metrics to create at zero.
 var Kinds = []string{KindFilesystem, KindNetwork, KindTimeout, KindHTTP4xx, KindHTTP5xx, KindAuth, KindSource}
 
-// Error is a failed delivery with its kind.
-type Error struct {
-	Kind string
-	Err  error
-	// Status is the HTTP status of a refusal, 0 when there was none.
-	Status int
-	// Permanent means that retrying cannot help until a person acts (an
-	// HTTP 400): the job is parked instead of retried.
-	Permanent bool
-	// RetryAfter is the server's Retry-After: retry no sooner (0: no advice).
-	RetryAfter time.Duration
-}
-
-func (e *Error) Error() string { return e.Kind + ": " + e.Err.Error() }
-func (e *Error) Unwrap() error { return e.Err }
+// Error is a failed delivery with its kind: a sink's failures are
+// province.Errors, with the kinds above.
+type Error = province.Error
 
 // kindOf returns the failure kind of err, KindNetwork when it does not say.
 func kindOf(err error) string {
@@ -130,7 +120,7 @@ type Worker struct {
 	Ward  string
 	Path  func(j store.Job) string // where the job's file is in the data dir
 	Done  func(j store.Job)        // called after a confirmed upload was recorded (archive it); may be nil
-	Backoff
+	province.Backoff
 	// Concurrency is how many uploads may be in flight; below 1 means 1.
 	Concurrency int
 	// MaxRetryAfter caps how long a server's Retry-After may hold uploads
@@ -144,31 +134,6 @@ type Worker struct {
 	Logger *slog.Logger // nil: discard
 
 	wake chan struct{}
-}
-
-// Backoff bounds the delay between attempts of one job: Min doubled per
-// failed attempt, capped at Max, with jitter over the upper half.
-type Backoff struct {
-	Min, Max time.Duration
-}
-
-// Delay returns the wait after the given number of failed attempts (1 or more).
-func (b Backoff) Delay(attempts int, rnd func() float64) time.Duration {
-	lo, hi := b.Min, b.Max
-	if lo <= 0 {
-		lo = time.Second
-	}
-	if hi < lo {
-		hi = lo
-	}
-	d := lo
-	for i := 1; i < attempts && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	// Jitter over [d/2, d): many counters coming back after one outage do
-	// not all hit the province at the same moment.
-	return d/2 + time.Duration(rnd()*float64(d/2))
 }
 
 // NewWorker returns a worker with its defaults filled in.

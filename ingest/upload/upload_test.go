@@ -1,6 +1,8 @@
 package upload
 
 import (
+	"github.com/sohoa/sohoa/ingest/province"
+
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -177,24 +179,6 @@ func TestSafeName(t *testing.T) {
 	}
 }
 
-func TestBackoffGrowsAndIsCapped(t *testing.T) {
-	b := Backoff{Min: time.Second, Max: time.Minute}
-	lo := func() float64 { return 0 }
-	hi := func() float64 { return 0.999999 }
-	for _, tt := range []struct {
-		attempts int
-		min, max time.Duration
-	}{{1, 500 * time.Millisecond, time.Second}, {2, time.Second, 2 * time.Second}, {4, 4 * time.Second, 8 * time.Second},
-		{20, 30 * time.Second, time.Minute}, {1000, 30 * time.Second, time.Minute}} {
-		if d := b.Delay(tt.attempts, lo); d != tt.min {
-			t.Errorf("Delay(%d) low = %v, want %v", tt.attempts, d, tt.min)
-		}
-		if d := b.Delay(tt.attempts, hi); d < tt.max-time.Millisecond || d > tt.max {
-			t.Errorf("Delay(%d) high = %v, want about %v", tt.attempts, d, tt.max)
-		}
-	}
-}
-
 // TestWorkerRetriesThroughOutage runs the worker against a real store and a
 // folder sink whose share is missing at first, as when a mount drops.
 func TestWorkerRetriesThroughOutage(t *testing.T) {
@@ -222,7 +206,7 @@ func TestWorkerRetriesThroughOutage(t *testing.T) {
 		Queue: st, Sink: DirSink{Root: share}, Ward: "000.00.12.H57",
 		Path:    func(j store.Job) string { return filepath.Join(spool, j.SHA256+".pdf") },
 		Done:    func(j store.Job) { done <- j },
-		Backoff: Backoff{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond},
+		Backoff: province.Backoff{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond},
 		Observe: func(a Attempt) { attempts = append(attempts, a) },
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -426,7 +410,7 @@ func TestClockBackwardsDoesNotStallRetries(t *testing.T) {
 	var offset atomic.Int64
 	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())).Round(0) }
 	h := newHarness(t, now)
-	h.backoff = Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond}
+	h.backoff = province.Backoff{Min: 50 * time.Millisecond, Max: 200 * time.Millisecond}
 	h.add("000.00.12.H57-260323-0001", 100)
 	var calls atomic.Int32
 	h.start(funcSink(func(context.Context, Item) error {

@@ -176,7 +176,7 @@ upload:
 	if u.Upload.URL != h.URL || u.IdempotencyHeader != "X-Idempotency-Key" || u.Attach != nil || u.Timeout != time.Minute {
 		t.Errorf("upload config %+v", u)
 	}
-	if tc := h.TransportConfig(); tc.CAFile != "/etc/sohoa/ca.pem" || tc.ConnectTimeout != 10*time.Second {
+	if tc := h.Transport(time.Duration(h.ConnectTimeout), time.Duration(h.ResponseHeaderTimeout)); tc.CAFile != "/etc/sohoa/ca.pem" || tc.ConnectTimeout != 10*time.Second {
 		t.Errorf("transport config %+v", tc)
 	}
 }

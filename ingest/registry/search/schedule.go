@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sohoa/sohoa/ingest/province"
 	"github.com/sohoa/sohoa/ingest/registry"
-	"github.com/sohoa/sohoa/ingest/upload"
 )
 
 // logItems caps how many bad or foreign items one pull logs one by one.
@@ -18,7 +18,7 @@ const logItems = 20
 // backoff that grows from Backoff.Min to the Interval. Run returns when ctx
 // ends.
 func (p *Puller) Run(ctx context.Context, sink func(context.Context, []registry.Row) error) {
-	retry := upload.Backoff{Min: p.c.Backoff.Min, Max: max(p.c.Interval, p.c.Backoff.Min)}
+	retry := province.Backoff{Min: p.c.Backoff.Min, Max: max(p.c.Interval, p.c.Backoff.Min)}
 	failures := 0
 	for {
 		wait := p.c.Interval

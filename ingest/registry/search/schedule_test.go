@@ -64,19 +64,36 @@ func TestRun(t *testing.T) {
 	want := fmt.Sprintf(`
 # HELP sohoa_registry_pull_last_success_timestamp_seconds Unix time at which the last pull from the provincial system's search API was stored; 0 before the first.
 # TYPE sohoa_registry_pull_last_success_timestamp_seconds gauge
-sohoa_registry_pull_last_success_timestamp_seconds %d
+sohoa_registry_pull_last_success_timestamp_seconds{ward="000.00.12.H57"} %d
 # HELP sohoa_registry_pulled_dossiers_total Dossiers of this ward handed to the registry by pulls (a dossier counts once per pull that returned it).
 # TYPE sohoa_registry_pulled_dossiers_total counter
-sohoa_registry_pulled_dossiers_total 42
+sohoa_registry_pulled_dossiers_total{ward="000.00.12.H57"} 42
 # HELP sohoa_registry_pulls_total Pulls of received dossiers from the provincial system's search API, by result (success, incomplete, failure).
 # TYPE sohoa_registry_pulls_total counter
-sohoa_registry_pulls_total{result="failure"} 1
-sohoa_registry_pulls_total{result="incomplete"} 0
-sohoa_registry_pulls_total{result="success"} 2
+sohoa_registry_pulls_total{result="failure",ward="000.00.12.H57"} 1
+sohoa_registry_pulls_total{result="incomplete",ward="000.00.12.H57"} 0
+sohoa_registry_pulls_total{result="success",ward="000.00.12.H57"} 2
 `, last)
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sohoa_registry_pulls_total",
 		"sohoa_registry_pull_last_success_timestamp_seconds", "sohoa_registry_pulled_dossiers_total"); err != nil {
 		t.Error(err)
+	}
+	// Every metric of the pull carries the ward label, as every sohoa_
+	// metric does.
+	families, err := reg.Gather()
+	if err != nil || len(families) != 4 {
+		t.Fatalf("gathered %d families (want 4): %v", len(families), err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			ward := false
+			for _, l := range m.GetLabel() {
+				ward = ward || l.GetName() == "ward" && l.GetValue() == "000.00.12.H57"
+			}
+			if !ward {
+				t.Errorf("%s %v has no ward label", f.GetName(), m.GetLabel())
+			}
+		}
 	}
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil || len(problems) > 0 {

@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/province"
+	"github.com/sohoa/sohoa/ingest/province/oidctest"
 	"github.com/sohoa/sohoa/ingest/registry"
-	"github.com/sohoa/sohoa/ingest/upload"
-	"github.com/sohoa/sohoa/ingest/upload/oidctest"
 )
 
 const ward = "000.00.12.H57"
@@ -86,10 +86,10 @@ func checkRows(t *testing.T, got []registry.Row, want []dossierRec) {
 	}
 }
 
-// province is a loopback search API. shape writes one page; fault, when
+// fakeProvince is a loopback search API. shape writes one page; fault, when
 // set, may answer a request itself (it returns true then). Requests are
 // counted and their queries or bodies kept.
-type province struct {
+type fakeProvince struct {
 	srv   *httptest.Server
 	mu    sync.Mutex
 	db    []dossierRec
@@ -99,13 +99,13 @@ type province struct {
 	fault func(n int, w http.ResponseWriter, r *http.Request) bool
 }
 
-func (p *province) requests() []string {
+func (p *fakeProvince) requests() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.reqs)
 }
 
-func (p *province) note(s string) {
+func (p *fakeProvince) note(s string) {
 	p.mu.Lock()
 	p.reqs = append(p.reqs, s)
 	p.mu.Unlock()
@@ -113,7 +113,7 @@ func (p *province) note(s string) {
 
 // slice returns the dossiers received from the day from to the day to,
 // newest first as both systems list them, and the page asked for.
-func (p *province) slice(from, to time.Time, page, size int) (items []dossierRec, total int) {
+func (p *fakeProvince) slice(from, to time.Time, page, size int) (items []dossierRec, total int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var in []dossierRec
@@ -130,8 +130,8 @@ func (p *province) slice(from, to time.Time, page, size int) (items []dossierRec
 
 // newIGate serves GET /pa/dossier/search?fromDate=yyyy-mm-dd&toDate=...&page=0&size=50
 // answering Spring Data pages: {"content":[...],"totalPages":N,"totalElements":M}.
-func newIGate(t *testing.T) *province {
-	p := &province{}
+func newIGate(t *testing.T) *fakeProvince {
+	p := &fakeProvince{}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int(p.n.Add(1))
 		if p.fault != nil && p.fault(n, w, r) {
@@ -182,7 +182,7 @@ func newIGate(t *testing.T) *province {
 	return p
 }
 
-func igateConfig(p *province, g *dossier.Grammar) Config {
+func igateConfig(p *fakeProvince, g *dossier.Grammar) Config {
 	return asTested(g, Config{
 		URL:    p.srv.URL + "/pa/dossier/search?fromDate={from}&toDate={to}&page={page}&size={size}",
 		Paging: PagingTotalPages,
@@ -194,8 +194,8 @@ func igateConfig(p *province, g *dossier.Grammar) Config {
 // "tuNgay":"dd/mm/yyyy","denNgay":..,"trang":1,"soBanGhi":..}, answering
 // {"status":"OK","data":[{"maHoSo":..,"ngayTiepNhan":"dd/mm/yyyy HH:MM:SS",...}]},
 // behind a static bearer token.
-func newLGSP(t *testing.T, token string) *province {
-	p := &province{}
+func newLGSP(t *testing.T, token string) *fakeProvince {
+	p := &fakeProvince{}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int(p.n.Add(1))
 		if p.fault != nil && p.fault(n, w, r) {
@@ -238,7 +238,7 @@ func newLGSP(t *testing.T, token string) *province {
 	return p
 }
 
-func lgspConfig(p *province, g *dossier.Grammar) Config {
+func lgspConfig(p *fakeProvince, g *dossier.Grammar) Config {
 	return asTested(g, Config{
 		URL:        p.srv.URL + "/lgsp/hoso/tiepnhan",
 		Method:     "POST",
@@ -254,7 +254,7 @@ func lgspConfig(p *province, g *dossier.Grammar) Config {
 // ward, three tries a page, and retries that do not sleep.
 func asTested(g *dossier.Grammar, c Config) Config {
 	c.Grammar, c.Ward, c.Attempts = g, ward, 3
-	c.Backoff = upload.Backoff{Min: time.Second, Max: 10 * time.Second}
+	c.Backoff = province.Backoff{Min: time.Second, Max: 10 * time.Second}
 	c.Timeout = 5 * time.Second
 	c.Sleep = func(context.Context, time.Duration) error { return nil }
 	c.Rand = func() float64 { return 1 }
@@ -299,8 +299,8 @@ func TestIGate(t *testing.T) {
 	os.WriteFile(pw, []byte(oidctest.Password+"\n"), 0o600)
 	secret := filepath.Join(dir, "client_secret")
 	os.WriteFile(secret, []byte(o.M.ClientSecret), 0o600)
-	auth, err := upload.NewAuth(upload.AuthConfig{Type: upload.AuthOAuth2Password, TokenURL: o.M.TokenEndpoint(),
-		ClientID: o.M.ClientID, ClientSecret: upload.Secret{File: secret}, Username: oidctest.User, Password: upload.Secret{File: pw}}, nil, func() time.Time { return now })
+	auth, err := province.NewAuth(province.AuthConfig{Type: province.AuthOAuth2Password, TokenURL: o.M.TokenEndpoint(),
+		ClientID: o.M.ClientID, ClientSecret: province.Secret{File: secret}, Username: oidctest.User, Password: province.Secret{File: pw}}, nil, func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +360,7 @@ func TestLGSP(t *testing.T) {
 	p.db = ours
 	tok := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tok, []byte("lgsp-token-1\n"), 0o600)
-	auth, err := upload.NewAuth(upload.AuthConfig{Type: upload.AuthBearer, Token: upload.Secret{File: tok}}, nil, nil)
+	auth, err := province.NewAuth(province.AuthConfig{Type: province.AuthBearer, Token: province.Secret{File: tok}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,10 +517,10 @@ func TestFaults(t *testing.T) {
 	}
 }
 
-func bearer(t *testing.T, token string) upload.Authenticator {
+func bearer(t *testing.T, token string) province.Authenticator {
 	t.Helper()
 	t.Setenv("SOHOA_TEST_TOKEN", token)
-	a, err := upload.NewAuth(upload.AuthConfig{Type: upload.AuthBearer, Token: upload.Secret{Env: "SOHOA_TEST_TOKEN"}}, nil, nil)
+	a, err := province.NewAuth(province.AuthConfig{Type: province.AuthBearer, Token: province.Secret{Env: "SOHOA_TEST_TOKEN"}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -610,14 +610,14 @@ func TestCheckConfig(t *testing.T) {
 		{"no code", func(c *Config) { c.Paths.Code = "" }, "paths.code", "must be set"},
 		{"bad path", func(c *Config) { c.Paths.Due = "a..b" }, "paths.due", "empty step"},
 		{"header", func(c *Config) { c.Headers = map[string]string{"X Y": "1"} }, "headers", "not a header name"},
-		{"backoff", func(c *Config) { c.Backoff = upload.Backoff{Min: time.Minute, Max: time.Second} }, "retry.max_backoff", "below"},
+		{"backoff", func(c *Config) { c.Backoff = province.Backoff{Min: time.Minute, Max: time.Second} }, "retry.max_backoff", "below"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := good
 			tt.tune(&c)
 			err := CheckConfig(c)
-			var ke *upload.KeyError
+			var ke *province.KeyError
 			if tt.key == "" {
 				if err != nil {
 					t.Fatal(err)

@@ -1,4 +1,4 @@
-package upload
+package province
 
 import (
 	"bytes"
@@ -10,9 +10,6 @@ import (
 	"strconv"
 	"strings"
 )
-
-// Variables every request template may use; see Item.
-var Variables = []string{"dossier", "filename", "sha256", "size", "ward", "pages"}
 
 // Template is a text with {name} placeholders, as written in the
 // configuration: "https://dvc.example.gov.vn/api/dossiers/{dossier}/files".
@@ -58,6 +55,17 @@ func ParseTemplate(s string, names []string) (Template, error) {
 		t.parts = append(t.parts, part{lit: s[lit:]})
 	}
 	return t, nil
+}
+
+// IsName reports whether s is a placeholder name: lower-case letters,
+// digits and underscores, not starting with a digit.
+func IsName(s string) bool {
+	for i := range len(s) {
+		if !isNameByte(s[i], i == 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func isNameByte(c byte, first bool) bool {
@@ -114,21 +122,35 @@ func (t Template) RenderURL(vars map[string]string) string {
 	return b.String()
 }
 
-// jsonEscape escapes s for use inside a JSON string literal (without the quotes).
-func jsonEscape(s string) string {
+// JSONEscape escapes s for use inside a JSON string literal (without the quotes).
+func JSONEscape(s string) string {
 	b, _ := json.Marshal(s) // a string always marshals
 	return string(b[1 : len(b)-1])
 }
 
-// headerValue removes what a header value cannot carry (CR, LF and other
+// HeaderValue removes what a header value cannot carry (CR, LF and other
 // control characters), so a file name cannot add headers.
-func headerValue(s string) string {
+func HeaderValue(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 && r != '\t' || r == 0x7f {
 			return -1
 		}
 		return r
 	}, s)
+}
+
+// ValidHeaderName reports whether s is an HTTP header name (a token).
+func ValidHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // JSONPath selects one value in a JSON document: "data.id", "data[0].id",

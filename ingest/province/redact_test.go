@@ -1,4 +1,4 @@
-package upload
+package province
 
 import (
 	"net/http"
@@ -27,7 +27,7 @@ func TestWithoutCredentials(t *testing.T) {
 		{"nothing to blank", bearer, "maHoSo khong hop le", nil, "maHoSo khong hop le"},
 	}
 	for _, tt := range tests {
-		got := string(withoutCredentials([]byte(tt.answer), tt.req))
+		got := string(WithoutCredentials([]byte(tt.answer), tt.req))
 		for _, g := range tt.gone {
 			if strings.Contains(got, g) {
 				t.Errorf("%s: %q still in %q", tt.name, g, got)

@@ -1,21 +1,17 @@
-package upload
+package province
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
-// TransportConfig says how the HTTP sink reaches the provincial system. TLS
+// TransportConfig says how a client reaches the provincial system. TLS
 // certificates are always verified.
 type TransportConfig struct {
 	CAFile            string // PEM certificates trusted besides the system's; "": none
@@ -30,10 +26,11 @@ type TransportConfig struct {
 	Proxy func(*http.Request) (*url.URL, error)
 }
 
-// NewClient returns an HTTP client for the sink: verified TLS with the extra
-// CA and client certificate, the timeouts above, the proxy, and no redirects
-// followed (an upload answered with a redirect is reported, not resent
-// elsewhere). Its Timeout is 0: HTTPSink bounds each whole request itself.
+// NewClient returns an HTTP client for the provincial system: verified TLS
+// with the extra CA and client certificate, the timeouts above, the proxy,
+// and no redirects followed (an upload answered with a redirect is
+// reported, not resent elsewhere). Its Timeout is 0: its users bound each
+// whole request themselves.
 func NewClient(c TransportConfig) (*http.Client, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
@@ -86,35 +83,4 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
-}
-
-// NewLimiter returns a limiter for HTTPConfig.Limiter that lets
-// bytesPerSecond through on average, or nil (no limit) when it is 0 or less.
-func NewLimiter(bytesPerSecond int64) *rate.Limiter {
-	if bytesPerSecond <= 0 {
-		return nil
-	}
-	burst := int(min(max(bytesPerSecond/8, 4<<10), 256<<10))
-	return rate.NewLimiter(rate.Limit(bytesPerSecond), burst)
-}
-
-// limitedReader paces reads through a limiter shared by every upload, so
-// that all of them together stay under the line's limit.
-type limitedReader struct {
-	ctx context.Context
-	r   io.Reader
-	lim *rate.Limiter
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if b := l.lim.Burst(); len(p) > b {
-		p = p[:b]
-	}
-	n, err := l.r.Read(p)
-	if n > 0 {
-		if werr := l.lim.WaitN(l.ctx, n); werr != nil {
-			return n, werr
-		}
-	}
-	return n, err
 }

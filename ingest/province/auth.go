@@ -1,4 +1,4 @@
-package upload
+package province
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 )
 
-// Authenticator puts credentials on the sink's requests. Implementations
+// Authenticator puts credentials on requests to the provincial system. Implementations
 // are safe for concurrent use.
 type Authenticator interface {
 	// Authorize sets req's credentials (its Authorization header).
@@ -27,7 +27,7 @@ type Authenticator interface {
 	Renew(ctx context.Context, req *http.Request) (bool, error)
 }
 
-// Authentication types, as configured in upload.http.auth.type.
+// Authentication types, as configured in auth.type.
 const (
 	AuthNone                    = "none"
 	AuthBearer                  = "bearer"
@@ -106,7 +106,7 @@ func NewAuth(c AuthConfig, client *http.Client, now func() time.Time) (Authentic
 	}
 	switch c.Type {
 	case "", AuthNone:
-		return noAuth{}, nil
+		return NoAuth{}, nil
 	case AuthBearer:
 		b := &bearerAuth{secret: c.Token}
 		if _, err := b.token(true); err != nil {
@@ -125,10 +125,14 @@ func NewAuth(c AuthConfig, client *http.Client, now func() time.Time) (Authentic
 	return nil, fmt.Errorf("unknown auth type %q (one of %s)", c.Type, strings.Join(AuthTypes, ", "))
 }
 
-type noAuth struct{}
+// NoAuth is the Authenticator that puts no credentials on requests.
+type NoAuth struct{}
 
-func (noAuth) Authorize(context.Context, *http.Request) error     { return nil }
-func (noAuth) Renew(context.Context, *http.Request) (bool, error) { return false, nil }
+// Authorize implements Authenticator: it does nothing.
+func (NoAuth) Authorize(context.Context, *http.Request) error { return nil }
+
+// Renew implements Authenticator: there are never other credentials.
+func (NoAuth) Renew(context.Context, *http.Request) (bool, error) { return false, nil }
 
 // bearerAuth sends a token read from a file or the environment. The file is
 // re-read when it changes (size, time or identity), so a token rotated by
@@ -365,7 +369,7 @@ func tokenError(err error) error {
 		}
 		return &Error{Kind: KindAuth, Status: status, Err: fmt.Errorf("token request refused: HTTP %d: %s", status, msg)}
 	}
-	if k := transportKind(err); k != "" {
+	if k := TransportKind(err); k != "" {
 		return &Error{Kind: k, Err: fmt.Errorf("token request: %w", err)}
 	}
 	return &Error{Kind: KindAuth, Err: fmt.Errorf("token request: %w", err)}

@@ -1,7 +1,6 @@
 package upload
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"os"
@@ -12,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sohoa/sohoa/ingest/upload/oidctest"
+	"github.com/sohoa/sohoa/ingest/province"
+	"github.com/sohoa/sohoa/ingest/province/oidctest"
 )
 
 // testClock is a clock the test moves; safe for concurrent use.
@@ -34,7 +34,7 @@ func (c *testClock) advance(d time.Duration) {
 }
 
 func TestOAuth2(t *testing.T) {
-	for _, grant := range []string{AuthOAuth2ClientCredentials, AuthOAuth2Password} {
+	for _, grant := range []string{province.AuthOAuth2ClientCredentials, province.AuthOAuth2Password} {
 		t.Run(grant, func(t *testing.T) {
 			clock := &testClock{now: time.Now().Truncate(time.Second)}
 			o := oidctest.New(t, clock.Now)
@@ -48,14 +48,14 @@ func TestOAuth2(t *testing.T) {
 			var rejections atomic.Int32
 			p := newProvince(t)
 			p.auth = o.Verifier(clock.Now, &revoked, &rejections)
-			cfg := AuthConfig{Type: grant, TokenURL: o.M.TokenEndpoint(), ClientID: o.M.ClientID,
-				ClientSecret: Secret{File: secretFile}, Scopes: []string{"openid"}}
+			cfg := province.AuthConfig{Type: grant, TokenURL: o.M.TokenEndpoint(), ClientID: o.M.ClientID,
+				ClientSecret: province.Secret{File: secretFile}, Scopes: []string{"openid"}}
 			first := "client_credentials"
-			if grant == AuthOAuth2Password {
-				cfg.Username, cfg.Password = "canbo.huongvan", Secret{File: passwordFile}
+			if grant == province.AuthOAuth2Password {
+				cfg.Username, cfg.Password = "canbo.huongvan", province.Secret{File: passwordFile}
 				first = "password"
 			}
-			auth, err := NewAuth(cfg, &http.Client{Timeout: 10 * time.Second}, clock.Now)
+			auth, err := province.NewAuth(cfg, &http.Client{Timeout: 10 * time.Second}, clock.Now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,7 +91,7 @@ func TestOAuth2(t *testing.T) {
 			clock.advance(4*time.Minute + 30*time.Second)
 			put("upload near expiry")
 			renewals := map[string]int{first: 1, "refresh_token": 1}
-			if grant == AuthOAuth2ClientCredentials {
+			if grant == province.AuthOAuth2ClientCredentials {
 				renewals = map[string]int{first: 2, "refresh_token": 0}
 			}
 			expect("renewed before expiry", renewals, 0)
@@ -101,7 +101,7 @@ func TestOAuth2(t *testing.T) {
 			revoked.Store(clock.Now().Unix())
 			clock.advance(2 * time.Second)
 			put("upload after revocation")
-			if grant == AuthOAuth2ClientCredentials {
+			if grant == province.AuthOAuth2ClientCredentials {
 				renewals[first]++
 			} else {
 				renewals["refresh_token"]++
@@ -112,7 +112,7 @@ func TestOAuth2(t *testing.T) {
 			clock.advance(24 * time.Hour)
 			put("upload a day later")
 			renewals[first]++
-			if grant == AuthOAuth2Password {
+			if grant == province.AuthOAuth2Password {
 				renewals["refresh_token"]++ // tried, refused, then the password grant
 			}
 			expect("a new grant after the refresh token expired", renewals, 1)
@@ -135,8 +135,8 @@ func TestOAuth2Failures(t *testing.T) {
 
 	// A wrong password is an auth failure, retried later, never parked; its
 	// text does not show the password.
-	auth, err := NewAuth(AuthConfig{Type: AuthOAuth2Password, TokenURL: o.M.TokenEndpoint(), ClientID: o.M.ClientID,
-		ClientSecret: Secret{File: secret}, Username: "canbo.huongvan", Password: Secret{File: wrong}}, nil, clock.Now)
+	auth, err := province.NewAuth(province.AuthConfig{Type: province.AuthOAuth2Password, TokenURL: o.M.TokenEndpoint(), ClientID: o.M.ClientID,
+		ClientSecret: province.Secret{File: secret}, Username: "canbo.huongvan", Password: province.Secret{File: wrong}}, nil, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,88 +148,12 @@ func TestOAuth2Failures(t *testing.T) {
 	}
 	// The token endpoint unreachable is a network failure.
 	closed := newStatusServer(t, nil)
-	auth, _ = NewAuth(AuthConfig{Type: AuthOAuth2ClientCredentials, TokenURL: closed + "/token", ClientID: "x",
-		ClientSecret: Secret{File: secret}}, nil, clock.Now)
+	auth, _ = province.NewAuth(province.AuthConfig{Type: province.AuthOAuth2ClientCredentials, TokenURL: closed + "/token", ClientID: "x",
+		ClientSecret: province.Secret{File: secret}}, nil, clock.Now)
 	if err := p.sink(t, 10*time.Second, func(c *HTTPConfig) { c.Auth = auth }).Put(context.Background(), it); kindOf(err) != KindNetwork {
 		t.Errorf("token endpoint down: %v", err)
 	}
-	// A missing secret fails at start.
-	if _, err := NewAuth(AuthConfig{Type: AuthOAuth2ClientCredentials, TokenURL: o.M.TokenEndpoint(), ClientID: "x",
-		ClientSecret: Secret{File: filepath.Join(dir, "missing")}}, nil, nil); err == nil {
-		t.Error("a missing client secret file was accepted")
-	}
 	if p.count(sha) != 0 {
 		t.Error("uploaded without a token")
-	}
-}
-
-func TestBearerAndBasic(t *testing.T) {
-	dir := t.TempDir()
-	var got atomic.Value
-	srv := newHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got.Store(r.Header.Get("Authorization"))
-	}))
-	path, sha := writeScan(t, dir, "%PDF-1.4 x")
-	it := Item{Dossier: "D", Name: "a.pdf", SHA256: sha, Size: 10, Path: path}
-	put := func(a Authenticator) string {
-		t.Helper()
-		s, err := NewHTTPSink(HTTPConfig{Upload: Request{URL: srv.URL + "/up"}, Auth: a})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Put(context.Background(), it); err != nil {
-			t.Fatal(err)
-		}
-		return got.Load().(string)
-	}
-
-	// A token file is re-read when it changes, without a 401.
-	tokenFile := filepath.Join(dir, "token")
-	os.WriteFile(tokenFile, []byte("first\n"), 0o600)
-	bearer, err := NewAuth(AuthConfig{Type: AuthBearer, Token: Secret{File: tokenFile}}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h := put(bearer); h != "Bearer first" {
-		t.Errorf("bearer: %q", h)
-	}
-	os.WriteFile(tokenFile+".new", []byte("second-longer\n"), 0o600)
-	os.Rename(tokenFile+".new", tokenFile) // as systemd or a rotation script replaces it
-	if h := put(bearer); h != "Bearer second-longer" {
-		t.Errorf("bearer after rotation: %q", h)
-	}
-
-	t.Setenv("SOHOA_TEST_TOKEN", "from-env")
-	envBearer, err := NewAuth(AuthConfig{Type: AuthBearer, Token: Secret{Env: "SOHOA_TEST_TOKEN"}}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h := put(envBearer); h != "Bearer from-env" {
-		t.Errorf("bearer from env: %q", h)
-	}
-
-	t.Setenv("SOHOA_TEST_PASSWORD", "p@ss:1")
-	basic, err := NewAuth(AuthConfig{Type: AuthBasic, Username: "huongvan", Password: Secret{Env: "SOHOA_TEST_PASSWORD"}}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, _ := http.NewRequest("GET", "/", nil)
-	r.Header.Set("Authorization", put(basic))
-	if u, pw, ok := r.BasicAuth(); !ok || u != "huongvan" || pw != "p@ss:1" {
-		t.Errorf("basic: %q %q %v", u, pw, ok)
-	}
-
-	for _, c := range []AuthConfig{
-		{Type: AuthBearer, Token: Secret{File: filepath.Join(dir, "missing")}},
-		{Type: AuthBearer, Token: Secret{Env: "SOHOA_TEST_UNSET"}},
-		{Type: AuthBasic, Username: "x"},
-		{Type: "kerberos"},
-	} {
-		if _, err := NewAuth(c, nil, nil); err == nil {
-			t.Errorf("%+v accepted", c)
-		}
-	}
-	if e := (Secret{File: tokenFile}); bytes.Contains([]byte(e.where()), []byte("second")) {
-		t.Error("where() shows the secret")
 	}
 }
