@@ -7,15 +7,104 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/sohoa/sohoa/ingest/atomicfile"
 	"github.com/sohoa/sohoa/ingest/barcode"
+	"github.com/sohoa/sohoa/ingest/pages"
+	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
 )
+
+// split cuts a batch scan into one PDF per dossier at its receipts, checks
+// each part, and records the batch and its parts in one transaction; then
+// the batch leaves the inbox and its original is archived. done is false
+// when a part fails its check: the batch is then held whole, for a person.
+func (in *Ingester) split(ctx context.Context, p string, batch store.Scan, res pdfcheck.Result, parts []Part, claim func(store.State) error, log *slog.Logger) (done bool, err error) {
+	src := in.SpoolPath(batch.SHA256, res.Repaired)
+	ext := path.Ext(batch.Name)
+	stem := strings.TrimSuffix(batch.Name, ext)
+	drop, err := in.findBlanks(ctx, src, res, nil, log)
+	if err != nil {
+		return false, err
+	}
+	lost := withoutBlanks(parts, drop, in.cfg.DropReceipts)
+	var scans, held []store.Scan
+	var codes []string
+	for i, part := range parts {
+		tmp := filepath.Join(in.spool, fmt.Sprintf(".tmp-part-%s-%d.pdf", batch.SHA256[:16], i))
+		if err := pages.Extract(ctx, src, tmp, part.Pages); err != nil {
+			os.Remove(tmp)
+			return false, fmt.Errorf("split %s: %w", batch.Source, err)
+		}
+		sha, size, err := hashFile(tmp)
+		if err != nil {
+			os.Remove(tmp)
+			return false, err
+		}
+		if err := os.Rename(tmp, in.SpoolPath(sha, false)); err != nil {
+			os.Remove(tmp)
+			return false, fmt.Errorf("split %s: %w", batch.Source, err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, in.cfg.CheckTimeout)
+		pr, err := in.cfg.Checker.Check(cctx, in.SpoolPath(sha, false), "")
+		cancel()
+		if err != nil {
+			return false, fmt.Errorf("check part %d of %s: %w", i+1, batch.Source, err)
+		}
+		if pr.Reason != "" {
+			log.Warn("a part of a batch fails its check; the batch is held whole", "part", i+1,
+				"reason", pr.Reason, "detail", pr.Detail)
+			return false, nil
+		}
+		if _, err := in.cfg.Store.Scan(sha); err == nil {
+			continue // this very part was recorded before
+		}
+		if part.Code == "" {
+			h := heldPart(batch, sha, size, part.Pages, pr.MinDPI)
+			h.BlankDropped = lost[i]
+			scans, held = append(scans, h), append(held, h)
+			continue
+		}
+		codes = append(codes, part.Code)
+		scans = append(scans, store.Scan{SHA256: sha, Size: size, Name: stem + " - " + part.Code + ext,
+			Source: batch.Source, State: store.Queued, Dossiers: []string{part.Code}, Pages: len(part.Pages),
+			MinDPI: pr.MinDPI, Seen: batch.Seen, BlankDropped: lost[i]})
+	}
+	if err := atomicfile.SyncDir(in.spool); err != nil {
+		return false, err
+	}
+	if len(codes) == 0 {
+		return false, nil
+	}
+	batch.State, batch.Dossiers, batch.Reason, batch.Detail = store.Split, codes, "", ""
+	for _, n := range lost {
+		batch.BlankDropped += n
+	}
+	if err := claim(store.Split); err != nil {
+		return false, err
+	}
+	if err := in.cfg.Store.RecordSplit(batch, scans); err != nil {
+		return false, err
+	}
+	log.Info("batch split at its receipts", "sha256", batch.SHA256, "dossiers", codes, "parts", len(scans),
+		"held", len(held), "blank_pages_dropped", batch.BlankDropped)
+	in.cfg.Queued()
+	for _, h := range held {
+		if err := in.placeHeld(h, log); err != nil {
+			// Recover places it at the next start.
+			log.Error("pages before the first receipt not placed for staff", "sha256", h.SHA256, "err", err)
+		}
+	}
+	if err := in.settle(p, batch, log); err != nil {
+		return true, err
+	}
+	return true, in.Archive(batch.SHA256)
+}
 
 // heldSuffix names the file of a batch's pages before its first receipt, in
 // the waiting folder: "<batch name> - trang trước phiếu tiếp nhận.pdf".
