@@ -13,26 +13,22 @@ import (
 	"strings"
 
 	"github.com/sohoa/sohoa/ingest/atomicfile"
-	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/pages"
-	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
 )
 
-// split cuts a batch scan into one PDF per dossier at its receipts, checks
-// each part, and records the batch and its parts in one transaction; then
-// the batch leaves the inbox and its original is archived. done is false
-// when a part fails its check: the batch is then held whole, for a person.
-func (in *Ingester) split(ctx context.Context, p string, batch store.Scan, res pdfcheck.Result, parts []Part, claim func(store.State) error, log *slog.Logger) (done bool, err error) {
-	src := in.SpoolPath(batch.SHA256, res.Repaired)
+// split cuts a batch scan into one PDF per dossier at its receipts (the
+// Parts of its fate), checks each part, and records the batch and its parts
+// in one transaction; then the batch leaves the inbox and its original is
+// archived. done is false when a part fails its check: the batch is then
+// held whole (the fate's Whole), for a person.
+func (in *Ingester) split(ctx context.Context, p string, batch store.Scan, fate Fate, claim func(store.State) error, log *slog.Logger) (done bool, err error) {
+	src := in.SpoolPath(batch.SHA256, batch.Repaired)
 	ext := path.Ext(batch.Name)
 	stem := strings.TrimSuffix(batch.Name, ext)
-	drop, err := in.findBlanks(ctx, src, res, nil, log)
-	if err != nil {
-		return false, err
-	}
-	lost := withoutBlanks(parts, drop, in.cfg.DropReceipts)
+	parts := slices.Clone(fate.Parts)
+	lost := withoutBlanks(parts, fate.Blank, in.cfg.DropReceipts)
 	var scans, held []store.Scan
 	var codes []string
 	for i, part := range parts {
@@ -165,21 +161,4 @@ func (in *Ingester) placeHeld(sc store.Scan, log *slog.Logger) error {
 	log.Info("pages before the first receipt wait for a code", "sha256", sc.SHA256, "to", filepath.ToSlash(rel),
 		"detail", sc.Detail)
 	return nil
-}
-
-// ReadReceipts reads the receipts of a scan at path. A scan without a code
-// in its name (named false) is read whole. A named one has its first page
-// with an image read, to check it against the name; when that page is a
-// receipt, the scan may be a batch saved under its first dossier's name, and
-// its other pages are read too, for more receipts. A named scan that does not
-// open with a receipt is not read further.
-func ReadReceipts(ctx context.Context, r BarcodeReader, path string, named bool) ([]barcode.Page, error) {
-	if !named {
-		return r.ReadFirst(ctx, path, 0)
-	}
-	pages, err := r.ReadFirst(ctx, path, 1)
-	if err != nil || !slices.ContainsFunc(pages, func(p barcode.Page) bool { return len(p.Codes) > 0 }) || len(pages) < 2 {
-		return pages, err
-	}
-	return r.ReadFirst(ctx, path, 0)
 }

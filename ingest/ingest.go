@@ -49,7 +49,9 @@ type Config struct {
 	Errors  string  // required: staff folder for rejected files, directly under Inbox
 	Waiting string  // required: staff folder for scans that need a code, directly under Inbox
 	Linker  *Linker // required
-	Checker Checker // required
+	// Checker is required. The blank pages it finds in its own parse
+	// (pdfcheck.Result.BlankSearched) are left out of what is uploaded.
+	Checker Checker
 	// Barcodes reads receipts' QR and Code 128 from valid scans' page
 	// images; nil: linking by name and folder only.
 	Barcodes BarcodeReader
@@ -69,9 +71,6 @@ type Config struct {
 	Queued func()
 	Now    func() time.Time // nil: time.Now
 	Logger *slog.Logger     // nil: discard
-	// Blanks finds the blank back sides of duplex scans, which are then
-	// left out of what is uploaded; nil: every page is uploaded.
-	Blanks BlankFinder
 	// DropReceipts leaves the pages on which a receipt's code was read out
 	// of what is uploaded (never every page of a dossier).
 	DropReceipts bool
@@ -232,45 +231,31 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 			return err
 		}
 	}
-	codes, hold, detail := in.cfg.Linker.Link(rel)
-	var read []barcode.Page // what the receipts' reader saw
-	if res.Reason == "" && tmp != "" && in.cfg.Barcodes != nil && (hold != "" || !in.cfg.SkipNamedReceipts) {
-		// A scan its name links is checked against a receipt on its first
-		// page, and read whole only when it opens with one; one without a
-		// code is searched whole for receipts.
-		pages, err := ReadReceipts(ctx, in.cfg.Barcodes, in.SpoolPath(sha, false), hold == "")
-		if err != nil {
-			return fmt.Errorf("read barcodes of %s: %w", rel, err)
-		}
-		read = pages
-		var via string
-		codes, hold, detail, via = in.cfg.Linker.Receipt(codes, hold, detail, pages)
-		if via != "" {
-			log.Info("linked by receipt barcode", "sha256", sha, "dossiers", codes, "via", via)
-		}
-		if hold == reason.Batch {
-			if parts := in.cfg.Linker.Split(pages); parts != nil {
-				done, err := in.split(ctx, p, sc, res, parts, claim, log)
-				if done || err != nil {
-					return err
-				}
-			}
-		}
+	// What was read decides: rejected, linked, split, or held for a person.
+	found, err := in.cfg.Linker.Examine(ctx, in.cfg.Barcodes, in.cfg.SkipNamedReceipts, in.SpoolPath(sha, false), rel, res)
+	if err != nil {
+		return fmt.Errorf("read barcodes of %s: %w", rel, err)
 	}
-	if res.Reason == "" && tmp != "" {
-		if err := in.trim(ctx, &sc, res, read, log); err != nil {
+	fate := in.cfg.Linker.Decide(found)
+	if fate.State == store.Queued && fate.Via != viaName && fate.Via != viaFolder {
+		log.Info("linked by receipt barcode", "sha256", sha, "dossiers", fate.Dossiers, "via", fate.Via)
+	}
+	if res.BlankSearched && res.Pages > 1 {
+		log.Debug("looked for blank pages", "pages", res.Pages, "blank", res.Blank, "by", "check")
+	}
+	if fate.State == store.Split {
+		done, err := in.split(ctx, p, sc, fate, claim, log)
+		if done || err != nil {
+			return err
+		}
+		fate = *fate.Whole // a part failed its check: the batch waits whole
+	}
+	if fate.State != store.Rejected {
+		if err := in.trim(ctx, &sc, fate.Blank, found.Receipts, log); err != nil {
 			return err
 		}
 	}
-	sc.Dossiers = codes
-	switch {
-	case res.Reason != "":
-		sc.State, sc.Reason, sc.Detail = store.Rejected, res.Reason, res.Detail
-	case hold != "":
-		sc.State, sc.Reason, sc.Detail = store.Waiting, hold, detail
-	default:
-		sc.State = store.Queued
-	}
+	sc.State, sc.Reason, sc.Detail, sc.Dossiers = fate.State, fate.Reason, fate.Detail, fate.Dossiers
 	if err := claim(sc.State); err != nil {
 		return err
 	}
@@ -278,7 +263,7 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		return err
 	}
 	log.Info("scan recorded", "sha256", sha, "state", sc.State, "reason", sc.Reason, "detail", sc.Detail,
-		"dossiers", codes, "pages", sc.Pages, "min_dpi", sc.MinDPI, "repaired", sc.Repaired, "bytes", sc.Size, "flags", res.Flags)
+		"dossiers", sc.Dossiers, "pages", sc.Pages, "min_dpi", sc.MinDPI, "repaired", sc.Repaired, "bytes", sc.Size, "flags", res.Flags)
 	if sc.State == store.Queued {
 		in.cfg.Queued()
 	}
