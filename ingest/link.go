@@ -14,8 +14,9 @@ import (
 	"github.com/sohoa/sohoa/ingest/store"
 )
 
-// Linker finds the dossier a scan belongs to from where staff saved it. It is
-// safe for concurrent use.
+// Linker finds the dossier a scan belongs to, from where staff saved it and
+// the receipts scanned with it, and decides what becomes of the scan
+// (Decide). It is safe for concurrent use.
 type Linker struct {
 	Grammar       *dossier.Grammar
 	Ward          string // this unit's agency code
@@ -23,11 +24,11 @@ type Linker struct {
 	SkipFolder    string // a folder name that never carries a code (the waiting folder)
 }
 
-// Link looks for a code in the file name, then in each parent folder from the
+// link looks for a code in the file name, then in each parent folder from the
 // innermost out. rel is the slash-separated path under the inbox. It returns
 // the code, or a hold reason with an English detail. Two different codes in
 // one name are never resolved by guessing.
-func (l *Linker) Link(rel string) (codes []string, r reason.Code, detail string) {
+func (l *Linker) link(rel string) (codes []string, r reason.Code, detail string) {
 	rel = strings.Trim(path.Clean(strings.ReplaceAll(rel, `\`, "/")), "/")
 	parts := strings.Split(rel, "/")
 	for i := len(parts) - 1; i >= 0; i-- {
@@ -50,14 +51,14 @@ func (l *Linker) Link(rel string) (codes []string, r reason.Code, detail string)
 	return nil, reason.NoCode, "no dossier code in the file name or its folders"
 }
 
-// Receipt combines what the name said (codes, hold, detail from Link) with
+// receipt combines what the name said (codes, hold, detail from link) with
 // the receipts found on the scan's pages, in linking order: name, folder,
 // then barcode. A receipt's code links a scan the name did not; a name and
 // a receipt that disagree, several receipts in one file (a batch), or a
 // receipt after other pages hold the scan for a person rather than guess.
 // via says how the code was found when the barcode linked it ("qr" or
 // "code128"), "" otherwise.
-func (l *Linker) Receipt(codes []string, hold reason.Code, detail string, pages []barcode.Page) (_ []string, _ reason.Code, _ string, via string) {
+func (l *Linker) receipt(codes []string, hold reason.Code, detail string, pages []barcode.Page) (_ []string, _ reason.Code, _ string, via string) {
 	var found []barcode.Found
 	first := 0 // page of the first receipt
 	seen := map[string]bool{}
@@ -104,7 +105,7 @@ func (l *Linker) Receipt(codes []string, hold reason.Code, detail string, pages 
 		}
 		return codes, "", "", ""
 	case reason.NoCode:
-		linked, h, d := l.Link(bc.Code)
+		linked, h, d := l.link(bc.Code)
 		if h != "" {
 			return linked, h, d + " (from the receipt's " + bc.Symbology + ")", ""
 		}
@@ -121,13 +122,13 @@ type Part struct {
 	Pages     []int  // 1-based, in order, the receipt first
 }
 
-// Split cuts a batch at its receipts: a new part starts at each receipt page
+// cut cuts a batch at its receipts: a new part starts at each receipt page
 // whose code differs from the part before. Pages before the first receipt
 // that are not blank make a first part without a code, to be held for a
 // person while the receipts' parts go on. It returns nil unless every
 // receipt carries one code, every code is this unit's (or foreign codes are
 // accepted), and the file is more than one part.
-func (l *Linker) Split(pages []barcode.Page) []Part {
+func (l *Linker) cut(pages []barcode.Page) []Part {
 	var lead Part
 	var parts []Part
 	for _, p := range pages {
@@ -135,7 +136,7 @@ func (l *Linker) Split(pages []barcode.Page) []Part {
 		case len(p.Codes) > 1:
 			return nil
 		case len(p.Codes) == 1 && (len(parts) == 0 || parts[len(parts)-1].Code != p.Codes[0].Code):
-			if _, h, _ := l.Link(p.Codes[0].Code); h != "" {
+			if _, h, _ := l.link(p.Codes[0].Code); h != "" {
 				return nil
 			}
 			parts = append(parts, Part{Code: p.Codes[0].Code, Symbology: p.Codes[0].Symbology})
@@ -178,7 +179,7 @@ func (l *Linker) Examine(ctx context.Context, r BarcodeReader, skipNamed bool, f
 	if checked.Reason != "" || r == nil {
 		return f, nil
 	}
-	_, hold, _ := l.Link(rel)
+	_, hold, _ := l.link(rel)
 	if hold == "" && skipNamed {
 		return f, nil
 	}
@@ -240,7 +241,7 @@ type Fate struct {
 	// out of what is uploaded: those the check found (see droppable), none
 	// when it did not look.
 	Blank []int
-	// Parts are a Split batch's parts, as Split cut them.
+	// Parts are a Split batch's parts, as cut made them.
 	Parts []Part
 	// Whole is a Split batch's fate should it not be cut after all (a part
 	// fails its check): Waiting whole, for a person.
@@ -249,18 +250,18 @@ type Fate struct {
 
 // Decide tells a scan's fate from what was read of it. One that failed its
 // check is rejected. A code in its name, else its folders, else on its
-// receipt links it (Link, Receipt): it is queued. A batch whose receipts
-// name several dossiers of this unit is split at them (Split). Any other
+// receipt links it (link, receipt): it is queued. A batch whose receipts
+// name several dossiers of this unit is split at them (cut). Any other
 // waits for a person: no code, two codes that disagree, a code of another
 // agency, a batch that cannot be cut. Decide is pure; the daemon and sohoa
 // check both call it.
 func (l *Linker) Decide(f Findings) Fate {
-	codes, hold, detail := l.Link(f.Path)
+	codes, hold, detail := l.link(f.Path)
 	if f.Check.Reason != "" {
 		return Fate{State: store.Rejected, Reason: f.Check.Reason, Detail: f.Check.Detail, Dossiers: codes,
 			Hold: hold, HoldDetail: detail, Via: l.via(f.Path, hold, "")}
 	}
-	codes, hold, detail, via := l.Receipt(codes, hold, detail, f.Receipts)
+	codes, hold, detail, via := l.receipt(codes, hold, detail, f.Receipts)
 	fate := Fate{State: store.Queued, Dossiers: codes, Hold: hold, HoldDetail: detail, Via: l.via(f.Path, hold, via),
 		Blank: blanks(f.Check, f.Receipts)}
 	if hold == "" {
@@ -270,7 +271,7 @@ func (l *Linker) Decide(f Findings) Fate {
 	if hold != reason.Batch {
 		return fate
 	}
-	parts := l.Split(f.Receipts)
+	parts := l.cut(f.Receipts)
 	if parts == nil {
 		return fate
 	}
@@ -290,7 +291,7 @@ func (l *Linker) Decide(f Findings) Fate {
 }
 
 // via says how the code that links the scan at p was found: by a receipt
-// (its symbology, as Receipt gives it), else in its name or a folder; ""
+// (its symbology, as receipt gives it), else in its name or a folder; ""
 // when hold says no code links it.
 func (l *Linker) via(p string, hold reason.Code, receipt string) string {
 	switch {

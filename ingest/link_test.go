@@ -36,13 +36,13 @@ func TestLink(t *testing.T) {
 		{`win\000.00.12.H57-200320-0006\x.pdf`, []string{"000.00.12.H57-200320-0006"}, ""},
 	}
 	for _, tt := range tests {
-		codes, r, detail := l.Link(tt.rel)
+		codes, r, detail := l.link(tt.rel)
 		if !slices.Equal(codes, tt.codes) || r != tt.reason {
-			t.Errorf("Link(%q) = %q, %q (%s); want %q, %q", tt.rel, codes, r, detail, tt.codes, tt.reason)
+			t.Errorf("link(%q) = %q, %q (%s); want %q, %q", tt.rel, codes, r, detail, tt.codes, tt.reason)
 		}
 	}
 	l.AcceptForeign = true
-	if _, r, _ := l.Link("000.00.13.H57-200320-0001.pdf"); r != "" {
+	if _, r, _ := l.link("000.00.13.H57-200320-0001.pdf"); r != "" {
 		t.Errorf("accept_foreign: still held: %s", r)
 	}
 }
@@ -57,12 +57,12 @@ func FuzzLink(f *testing.F) {
 	f.Add("000.00.13.H57-200320-0001.pdf")
 	f.Add("Ho\u0302\u0300 so\u031b 000.00.12.H57-200320-0003/trang 1.pdf")
 	f.Fuzz(func(t *testing.T, rel string) {
-		codes, r, _ := l.Link(rel)
+		codes, r, _ := l.link(rel)
 		if r == "" && len(codes) != 1 {
-			t.Fatalf("Link(%q) linked to %d codes", rel, len(codes))
+			t.Fatalf("link(%q) linked to %d codes", rel, len(codes))
 		}
 		if r == reason.AmbiguousCode && len(codes) < 2 {
-			t.Fatalf("Link(%q) ambiguous with %q", rel, codes)
+			t.Fatalf("link(%q) ambiguous with %q", rel, codes)
 		}
 	})
 }
@@ -98,7 +98,7 @@ func TestReceipt(t *testing.T) {
 		{"name ambiguous stays", []string{a, b}, reason.AmbiguousCode, []barcode.Page{receipt(1, a, "qr")}, []string{a, b}, reason.AmbiguousCode, ""},
 	}
 	for _, tt := range tests {
-		codes, hold, detail, via := l.Receipt(tt.nameCodes, tt.nameHold, "", tt.pages)
+		codes, hold, detail, via := l.receipt(tt.nameCodes, tt.nameHold, "", tt.pages)
 		if !slices.Equal(codes, tt.codes) || hold != tt.hold || via != tt.via {
 			t.Errorf("%s: got %q %q %q (%s); want %q %q %q", tt.name, codes, hold, via, detail, tt.codes, tt.hold, tt.via)
 		}
@@ -140,12 +140,12 @@ func TestSplit(t *testing.T) {
 		{"two codes on one page", []barcode.Page{r(1, a), {Index: 2, Image: true, Codes: []barcode.Found{{Code: a}, {Code: b}}}}, nil},
 	}
 	for _, tt := range tests {
-		got := pagesOf(l.Split(tt.pages))
+		got := pagesOf(l.cut(tt.pages))
 		if len(got) != len(tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 			continue
 		}
-		for i, p := range l.Split(tt.pages) {
+		for i, p := range l.cut(tt.pages) {
 			if held := i == 0 && len(tt.pages) > 0 && len(tt.pages[0].Codes) == 0 && !tt.pages[0].Blank; held != (p.Code == "") {
 				t.Errorf("%s: part %d has code %q", tt.name, i+1, p.Code)
 			}

@@ -56,7 +56,7 @@ func (in *Ingester) relink(p, rel string, sc store.Scan, log *slog.Logger) error
 	if !fileExists(in.SpoolPath(sc.SHA256, false)) {
 		return fmt.Errorf("waiting scan %s has no spool copy", sc.SHA256)
 	}
-	codes, hold, detail := in.cfg.Linker.Link(rel)
+	codes, hold, detail := in.cfg.Linker.link(rel)
 	if (sc.Reason == reason.CodeConflict || sc.Reason == reason.Batch || sc.Reason == reason.BeforeReceipt) && (rel == sc.Place || path.Base(rel) == sc.Name) {
 		// Held because of what its receipts say, which the name alone
 		// cannot show: the hold stands until a person renames the file.
