@@ -128,8 +128,8 @@ func heldPart(batch store.Scan, sha string, size int64, pagesOf []int, minDPI fl
 // twice.
 func (in *Ingester) placeHeld(sc store.Scan, log *slog.Logger) error {
 	dir := filepath.Join(in.cfg.Inbox, in.cfg.Waiting)
-	if err := os.MkdirAll(dir, 0o770); err != nil {
-		return fmt.Errorf("create staff folder: %w", err)
+	if err := makeStaffDir(dir); err != nil {
+		return err
 	}
 	target := filepath.Join(dir, sc.Name)
 	if sha, _, err := hashFile(target); err != nil || sha != sc.SHA256 {

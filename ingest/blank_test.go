@@ -203,6 +203,12 @@ func TestPagesBeforeTheFirstReceiptWaitWhileTheRestIsUploaded(t *testing.T) {
 		t.Errorf("queued %v", codes)
 	}
 	waiting := filepath.Join(f.inbox, "Chờ mã hồ sơ")
+	// Made as every staff folder is, for clerks to rename in whatever the umask.
+	if fi, err := os.Stat(waiting); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != staffDirMode {
+		t.Errorf("waiting folder made with mode %o, want %o", fi.Mode().Perm(), staffDirMode)
+	}
 	held := filepath.Join(waiting, "gộp"+heldSuffix+".pdf")
 	if n := pageCount(t, held); n != 1 {
 		t.Errorf("held part has %d pages, want 1", n)
