@@ -7,6 +7,14 @@
 // Crash safety rests on that order. Until the record is committed the inbox
 // file is untouched, so a crash means the file is simply taken again; the
 // spool copy left behind is found by its content hash or removed by Recover.
+//
+// Ingest, in this file, runs the steps in that order; each lives in the file
+// named after it: take.go (into the spool), link.go (what was read decides
+// the scan's fate: Linker.Decide), batch.go (a batch cut at its receipts),
+// blank.go (blank pages left out), staffdir.go (staff folders and notes),
+// seen.go (content seen before, and waiting scans renamed). Beside the flow:
+// archive.go (Recover at start; the archive after upload) and abandon.go
+// (waiting scans whose file staff removed).
 package ingest
 
 import (
@@ -24,7 +32,6 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/sohoa/sohoa/ingest/atomicfile"
 	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
@@ -162,6 +169,8 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	if !info.Mode().IsRegular() {
 		return in.rejectUnhashed(p, rel, reason.NotRegular, "file type "+info.Mode().Type().String(), log)
 	}
+
+	// Take: the file's bytes into the spool (take.go).
 	t, err := in.take(ctx, p, info)
 	tmp, sum, synced := t.tmp, t.sum, t.synced
 	if errors.Is(err, fs.ErrPermission) {
@@ -171,6 +180,9 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	if err != nil {
 		return err
 	}
+	// Check, as soon as the copy's bytes are final, while its hash is
+	// finished and the disk makes it durable. Nothing is recorded, and
+	// nothing leaves the inbox, before all three are done.
 	var checked <-chan checkOutcome
 	repaired := tmp + ".repaired.pdf" // where the check puts a repaired copy
 	if tmp != "" {
@@ -179,9 +191,6 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		// Whatever happens next, the copy's fsync has ended and its file
 		// is closed before we return (deferred calls run last first).
 		defer synced()
-		// The copy's bytes are final: the file is checked while its hash
-		// is finished and the disk makes it durable. Nothing is recorded,
-		// and nothing leaves the inbox, before all three are done.
 		checked = in.startCheck(ctx, tmp, repaired)
 		defer func() { <-checked }() // never return with the check still on our files
 	}
@@ -189,6 +198,8 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	if err != nil {
 		return fmt.Errorf("copy %s into the spool: %w", rel, err)
 	}
+
+	// The same content is recorded once (seen.go).
 	defer in.contents.lock(sha)()
 	sc, err := in.cfg.Store.Scan(sha)
 	switch {
@@ -197,7 +208,6 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	case !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("look up %s: %w", sha, err)
 	}
-
 	sc = store.Scan{SHA256: sha, Size: info.Size(), Name: path.Base(rel), Source: rel, Seen: in.cfg.Now()}
 	var res pdfcheck.Result
 	if tmp == "" {
@@ -209,29 +219,19 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 			return fmt.Errorf("check %s: %w", rel, c.err)
 		}
 		res = c.res
-		if err := os.Rename(tmp, in.SpoolPath(sha, false)); err != nil {
-			return fmt.Errorf("spool %s: %w", rel, err)
-		}
-		if res.Repaired {
-			if err := os.Rename(repaired, in.SpoolPath(sha, true)); err != nil {
-				return fmt.Errorf("spool the repaired copy of %s: %w", rel, err)
-			}
-		}
-		if err := synced(); err != nil {
-			return err
-		}
-		if err := atomicfile.SyncDir(in.spool); err != nil {
+		if err := in.keep(t, sha, repaired, res.Repaired, rel); err != nil {
 			return err
 		}
 	}
-	claim := func(state store.State) error { return in.claim(ctx, t.shared, sha, state) }
 	sc.Pages, sc.MinDPI, sc.Repaired = res.Pages, res.MinDPI, res.Repaired
 	if sc.Repaired {
 		if sc.RepairedSHA256, sc.RepairedSize, err = hashFile(in.SpoolPath(sha, true)); err != nil {
 			return err
 		}
 	}
-	// What was read decides: rejected, linked, split, or held for a person.
+
+	// Link: what was read decides whether the scan is rejected, linked,
+	// split or held for a person (link.go).
 	found, err := in.cfg.Linker.Examine(ctx, in.cfg.Barcodes, in.cfg.SkipNamedReceipts, in.SpoolPath(sha, false), rel, res)
 	if err != nil {
 		return fmt.Errorf("read barcodes of %s: %w", rel, err)
@@ -243,18 +243,22 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	if res.BlankSearched && res.Pages > 1 {
 		log.Debug("looked for blank pages", "pages", res.Pages, "blank", res.Blank, "by", "check")
 	}
-	if fate.State == store.Split {
+	claim := func(state store.State) error { return in.claim(ctx, t.shared, sha, state) }
+	if fate.State == store.Split { // batch.go
 		done, err := in.split(ctx, p, sc, fate, claim, log)
 		if done || err != nil {
 			return err
 		}
 		fate = *fate.Whole // a part failed its check: the batch waits whole
 	}
-	if fate.State != store.Rejected {
+	if fate.State != store.Rejected { // blank.go
 		if err := in.trim(ctx, &sc, fate.Blank, found.Receipts, log); err != nil {
 			return err
 		}
 	}
+
+	// Record, and only then does the file leave the inbox or move to a
+	// staff folder (settle, below; staffdir.go).
 	sc.State, sc.Reason, sc.Detail, sc.Dossiers = fate.State, fate.Reason, fate.Detail, fate.Dossiers
 	if err := claim(sc.State); err != nil {
 		return err

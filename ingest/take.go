@@ -185,6 +185,25 @@ func (in *Ingester) takeLinked(ctx context.Context, p string, f *os.File, before
 	return taken{tmp: tmp, sum: sum, synced: synced, shared: linked}, true, nil
 }
 
+// keep gives the checked file taken as t its name in the spool, by its
+// content sha, and the repaired copy the check wrote at repaired, if it
+// did, its own; once the copy's fsync has ended, the spool folder is
+// fsynced. rel names the file in errors.
+func (in *Ingester) keep(t taken, sha, repaired string, isRepaired bool, rel string) error {
+	if err := os.Rename(t.tmp, in.SpoolPath(sha, false)); err != nil {
+		return fmt.Errorf("spool %s: %w", rel, err)
+	}
+	if isRepaired {
+		if err := os.Rename(repaired, in.SpoolPath(sha, true)); err != nil {
+			return fmt.Errorf("spool the repaired copy of %s: %w", rel, err)
+		}
+	}
+	if err := t.synced(); err != nil {
+		return err
+	}
+	return atomicfile.SyncDir(in.spool)
+}
+
 // claim makes a linked take's spool file (shared, the inbox file as it was
 // linked; nil for a copy) the scan's own before the scan is recorded in
 // state: it fails with ErrBusy if the file changed since it was linked,
