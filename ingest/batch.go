@@ -7,15 +7,100 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/sohoa/sohoa/ingest/atomicfile"
-	"github.com/sohoa/sohoa/ingest/barcode"
+	"github.com/sohoa/sohoa/ingest/pages"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
 )
+
+// split cuts a batch scan into one PDF per dossier at its receipts (the
+// Parts of its fate), checks each part, and records the batch and its parts
+// in one transaction; then the batch leaves the inbox and its original is
+// archived. done is false when a part fails its check: the batch is then
+// held whole (the fate's Whole), for a person.
+func (in *Ingester) split(ctx context.Context, p string, batch store.Scan, fate Fate, claim func(store.State) error, log *slog.Logger) (done bool, err error) {
+	src := in.SpoolPath(batch.SHA256, batch.Repaired)
+	ext := path.Ext(batch.Name)
+	stem := strings.TrimSuffix(batch.Name, ext)
+	parts := slices.Clone(fate.Parts)
+	lost := withoutBlanks(parts, fate.Blank, in.cfg.DropReceipts)
+	var scans, held []store.Scan
+	var codes []string
+	for i, part := range parts {
+		tmp := filepath.Join(in.spool, fmt.Sprintf(".tmp-part-%s-%d.pdf", batch.SHA256[:16], i))
+		if err := pages.Extract(ctx, src, tmp, part.Pages); err != nil {
+			os.Remove(tmp)
+			return false, fmt.Errorf("split %s: %w", batch.Source, err)
+		}
+		sha, size, err := hashFile(tmp)
+		if err != nil {
+			os.Remove(tmp)
+			return false, err
+		}
+		if err := os.Rename(tmp, in.SpoolPath(sha, false)); err != nil {
+			os.Remove(tmp)
+			return false, fmt.Errorf("split %s: %w", batch.Source, err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, in.cfg.CheckTimeout)
+		pr, err := in.cfg.Checker.Check(cctx, in.SpoolPath(sha, false), "")
+		cancel()
+		if err != nil {
+			return false, fmt.Errorf("check part %d of %s: %w", i+1, batch.Source, err)
+		}
+		if pr.Reason != "" {
+			log.Warn("a part of a batch fails its check; the batch is held whole", "part", i+1,
+				"reason", pr.Reason, "detail", pr.Detail)
+			return false, nil
+		}
+		if _, err := in.cfg.Store.Scan(sha); err == nil {
+			continue // this very part was recorded before
+		}
+		if part.Code == "" {
+			h := heldPart(batch, sha, size, part.Pages, pr.MinDPI)
+			h.BlankDropped = lost[i]
+			scans, held = append(scans, h), append(held, h)
+			continue
+		}
+		codes = append(codes, part.Code)
+		scans = append(scans, store.Scan{SHA256: sha, Size: size, Name: stem + " - " + part.Code + ext,
+			Source: batch.Source, State: store.Queued, Dossiers: []string{part.Code}, Pages: len(part.Pages),
+			MinDPI: pr.MinDPI, Seen: batch.Seen, BlankDropped: lost[i]})
+	}
+	if err := atomicfile.SyncDir(in.spool); err != nil {
+		return false, err
+	}
+	if len(codes) == 0 {
+		return false, nil
+	}
+	batch.State, batch.Dossiers, batch.Reason, batch.Detail = store.Split, codes, "", ""
+	for _, n := range lost {
+		batch.BlankDropped += n
+	}
+	if err := claim(store.Split); err != nil {
+		return false, err
+	}
+	if err := in.cfg.Store.RecordSplit(batch, scans); err != nil {
+		return false, err
+	}
+	log.Info("batch split at its receipts", "sha256", batch.SHA256, "dossiers", codes, "parts", len(scans),
+		"held", len(held), "blank_pages_dropped", batch.BlankDropped)
+	in.cfg.Queued()
+	for _, h := range held {
+		if err := in.placeHeld(h, log); err != nil {
+			// Recover places it at the next start.
+			log.Error("pages before the first receipt not placed for staff", "sha256", h.SHA256, "err", err)
+		}
+	}
+	if err := in.settle(p, batch, log); err != nil {
+		return true, err
+	}
+	return true, in.Archive(batch.SHA256)
+}
 
 // heldSuffix names the file of a batch's pages before its first receipt, in
 // the waiting folder: "<batch name> - trang trước phiếu tiếp nhận.pdf".
@@ -43,8 +128,8 @@ func heldPart(batch store.Scan, sha string, size int64, pagesOf []int, minDPI fl
 // twice.
 func (in *Ingester) placeHeld(sc store.Scan, log *slog.Logger) error {
 	dir := filepath.Join(in.cfg.Inbox, in.cfg.Waiting)
-	if err := os.MkdirAll(dir, 0o770); err != nil {
-		return fmt.Errorf("create staff folder: %w", err)
+	if err := makeStaffDir(dir); err != nil {
+		return err
 	}
 	target := filepath.Join(dir, sc.Name)
 	if sha, _, err := hashFile(target); err != nil || sha != sc.SHA256 {
@@ -76,21 +161,4 @@ func (in *Ingester) placeHeld(sc store.Scan, log *slog.Logger) error {
 	log.Info("pages before the first receipt wait for a code", "sha256", sc.SHA256, "to", filepath.ToSlash(rel),
 		"detail", sc.Detail)
 	return nil
-}
-
-// ReadReceipts reads the receipts of a scan at path. A scan without a code
-// in its name (named false) is read whole. A named one has its first page
-// with an image read, to check it against the name; when that page is a
-// receipt, the scan may be a batch saved under its first dossier's name, and
-// its other pages are read too, for more receipts. A named scan that does not
-// open with a receipt is not read further.
-func ReadReceipts(ctx context.Context, r BarcodeReader, path string, named bool) ([]barcode.Page, error) {
-	if !named {
-		return r.ReadFirst(ctx, path, 0)
-	}
-	pages, err := r.ReadFirst(ctx, path, 1)
-	if err != nil || !slices.ContainsFunc(pages, func(p barcode.Page) bool { return len(p.Codes) > 0 }) || len(pages) < 2 {
-		return pages, err
-	}
-	return r.ReadFirst(ctx, path, 0)
 }

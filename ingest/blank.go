@@ -12,12 +12,6 @@ import (
 	"github.com/sohoa/sohoa/ingest/store"
 )
 
-// BlankFinder finds the blank pages of a scan (the empty back sides of a
-// duplex scan); *barcode.BlankFinder is the real one.
-type BlankFinder interface {
-	Find(ctx context.Context, path string) (barcode.Blanks, error)
-}
-
 // TrimmedPath is where a scan's copy without its blank pages lives until it
 // is uploaded. Its name carries the scan's SHA-256, like the repaired copy's,
 // so that Recover removes it when the scan was never recorded.
@@ -34,10 +28,20 @@ func (in *Ingester) ContentPath(j store.Job) string {
 	return in.SpoolPath(j.SHA256, j.Repaired)
 }
 
-// Droppable returns which of the blank pages of a document of n pages may
+// blanks returns the blank pages of a checked scan that may be left out of
+// what is uploaded (see droppable); none when the check did not look for
+// them. read are the pages its receipts' reader saw (may be nil).
+func blanks(checked pdfcheck.Result, read []barcode.Page) []int {
+	if !checked.BlankSearched || checked.Pages < 2 {
+		return nil
+	}
+	return droppable(checked.Pages, checked.Blank, read)
+}
+
+// droppable returns which of the blank pages of a document of n pages may
 // be left out of what is uploaded: never a page on which a receipt's code
 // was read (read may be nil), and never every page.
-func Droppable(n int, blank []int, read []barcode.Page) []int {
+func droppable(n int, blank []int, read []barcode.Page) []int {
 	var drop []int
 	for _, b := range blank {
 		if b < 1 || b > n || slices.ContainsFunc(read, func(p barcode.Page) bool { return p.Index == b && len(p.Codes) > 0 }) {
@@ -51,48 +55,17 @@ func Droppable(n int, blank []int, read []barcode.Page) []int {
 	return drop
 }
 
-// findBlanks returns the blank pages of the file at src that may be
-// dropped (see Droppable); none when blank pages are kept. Only the end of
-// ctx is an error: a file the finder cannot read keeps all its pages.
-func (in *Ingester) findBlanks(ctx context.Context, src string, checked pdfcheck.Result, read []barcode.Page, log *slog.Logger) ([]int, error) {
-	n := checked.Pages
-	if n < 2 {
-		return nil, nil
-	}
-	if checked.BlankSearched { // the checker looked, in the same parse
-		log.Debug("looked for blank pages", "pages", n, "blank", checked.Blank, "by", "check")
-		return Droppable(n, checked.Blank, read), nil
-	}
-	if in.cfg.Blanks == nil {
-		return nil, nil
-	}
-	found, err := in.cfg.Blanks.Find(ctx, src)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		log.Warn("blank pages not looked for; every page is kept", "err", err)
-		return nil, nil
-	}
-	log.Debug("looked for blank pages", "pages", found.Pages, "blank", found.Blank, "decoded", found.Decoded,
-		"took", found.Took)
-	return Droppable(n, found.Blank, read), nil
-}
-
-// trim leaves the blank pages, and the receipt pages when DropReceipts is
-// set, out of a valid scan that is not split: it writes the copy without
+// trim leaves the blank pages blank (its fate's), and the receipt pages
+// when DropReceipts is set (those of read, the pages its receipts' reader
+// saw), out of a valid scan that is not split: it writes the copy without
 // them to TrimmedPath (temporary file, fsync, rename, fsync of the spool)
 // and notes it in sc, to be recorded with the scan in one transaction. A
 // crash before the record leaves a copy that Recover removes; the inbox
 // file is then taken again, and nothing was queued. A copy that cannot be
 // made leaves every page in.
-func (in *Ingester) trim(ctx context.Context, sc *store.Scan, checked pdfcheck.Result, read []barcode.Page, log *slog.Logger) error {
+func (in *Ingester) trim(ctx context.Context, sc *store.Scan, blank []int, read []barcode.Page, log *slog.Logger) error {
 	src := in.SpoolPath(sc.SHA256, sc.Repaired)
-	blanks, err := in.findBlanks(ctx, src, checked, read, log)
-	if err != nil {
-		return err
-	}
-	drop := slices.Clone(blanks)
+	drop := slices.Clone(blank)
 	if receipts := in.receiptPages(read); len(receipts)+len(drop) < sc.Pages {
 		drop = append(drop, receipts...)
 	}
@@ -117,10 +90,10 @@ func (in *Ingester) trim(ctx context.Context, sc *store.Scan, checked pdfcheck.R
 	if err != nil {
 		return err
 	}
-	sc.BlankDropped, sc.ReceiptsDropped = len(blanks), len(drop)-len(blanks)
+	sc.BlankDropped, sc.ReceiptsDropped = len(blank), len(drop)-len(blank)
 	sc.Trimmed, sc.TrimmedSHA256, sc.TrimmedSize = true, sha, size
-	log.Info("pages left out of the upload", "sha256", sc.SHA256, "blank", blanks,
-		"receipts", len(drop)-len(blanks), "pages", sc.Pages, "bytes", size)
+	log.Info("pages left out of the upload", "sha256", sc.SHA256, "blank", blank,
+		"receipts", len(drop)-len(blank), "pages", sc.Pages, "bytes", size)
 	return nil
 }
 

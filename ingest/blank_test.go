@@ -10,15 +10,16 @@ import (
 
 	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/pages"
+	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
 )
 
 // newBlankFixture is newFixture with blank back sides dropped, as the
-// daemon runs by default.
+// daemon runs by default: the check finds them in its own parse.
 func newBlankFixture(t *testing.T) *fixture {
 	f := newFixture(t)
-	f.in.cfg.Blanks = &barcode.BlankFinder{}
+	f.in.cfg.Checker.(*pdfcheck.Checker).Blanks = &barcode.BlankFinder{}
 	return f
 }
 
@@ -96,7 +97,7 @@ func TestDuplexScanUploadsItsCopyWithoutBlankBacks(t *testing.T) {
 }
 
 func TestBlankPagesAreKeptWhenTurnedOff(t *testing.T) {
-	f := newFixture(t) // Blanks nil: pages.drop_blank false
+	f := newFixture(t) // its checker does not look for blank pages: pages.drop_blank false
 	name := "000.00.12.H57-200321-0004.pdf"
 	f.drop("duplex_0001.pdf", name)
 	if err := f.ingest(name); err != nil {
@@ -170,7 +171,7 @@ func TestDroppable(t *testing.T) {
 		{"never a receipt", 3, []int{1, 3}, receipt, []int{3}},
 		{"out of range", 3, []int{0, 4}, nil, nil},
 	} {
-		if got := Droppable(tc.n, tc.blank, tc.read); !slices.Equal(got, tc.want) {
+		if got := droppable(tc.n, tc.blank, tc.read); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
@@ -202,6 +203,12 @@ func TestPagesBeforeTheFirstReceiptWaitWhileTheRestIsUploaded(t *testing.T) {
 		t.Errorf("queued %v", codes)
 	}
 	waiting := filepath.Join(f.inbox, "Chờ mã hồ sơ")
+	// Made as every staff folder is, for clerks to rename in whatever the umask.
+	if fi, err := os.Stat(waiting); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != staffDirMode {
+		t.Errorf("waiting folder made with mode %o, want %o", fi.Mode().Perm(), staffDirMode)
+	}
 	held := filepath.Join(waiting, "gộp"+heldSuffix+".pdf")
 	if n := pageCount(t, held); n != 1 {
 		t.Errorf("held part has %d pages, want 1", n)

@@ -1,17 +1,22 @@
 package ingest
 
 import (
+	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
+	"github.com/sohoa/sohoa/ingest/store"
 )
 
-// Linker finds the dossier a scan belongs to from where staff saved it. It is
-// safe for concurrent use.
+// Linker finds the dossier a scan belongs to, from where staff saved it and
+// the receipts scanned with it, and decides what becomes of the scan
+// (Decide). It is safe for concurrent use.
 type Linker struct {
 	Grammar       *dossier.Grammar
 	Ward          string // this unit's agency code
@@ -19,11 +24,11 @@ type Linker struct {
 	SkipFolder    string // a folder name that never carries a code (the waiting folder)
 }
 
-// Link looks for a code in the file name, then in each parent folder from the
+// link looks for a code in the file name, then in each parent folder from the
 // innermost out. rel is the slash-separated path under the inbox. It returns
 // the code, or a hold reason with an English detail. Two different codes in
 // one name are never resolved by guessing.
-func (l *Linker) Link(rel string) (codes []string, r reason.Code, detail string) {
+func (l *Linker) link(rel string) (codes []string, r reason.Code, detail string) {
 	rel = strings.Trim(path.Clean(strings.ReplaceAll(rel, `\`, "/")), "/")
 	parts := strings.Split(rel, "/")
 	for i := len(parts) - 1; i >= 0; i-- {
@@ -46,14 +51,14 @@ func (l *Linker) Link(rel string) (codes []string, r reason.Code, detail string)
 	return nil, reason.NoCode, "no dossier code in the file name or its folders"
 }
 
-// Receipt combines what the name said (codes, hold, detail from Link) with
+// receipt combines what the name said (codes, hold, detail from link) with
 // the receipts found on the scan's pages, in linking order: name, folder,
 // then barcode. A receipt's code links a scan the name did not; a name and
 // a receipt that disagree, several receipts in one file (a batch), or a
 // receipt after other pages hold the scan for a person rather than guess.
 // via says how the code was found when the barcode linked it ("qr" or
 // "code128"), "" otherwise.
-func (l *Linker) Receipt(codes []string, hold reason.Code, detail string, pages []barcode.Page) (_ []string, _ reason.Code, _ string, via string) {
+func (l *Linker) receipt(codes []string, hold reason.Code, detail string, pages []barcode.Page) (_ []string, _ reason.Code, _ string, via string) {
 	var found []barcode.Found
 	first := 0 // page of the first receipt
 	seen := map[string]bool{}
@@ -100,7 +105,7 @@ func (l *Linker) Receipt(codes []string, hold reason.Code, detail string, pages 
 		}
 		return codes, "", "", ""
 	case reason.NoCode:
-		linked, h, d := l.Link(bc.Code)
+		linked, h, d := l.link(bc.Code)
 		if h != "" {
 			return linked, h, d + " (from the receipt's " + bc.Symbology + ")", ""
 		}
@@ -117,13 +122,13 @@ type Part struct {
 	Pages     []int  // 1-based, in order, the receipt first
 }
 
-// Split cuts a batch at its receipts: a new part starts at each receipt page
+// cut cuts a batch at its receipts: a new part starts at each receipt page
 // whose code differs from the part before. Pages before the first receipt
 // that are not blank make a first part without a code, to be held for a
 // person while the receipts' parts go on. It returns nil unless every
 // receipt carries one code, every code is this unit's (or foreign codes are
 // accepted), and the file is more than one part.
-func (l *Linker) Split(pages []barcode.Page) []Part {
+func (l *Linker) cut(pages []barcode.Page) []Part {
 	var lead Part
 	var parts []Part
 	for _, p := range pages {
@@ -131,7 +136,7 @@ func (l *Linker) Split(pages []barcode.Page) []Part {
 		case len(p.Codes) > 1:
 			return nil
 		case len(p.Codes) == 1 && (len(parts) == 0 || parts[len(parts)-1].Code != p.Codes[0].Code):
-			if _, h, _ := l.Link(p.Codes[0].Code); h != "" {
+			if _, h, _ := l.link(p.Codes[0].Code); h != "" {
 				return nil
 			}
 			parts = append(parts, Part{Code: p.Codes[0].Code, Symbology: p.Codes[0].Symbology})
@@ -150,4 +155,165 @@ func (l *Linker) Split(pages []barcode.Page) []Part {
 		return nil
 	}
 	return parts
+}
+
+// Findings are what was read of a scan: all that Decide tells its fate from.
+type Findings struct {
+	// Path is where the scan was found, slash-separated under the inbox (for
+	// sohoa check, the file as given): its name and folders may carry a code.
+	Path string
+	// Check is the check's verdict; a Reason rejects the scan.
+	Check pdfcheck.Result
+	// Receipts are the pages the receipts' reader saw (see Examine); nil
+	// when they were not read.
+	Receipts []barcode.Page
+}
+
+// Examine reads what, besides its check, tells the fate of the scan at file,
+// found at rel (see Findings.Path): the receipts on its pages. They are read
+// when the scan passed its check and r is not nil (link.barcodes: off), and
+// of a scan its name links only without skipNamed (link.barcodes: unnamed).
+// An error is the reader's.
+func (l *Linker) Examine(ctx context.Context, r BarcodeReader, skipNamed bool, file, rel string, checked pdfcheck.Result) (Findings, error) {
+	f := Findings{Path: rel, Check: checked}
+	if checked.Reason != "" || r == nil {
+		return f, nil
+	}
+	_, hold, _ := l.link(rel)
+	if hold == "" && skipNamed {
+		return f, nil
+	}
+	pages, err := readReceipts(ctx, r, file, hold == "")
+	if err != nil {
+		return f, err
+	}
+	f.Receipts = pages
+	return f, nil
+}
+
+// readReceipts reads the receipts of a scan at path. A scan without a code
+// in its name (named false) is read whole. A named one has its first page
+// with an image read, to check it against the name; when that page is a
+// receipt, the scan may be a batch saved under its first dossier's name, and
+// its other pages are read too, for more receipts. A named scan that does not
+// open with a receipt is not read further.
+func readReceipts(ctx context.Context, r BarcodeReader, path string, named bool) ([]barcode.Page, error) {
+	if !named {
+		return r.ReadFirst(ctx, path, 0)
+	}
+	pages, err := r.ReadFirst(ctx, path, 1)
+	if err != nil || !slices.ContainsFunc(pages, func(p barcode.Page) bool { return len(p.Codes) > 0 }) || len(pages) < 2 {
+		return pages, err
+	}
+	return r.ReadFirst(ctx, path, 0)
+}
+
+// How a code that links a scan was found (Fate.Via), besides a receipt's
+// symbology ("qr" or "code128").
+const (
+	viaName   = "name"
+	viaFolder = "folder"
+)
+
+// Fate is what becomes of a scan: the state it is recorded in, why, and the
+// dossiers it goes to.
+type Fate struct {
+	// State is Queued (linked, to be uploaded), Split (a batch cut into
+	// Parts), Waiting (for a person) or Rejected (it failed its check).
+	State store.State
+	// Reason says why a Rejected scan failed its check, or why a Waiting one
+	// waits; Detail says it in English. Both are empty otherwise.
+	Reason reason.Code
+	Detail string
+	// Dossiers are the codes found: the one a Queued scan goes to, a Split
+	// one's parts', those a Waiting one's name and receipts name. A Rejected
+	// one keeps its name's.
+	Dossiers []string
+	// Hold says why no code links the scan, whatever its State, and
+	// HoldDetail says it in English: a Waiting scan's Reason; for a Rejected
+	// one, what its name and folders alone say. Empty when a code links it.
+	Hold       reason.Code
+	HoldDetail string
+	// Via says how the code that links the scan was found: "name",
+	// "folder", or a receipt's symbology ("qr", "code128"); "" when none.
+	Via string
+	// Blank are the blank pages (the empty back sides of a duplex scan) left
+	// out of what is uploaded: those the check found (see droppable), none
+	// when it did not look.
+	Blank []int
+	// Parts are a Split batch's parts, as cut made them.
+	Parts []Part
+	// Whole is a Split batch's fate should it not be cut after all (a part
+	// fails its check): Waiting whole, for a person.
+	Whole *Fate
+}
+
+// Decide tells a scan's fate from what was read of it. One that failed its
+// check is rejected. A code in its name, else its folders, else on its
+// receipt links it (link, receipt): it is queued. A batch whose receipts
+// name several dossiers of this unit is split at them (cut). Any other
+// waits for a person: no code, two codes that disagree, a code of another
+// agency, a batch that cannot be cut. Decide is pure; the daemon and sohoa
+// check both call it.
+func (l *Linker) Decide(f Findings) Fate {
+	codes, hold, detail := l.link(f.Path)
+	if f.Check.Reason != "" {
+		return Fate{State: store.Rejected, Reason: f.Check.Reason, Detail: f.Check.Detail, Dossiers: codes,
+			Hold: hold, HoldDetail: detail, Via: l.via(f.Path, hold, "")}
+	}
+	codes, hold, detail, via := l.receipt(codes, hold, detail, f.Receipts)
+	fate := Fate{State: store.Queued, Dossiers: codes, Hold: hold, HoldDetail: detail, Via: l.via(f.Path, hold, via),
+		Blank: blanks(f.Check, f.Receipts)}
+	if hold == "" {
+		return fate
+	}
+	fate.State, fate.Reason, fate.Detail = store.Waiting, hold, detail
+	if hold != reason.Batch {
+		return fate
+	}
+	parts := l.cut(f.Receipts)
+	if parts == nil {
+		return fate
+	}
+	// A batch's blank pages are told from its pages alone, its receipts'
+	// among them (withoutBlanks keeps a part's pages when all would go).
+	split := Fate{State: store.Split, Blank: blanks(f.Check, nil), Parts: parts, Whole: &fate}
+	for _, p := range parts {
+		if p.Code == "" {
+			continue // the pages before the first receipt, held
+		}
+		split.Dossiers = append(split.Dossiers, p.Code)
+		if split.Via == "" {
+			split.Via = p.Symbology
+		}
+	}
+	return split
+}
+
+// via says how the code that links the scan at p was found: by a receipt
+// (its symbology, as receipt gives it), else in its name or a folder; ""
+// when hold says no code links it.
+func (l *Linker) via(p string, hold reason.Code, receipt string) string {
+	switch {
+	case hold != "":
+		return ""
+	case receipt != "":
+		return receipt
+	case len(l.Grammar.Find(path.Base(strings.ReplaceAll(p, `\`, "/")))) > 0:
+		return viaName
+	}
+	return viaFolder
+}
+
+// BlankDropped counts the blank pages left out of what is uploaded: Blank,
+// less those of a batch's part that would lose every page (it keeps them).
+func (f Fate) BlankDropped() int {
+	if f.State != store.Split {
+		return len(f.Blank)
+	}
+	n := 0
+	for _, lost := range withoutBlanks(slices.Clone(f.Parts), f.Blank, false) {
+		n += lost
+	}
+	return n
 }

@@ -9,14 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
 	"github.com/sohoa/sohoa/ingest"
-	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 )
 
@@ -36,11 +35,6 @@ type checkResult struct {
 	Repaired bool        `json:"repaired"`
 	Flags    []string    `json:"flags"` // fonts, javascript, embedded_files: accepted, never run
 
-	read  []barcode.Page // what the receipts' reader saw
-	parts []ingest.Part  // a batch's parts
-	// blank: the blank pages the check found in its own parse (nil when it
-	// did not look; see pdfcheck.Result.BlankSearched).
-	blank []int
 	// BlankDropped counts the blank back sides left out of the upload.
 	BlankDropped int `json:"blank_pages_dropped"`
 	// HeldPages are the pages of a batch before its first receipt, which
@@ -89,7 +83,6 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	enc.SetEscapeHTML(false)
 	for i, file := range fs.Args() {
 		r := checkFile(ctx, checker, reader, cfg.Link.Barcodes == "unnamed", linker, file, filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
-		r.blanks()
 		if !r.Valid {
 			exit = 1
 		}
@@ -105,70 +98,49 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exit
 }
 
-// checkFile validates and links one file as the daemon would; b nil: no
+// checkFile validates and links one file as the daemon would: what it reads
+// of the file, the daemon's Linker.Decide turns into its fate. b nil: no
 // receipts are read (link.barcodes: off); skipNamed: not for named files.
 func checkFile(ctx context.Context, c ingest.Checker, b ingest.BarcodeReader, skipNamed bool, l *ingest.Linker, file, repaired string) checkResult {
 	r := checkResult{File: file, Dossiers: []string{}, Flags: []string{}}
-	codes, hold, detail := l.Link(file)
+	found := ingest.Findings{Path: file}
 	info, err := os.Lstat(file)
 	switch {
 	case err != nil:
-		r.Reason, r.Detail = reason.Unreadable, err.Error()
+		found.Check = pdfcheck.Result{Reason: reason.Unreadable, Detail: err.Error()}
 	case !info.Mode().IsRegular():
-		r.Reason, r.Detail = reason.NotRegular, "file type "+info.Mode().Type().String()
+		found.Check = pdfcheck.Result{Reason: reason.NotRegular, Detail: "file type " + info.Mode().Type().String()}
 	default:
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		res, err := c.Check(cctx, file, repaired)
 		cancel()
 		if err != nil {
-			r.Reason, r.Detail = reason.Unreadable, err.Error()
+			found.Check = pdfcheck.Result{Reason: reason.Unreadable, Detail: err.Error()}
 			break
 		}
-		r.Reason, r.Detail, r.Pages, r.MinDPI, r.Repaired = res.Reason, res.Detail, res.Pages, res.MinDPI, res.Repaired
+		r.Pages, r.MinDPI, r.Repaired = res.Pages, res.MinDPI, res.Repaired
 		r.Flags = append([]string{}, res.Flags...)
-		if res.BlankSearched {
-			r.blank = append([]int{}, res.Blank...)
-		}
-		if res.Reason != "" || b == nil || hold == "" && skipNamed {
-			break
-		}
-		pages, err := ingest.ReadReceipts(ctx, b, file, hold == "") // as the daemon
-		if err != nil {
-			r.Reason, r.Detail = reason.Unreadable, err.Error()
-			break
-		}
-		codes, hold, detail, r.FoundBy = l.Receipt(codes, hold, detail, pages)
-		r.read = pages
-		if parts := l.Split(pages); hold == reason.Batch && parts != nil {
-			codes, hold, detail = nil, "", ""
-			for _, p := range parts {
-				if p.Code == "" {
-					r.HeldPages = p.Pages
-					continue
-				}
-				codes = append(codes, p.Code)
-				if r.FoundBy == "" {
-					r.FoundBy = p.Symbology
-				}
-			}
-			r.parts = parts
+		if found, err = l.Examine(ctx, b, skipNamed, file, file, res); err != nil {
+			found.Check.Reason, found.Check.Detail = reason.Unreadable, err.Error()
 		}
 	}
-	if hold == "" {
-		r.Dossiers, r.Parts = codes, max(1, len(codes))
-		if r.FoundBy == "" {
-			r.FoundBy = "folder"
-			if len(l.Grammar.Find(filepath.Base(file))) > 0 {
-				r.FoundBy = "name"
+	fate := l.Decide(found)
+	r.Reason, r.Detail = found.Check.Reason, found.Check.Detail
+	r.Valid = r.Reason == ""
+	if fate.Hold == "" {
+		r.Dossiers, r.Parts, r.FoundBy = fate.Dossiers, max(1, len(fate.Dossiers)), fate.Via
+		for _, p := range fate.Parts {
+			if p.Code == "" {
+				r.HeldPages = p.Pages
 			}
 		}
 	} else {
-		r.Hold = hold
+		r.Hold = fate.Hold
 		if r.Detail == "" {
-			r.Detail = detail
+			r.Detail = fate.HoldDetail
 		}
 	}
-	r.Valid = r.Reason == ""
+	r.BlankDropped = fate.BlankDropped() // none when rejected
 	switch {
 	case !r.Valid:
 		r.Message = r.Reason.Vietnamese() + " " + r.Reason.Advice()
@@ -220,30 +192,4 @@ func loadConfig(path string) (config.Config, error) {
 		return config.Default(), nil
 	}
 	return config.Load(path)
-}
-
-// blanks counts the blank pages the daemon would leave out of the upload,
-// from those the check found (pages.drop_blank): from the whole file, or
-// from each part of a batch (never a receipt page, never all of a file's or
-// a part's pages).
-func (r *checkResult) blanks() {
-	if !r.Valid || r.blank == nil {
-		return
-	}
-	drop := ingest.Droppable(r.Pages, r.blank, r.read)
-	if r.parts == nil {
-		r.BlankDropped = len(drop)
-		return
-	}
-	for _, p := range r.parts {
-		n := 0
-		for _, pg := range p.Pages {
-			if slices.Contains(drop, pg) {
-				n++
-			}
-		}
-		if n < len(p.Pages) {
-			r.BlankDropped += n
-		}
-	}
 }

@@ -1,0 +1,97 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/sohoa/sohoa/ingest/reason"
+	"github.com/sohoa/sohoa/ingest/store"
+)
+
+// seenAgain handles a file whose content is already recorded: the rest of an
+// interrupted ingest, a waiting scan that staff renamed, or a duplicate.
+func (in *Ingester) seenAgain(ctx context.Context, p, rel string, sc store.Scan, log *slog.Logger) error {
+	// The rest of an interrupted ingest, not a duplicate: the same file at
+	// the same place. A queued scan is never marked settled (its inbox file
+	// is simply removed), so for it the place alone says so.
+	resumed := sc.Source == rel && (!sc.Settled || sc.State == store.Queued || sc.State == store.Uploaded || sc.State == store.Split)
+	switch sc.State {
+	case store.Waiting:
+		in.missing.forget(sc.SHA256)
+		return in.relink(p, rel, sc, log)
+	case store.Rejected:
+		if !resumed {
+			if err := in.cfg.Store.CountDuplicate(); err != nil {
+				return err
+			}
+			log.Info("rejected content dropped again", "sha256", sc.SHA256, "reason", sc.Reason)
+		}
+		sc.Name = path.Base(rel)
+		return in.settle(p, sc, log)
+	default: // queued or uploaded: its content is safe in the data dir
+		if !resumed {
+			if err := in.cfg.Store.CountDuplicate(); err != nil {
+				return err
+			}
+			log.Info("duplicate of a recorded scan removed from the inbox", "sha256", sc.SHA256,
+				"state", sc.State, "dossiers", sc.Dossiers, "first_seen_as", sc.Source)
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", rel, err)
+		}
+		in.removeEmptyParents(filepath.Dir(p))
+		return nil
+	}
+}
+
+// relink tries again to link a waiting scan, under the name and folder it
+// has now.
+func (in *Ingester) relink(p, rel string, sc store.Scan, log *slog.Logger) error {
+	if !fileExists(in.SpoolPath(sc.SHA256, false)) {
+		return fmt.Errorf("waiting scan %s has no spool copy", sc.SHA256)
+	}
+	codes, hold, detail := in.cfg.Linker.link(rel)
+	if (sc.Reason == reason.CodeConflict || sc.Reason == reason.Batch || sc.Reason == reason.BeforeReceipt) && (rel == sc.Place || path.Base(rel) == sc.Name) {
+		// Held because of what its receipts say, which the name alone
+		// cannot show: the hold stands until a person renames the file.
+		codes, hold, detail = sc.Dossiers, sc.Reason, sc.Detail
+	}
+	oldNote := ""
+	if sc.Place != "" {
+		oldNote = filepath.Join(in.cfg.Inbox, filepath.FromSlash(sc.Place)) + ".txt"
+	}
+	if hold == "" {
+		if err := in.cfg.Store.Link(sc.SHA256, codes, path.Base(rel), rel, in.cfg.Now()); err != nil {
+			return err
+		}
+		log.Info("waiting scan linked", "sha256", sc.SHA256, "dossiers", codes)
+		in.cfg.Queued()
+		if oldNote != "" {
+			os.Remove(oldNote)
+		}
+		sc.State, sc.Dossiers = store.Queued, codes
+		return in.settle(p, sc, log)
+	}
+	if sc.Settled && sc.Place == rel && sc.Reason == hold && !sc.Gone {
+		return nil // still waiting, where staff see it, for the same reason
+	}
+	if oldNote != "" && sc.Place != rel {
+		os.Remove(oldNote)
+	}
+	if err := in.cfg.Store.Hold(sc.SHA256, hold, detail, path.Base(rel), rel); err != nil {
+		return err
+	}
+	sc.Reason, sc.Detail, sc.Name, sc.Source = hold, detail, path.Base(rel), rel
+	return in.settle(p, sc, log)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
