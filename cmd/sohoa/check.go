@@ -12,9 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sohoa/sohoa/cmd/sohoa/config"
 	"github.com/sohoa/sohoa/ingest"
-	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 )
@@ -175,21 +173,4 @@ func (r checkResult) line() string {
 	}
 	fmt.Fprintf(&b, "invalid  %s: %s (%s)", r.File, r.Reason, r.Detail)
 	return b.String()
-}
-
-// loadGrammar loads the config and compiles its dossier-code pattern.
-func loadGrammar(path string) (config.Config, *dossier.Grammar, error) {
-	cfg, err := loadConfig(path)
-	if err != nil {
-		return cfg, nil, err
-	}
-	g, err := dossier.NewGrammar(cfg.Link.Pattern)
-	return cfg, g, err
-}
-
-func loadConfig(path string) (config.Config, error) {
-	if path == "" {
-		return config.Default(), nil
-	}
-	return config.Load(path)
 }

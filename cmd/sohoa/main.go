@@ -9,12 +9,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 const usage = `sohoa: digitize one-stop counter scans.
 
@@ -77,8 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case parserCommand:
 		return cmdParser(stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "sohoa %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-		return 0
+		return cmdVersion(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
