@@ -23,7 +23,7 @@ import (
 // importFile is one export's good rows, ready to record.
 type importFile struct {
 	name string
-	rows []registry.Row
+	rows []dossier.Record
 }
 
 // cmdImport records the province's received-dossier exports in the
@@ -113,7 +113,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return code
 }
 
-func parseExport(path string, g *dossier.Grammar, ward string) ([]registry.Row, []registry.Problem, error) {
+func parseExport(path string, g *dossier.Grammar, ward string) ([]dossier.Record, []registry.Problem, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -190,7 +190,7 @@ func period(from, to, month string) (first, last time.Time, err error) {
 	case month != "" && (from != "" || to != ""):
 		return first, last, errors.New("give --month or --from and --to, not both")
 	case month != "":
-		first, err = time.ParseInLocation("2006-01", month, report.ICT())
+		first, err = time.ParseInLocation("2006-01", month, dossier.ICT())
 		if err != nil {
 			return first, last, fmt.Errorf("--month %q is not YYYY-MM", month)
 		}
@@ -203,7 +203,7 @@ func period(from, to, month string) (first, last time.Time, err error) {
 		flag, value string
 		t           *time.Time
 	}{{"--from", from, &first}, {"--to", to, &last}} {
-		if *d.t, err = time.ParseInLocation(time.DateOnly, d.value, report.ICT()); err != nil {
+		if *d.t, err = time.ParseInLocation(time.DateOnly, d.value, dossier.ICT()); err != nil {
 			return first, last, fmt.Errorf("%s %q is not YYYY-MM-DD", d.flag, d.value)
 		}
 	}

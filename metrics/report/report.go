@@ -41,6 +41,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/dossier"
 )
 
 // TotalName is the name of the total row, as the letter prints it.
@@ -70,9 +72,10 @@ func Columns(withResolution bool) []string {
 	return cols
 }
 
-// ICT is Vietnam's time zone (UTC+7, no daylight saving time), in which
-// days are counted.
-func ICT() *time.Location { return time.FixedZone("ICT", 7*3600) }
+// ICT is Vietnam's time zone, in which days are counted (dossier.ICT).
+//
+// Temporary: removed once the other branches of issue 17 are merged.
+func ICT() *time.Location { return dossier.ICT() }
 
 // Dossier is what Compute needs to know of one dossier.
 type Dossier struct {
@@ -175,7 +178,7 @@ func Compute(ward, name string, ds []Dossier, from, to, asOf time.Time) Row {
 
 // day is t's calendar day in Vietnam, at midnight.
 func day(t time.Time) time.Time {
-	t = t.In(ICT())
+	t = t.In(dossier.ICT())
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
 }
 
