@@ -18,6 +18,7 @@ import (
 	"github.com/sohoa/sohoa/ingest/store"
 	"github.com/sohoa/sohoa/metrics"
 	"github.com/sohoa/sohoa/metrics/report"
+	"github.com/sohoa/sohoa/metrics/report/xlsx"
 )
 
 // importFile is one export's good rows, ready to record.
@@ -228,7 +229,7 @@ func writeReport(stdout io.Writer, format, out, title, period string, rows []rep
 	case "csv":
 		err = report.WriteCSV(&buf, rows)
 	case "xlsx":
-		err = report.WriteXLSX(&buf, title, period, rows)
+		err = xlsx.Write(&buf, title, period, rows)
 	default:
 		return fmt.Errorf("%w %q (table, csv or xlsx)", errFormat, format)
 	}
