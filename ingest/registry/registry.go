@@ -39,7 +39,7 @@ var (
 	ErrNotUTF8 = errors.New("not UTF-8: save as CSV UTF-8")
 	// ErrMangled: UTF-8 text whose Vietnamese letters were destroyed on the way
 	// (read as Windows-1252 and saved again, or replaced by '?').
-	ErrMangled = errors.New("Vietnamese letters are mangled")
+	ErrMangled = errors.New("Vietnamese letters are mangled") //nolint:staticcheck // ST1005: "Vietnamese" is a proper noun
 	// ErrNoHeader: no row names both the dossier code and the received date columns.
 	ErrNoHeader = errors.New("no header row with the columns Mã hồ sơ and Ngày tiếp nhận")
 	// ErrFormat: neither a CSV nor an XLSX workbook (an old .xls, an HTML page, a PDF...).
