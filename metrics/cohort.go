@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/store"
 	"github.com/sohoa/sohoa/metrics/report"
 )
@@ -32,7 +33,7 @@ func ReportDossiers(list []store.ReceivedDossier) []report.Dossier {
 // time, that is offset months from the one t falls in (0: t's month, -1:
 // the month before).
 func Month(t time.Time, offset int) (first, last time.Time) {
-	t = t.In(report.ICT())
+	t = t.In(dossier.ICT())
 	first = time.Date(t.Year(), t.Month()+time.Month(offset), 1, 0, 0, 0, 0, t.Location())
 	return first, first.AddDate(0, 1, -1)
 }

@@ -12,13 +12,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/sohoa/sohoa/ingest/registry"
+	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/store"
 	"github.com/sohoa/sohoa/metrics/report"
 )
 
 func TestMonth(t *testing.T) {
-	ict := report.ICT()
+	ict := dossier.ICT()
 	for _, tc := range []struct {
 		at          time.Time
 		offset      int
@@ -47,9 +47,9 @@ func TestCohortMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	ict := report.ICT()
+	ict := dossier.ICT()
 	day := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 9, 0, 0, 0, ict) }
-	_, err = st.PutRegistry([]registry.Row{
+	_, err = st.PutRegistry([]dossier.Record{
 		{Code: ward + "-260302-0001", Received: day(3, 2)},
 		{Code: ward + "-260331-0001", Received: day(3, 31)},
 		{Code: ward + "-260331-0002", Received: day(3, 31)},

@@ -18,12 +18,13 @@ import (
 	"github.com/sohoa/sohoa/ingest/store"
 	"github.com/sohoa/sohoa/metrics"
 	"github.com/sohoa/sohoa/metrics/report"
+	"github.com/sohoa/sohoa/metrics/report/xlsx"
 )
 
 // importFile is one export's good rows, ready to record.
 type importFile struct {
 	name string
-	rows []registry.Row
+	rows []dossier.Record
 }
 
 // cmdImport records the province's received-dossier exports in the
@@ -113,7 +114,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return code
 }
 
-func parseExport(path string, g *dossier.Grammar, ward string) ([]registry.Row, []registry.Problem, error) {
+func parseExport(path string, g *dossier.Grammar, ward string) ([]dossier.Record, []registry.Problem, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -190,7 +191,7 @@ func period(from, to, month string) (first, last time.Time, err error) {
 	case month != "" && (from != "" || to != ""):
 		return first, last, errors.New("give --month or --from and --to, not both")
 	case month != "":
-		first, err = time.ParseInLocation("2006-01", month, report.ICT())
+		first, err = time.ParseInLocation("2006-01", month, dossier.ICT())
 		if err != nil {
 			return first, last, fmt.Errorf("--month %q is not YYYY-MM", month)
 		}
@@ -203,7 +204,7 @@ func period(from, to, month string) (first, last time.Time, err error) {
 		flag, value string
 		t           *time.Time
 	}{{"--from", from, &first}, {"--to", to, &last}} {
-		if *d.t, err = time.ParseInLocation(time.DateOnly, d.value, report.ICT()); err != nil {
+		if *d.t, err = time.ParseInLocation(time.DateOnly, d.value, dossier.ICT()); err != nil {
 			return first, last, fmt.Errorf("%s %q is not YYYY-MM-DD", d.flag, d.value)
 		}
 	}
@@ -228,7 +229,7 @@ func writeReport(stdout io.Writer, format, out, title, period string, rows []rep
 	case "csv":
 		err = report.WriteCSV(&buf, rows)
 	case "xlsx":
-		err = report.WriteXLSX(&buf, title, period, rows)
+		err = xlsx.Write(&buf, title, period, rows)
 	default:
 		return fmt.Errorf("%w %q (table, csv or xlsx)", errFormat, format)
 	}

@@ -372,6 +372,6 @@ func xobjectIsImage(xt *model.XRefTable, res types.Object, name string) bool {
 	if err != nil || sd == nil {
 		return false
 	}
-	st := sd.Dict.Subtype()
+	st := sd.Subtype()
 	return st != nil && *st == "Image"
 }

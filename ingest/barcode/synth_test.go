@@ -24,8 +24,6 @@ import (
 // mkscan.sh does not write (Flate with and without predictors, 1 to 16 bits,
 // grey, RGB, CMYK, indexed, image masks, /Decode inversion).
 
-const synthDPI = 200
-
 // receiptImage draws an A4 page at 200 dpi with a QR code of qr at the top
 // right and a Code 128 of bar at the top left ("" leaves one out), and some
 // dark lines standing for text.

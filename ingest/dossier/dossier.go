@@ -1,7 +1,9 @@
 // Package dossier knows the grammar of dossier codes (mã hồ sơ) issued by the
 // one-stop system under Decree 61/2018 and Circular 01/2018 — agency code,
 // receipt date, sequence number, as in 000.00.12.H57-200320-0001 — and finds
-// them in file and folder names.
+// them in file and folder names. It also holds what the other packages say
+// about one dossier without depending on each other: the registry's Record
+// of it, and ICT, the time zone its dates are counted in.
 package dossier
 
 import (
@@ -96,6 +98,11 @@ func Agency(code string) string {
 	}
 	return code[:j]
 }
+
+// ICT is Vietnam's time zone (UTC+7, no daylight saving time): the zone of
+// the date in a code, of every date a registry export gives, and of the days
+// reports count.
+func ICT() *time.Location { return time.FixedZone("ICT", 7*3600) }
 
 // Received returns the receipt day carried in a standard code (its YYMMDD
 // part), as midnight in loc. ok is false when the code has no valid date.

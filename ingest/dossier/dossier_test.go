@@ -56,7 +56,7 @@ func TestCustomPattern(t *testing.T) {
 }
 
 func TestAgencyAndReceived(t *testing.T) {
-	loc := time.FixedZone("ICT", 7*3600)
+	loc := ICT()
 	if a := Agency("000.00.12.H57-200320-0001"); a != "000.00.12.H57" {
 		t.Errorf("Agency = %q", a)
 	}

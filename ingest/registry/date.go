@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/sohoa/sohoa/ingest/dossier"
 )
 
 // dayFirst are the layouts of dates written the Vietnamese way, day first,
@@ -35,7 +37,7 @@ func parseDate(s string, serial, date1904 bool) (time.Time, error) {
 	} else if rest, ok := strings.CutSuffix(s, " CH"); ok { // chiều: PM
 		s = rest + " PM"
 	}
-	loc := ICT()
+	loc := dossier.ICT()
 	var t time.Time
 	if v, ok := isSerial(s); serial && ok {
 		u, err := excelize.ExcelDateToTime(v, date1904)

@@ -39,7 +39,7 @@ var (
 	ErrNotUTF8 = errors.New("not UTF-8: save as CSV UTF-8")
 	// ErrMangled: UTF-8 text whose Vietnamese letters were destroyed on the way
 	// (read as Windows-1252 and saved again, or replaced by '?').
-	ErrMangled = errors.New("Vietnamese letters are mangled")
+	ErrMangled = errors.New("Vietnamese letters are mangled") //nolint:staticcheck // ST1005: "Vietnamese" is a proper noun
 	// ErrNoHeader: no row names both the dossier code and the received date columns.
 	ErrNoHeader = errors.New("no header row with the columns Mã hồ sơ and Ngày tiếp nhận")
 	// ErrFormat: neither a CSV nor an XLSX workbook (an old .xls, an HTML page, a PDF...).
@@ -48,34 +48,19 @@ var (
 	ErrTooLarge = errors.New("file too large")
 )
 
-// ICT is the time zone of every time Parse returns: Vietnam, UTC+7, no
-// daylight saving time.
-func ICT() *time.Location { return time.FixedZone("ICT", 7*3600) }
+// ICT is the time zone of every time Parse returns (dossier.ICT).
+//
+// Temporary: removed once the other branches of issue 17 are merged.
+func ICT() *time.Location { return dossier.ICT() }
 
-// Row is one dossier of the registry.
-type Row struct {
-	// Line is where the row is in the file as a spreadsheet shows it: the
-	// 1-based line of a CSV record (where it starts) or the row number of an
-	// XLSX sheet.
-	Line int
-	// Code is the dossier code in canonical form (dossier.Canonical).
-	Code string
-	// Received is the registry's received date, in ICT; midnight when the
-	// export gives no time of day.
-	Received time.Time
-	// Due and Returned are the due date ("Hạn xử lý", "Hạn trả kết quả") and
-	// the day the result was returned ("Ngày trả kết quả"), in ICT. The zero
-	// time means the export has no such column or the cell is empty (not yet
-	// returned).
-	Due, Returned time.Time
-	// Procedure and Status are the procedure name ("Thủ tục") and the
-	// dossier's status ("Trạng thái") as exported, NFC; "" when absent.
-	Procedure, Status string
-}
+// Row is one dossier of the registry (dossier.Record).
+//
+// Temporary: removed once the other branches of issue 17 are merged.
+type Row = dossier.Record
 
 // Problem is a row that Parse did not return, and why.
 type Problem struct {
-	// Line is the row's line or row number, as in Row.Line.
+	// Line is the row's line or row number, as in dossier.Record.Line.
 	Line int
 	// Code is the row's dossier code as written, when it has one.
 	Code string
@@ -117,7 +102,7 @@ type sheet struct {
 // bad ones; a code that appears twice with the same data is returned once, a
 // code that appears twice with different data is a problem on every line it
 // appears on and is not returned.
-func Parse(r io.Reader, name string, g *dossier.Grammar, ward string) (rows []Row, problems []Problem, err error) {
+func Parse(r io.Reader, name string, g *dossier.Grammar, ward string) (rows []dossier.Record, problems []Problem, err error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
@@ -159,8 +144,8 @@ func looksHTML(data []byte) bool {
 }
 
 // parseSheet finds the header, then turns every later non-empty record into
-// a Row or a Problem.
-func parseSheet(sh sheet, g *dossier.Grammar, ward string) ([]Row, []Problem, error) {
+// a dossier.Record or a Problem.
+func parseSheet(sh sheet, g *dossier.Grammar, ward string) ([]dossier.Record, []Problem, error) {
 	hi, cols, err := findHeader(sh.records)
 	if err != nil {
 		return nil, nil, err
@@ -176,7 +161,7 @@ func parseSheet(sh sheet, g *dossier.Grammar, ward string) ([]Row, []Problem, er
 	}
 	ward = dossier.Canonical(ward)
 	var (
-		rows     []Row
+		rows     []dossier.Record
 		problems []Problem
 		first    = map[string]int{} // code → index in rows of its first good occurrence
 		conflict = map[string][]int{}
@@ -225,7 +210,7 @@ func parseSheet(sh sheet, g *dossier.Grammar, ward string) ([]Row, []Problem, er
 	return rows, problems, nil
 }
 
-func sameData(a, b Row) bool {
+func sameData(a, b dossier.Record) bool {
 	a.Line, b.Line = 0, 0
 	return a.Code == b.Code && a.Received.Equal(b.Received) && a.Due.Equal(b.Due) && a.Returned.Equal(b.Returned) &&
 		a.Procedure == b.Procedure && a.Status == b.Status
@@ -249,7 +234,7 @@ func blank(cells []string) bool {
 }
 
 // parseRow checks one data record. ok is false when the record is a problem.
-func parseRow(rec record, cols columns, names [numFields]string, sh sheet, g *dossier.Grammar, ward string) (row Row, p Problem, ok bool) {
+func parseRow(rec record, cols columns, names [numFields]string, sh sheet, g *dossier.Grammar, ward string) (row dossier.Record, p Problem, ok bool) {
 	var v [numFields]string
 	for f, i := range cols {
 		if i >= 0 && i < len(rec.cells) {
@@ -268,13 +253,13 @@ type Fields struct {
 	Code, Received, Due, Returned, Procedure, Status string
 }
 
-// Check makes a Row of one dossier's fields by the rules Parse applies to a
-// file's row: the code canonical, valid by g and, when ward is not empty, of
-// that agency (else the Problem has Foreign set); the received date
-// required; dates dd/mm/yyyy with an optional time, or ISO 8601 / RFC 3339.
+// Check makes a dossier.Record of one dossier's fields by the rules Parse
+// applies to a file's row: the code canonical, valid by g and, when ward is
+// not empty, of that agency (else the Problem has Foreign set); the received
+// date required; dates dd/mm/yyyy with an optional time, or ISO 8601 / RFC 3339.
 // names labels the fields in reasons (a JSON path, say); an empty name is
-// the Vietnamese column title. line goes to Row.Line and Problem.Line.
-func Check(line int, f, names Fields, g *dossier.Grammar, ward string) (Row, Problem, bool) {
+// the Vietnamese column title. line goes to Record.Line and Problem.Line.
+func Check(line int, f, names Fields, g *dossier.Grammar, ward string) (dossier.Record, Problem, bool) {
 	v := [numFields]string{f.Code, f.Received, f.Due, f.Returned, f.Procedure, f.Status}
 	n := [numFields]string{names.Code, names.Received, names.Due, names.Returned, names.Procedure, names.Status}
 	for i := range v {
@@ -288,7 +273,7 @@ func Check(line int, f, names Fields, g *dossier.Grammar, ward string) (Row, Pro
 }
 
 // checkRow checks one dossier's trimmed values; ward is canonical.
-func checkRow(line int, v, names [numFields]string, parse func(string) (time.Time, error), g *dossier.Grammar, ward string) (row Row, p Problem, ok bool) {
+func checkRow(line int, v, names [numFields]string, parse func(string) (time.Time, error), g *dossier.Grammar, ward string) (row dossier.Record, p Problem, ok bool) {
 	row.Line = line
 	p.Line = line
 	raw := v[fieldCode]
@@ -338,13 +323,13 @@ func checkRow(line int, v, names [numFields]string, parse func(string) (time.Tim
 			p.Foreign = false
 		}
 		p.Reason = strings.Join(reasons, "; ")
-		return Row{}, p, false
+		return dossier.Record{}, p, false
 	}
 	return row, Problem{}, true
 }
 
 // day is t's calendar day in ICT, at midnight.
 func day(t time.Time) time.Time {
-	t = t.In(ICT())
+	t = t.In(dossier.ICT())
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
 }

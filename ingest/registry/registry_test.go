@@ -31,10 +31,10 @@ func grammar(t testing.TB) *dossier.Grammar {
 }
 
 func ict(y int, m time.Month, d, hh, mm, ss int) time.Time {
-	return time.Date(y, m, d, hh, mm, ss, 0, ICT())
+	return time.Date(y, m, d, hh, mm, ss, 0, dossier.ICT())
 }
 
-func parseFile(t *testing.T, name string) ([]Row, []Problem, error) {
+func parseFile(t *testing.T, name string) ([]dossier.Record, []Problem, error) {
 	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", name))
 	if err != nil {
@@ -46,8 +46,8 @@ func parseFile(t *testing.T, name string) ([]Row, []Problem, error) {
 
 // fourRows is the content of bom.csv, utf16.txt, libreoffice.xlsx and
 // excelize.xlsx: the same four dossiers, exported four ways.
-func fourRows(first int) []Row {
-	return []Row{
+func fourRows(first int) []dossier.Record {
+	return []dossier.Record{
 		{Line: first, Code: ward + "-200316-0001", Received: ict(2020, 3, 16, 8, 12, 0), Due: ict(2020, 3, 18, 17, 0, 0),
 			Returned: ict(2020, 3, 17, 10, 5, 0), Procedure: "Chứng thực bản sao từ bản chính", Status: "Đã trả kết quả"},
 		{Line: first + 1, Code: ward + "-200316-0002", Received: ict(2020, 3, 16, 9, 40, 0), Due: ict(2020, 3, 16, 17, 0, 0),
@@ -64,7 +64,7 @@ func TestParseGoodFiles(t *testing.T) {
 	noQuotes[2].Procedure = strings.ReplaceAll(noQuotes[2].Procedure, `"`, "")
 	tests := []struct {
 		file string
-		want []Row
+		want []dossier.Record
 	}{
 		// UTF-8 with BOM, CRLF, three title lines before the header.
 		{"bom.csv", fourRows(5)},
@@ -75,7 +75,7 @@ func TestParseGoodFiles(t *testing.T) {
 		// Excel's "Unicode Text": UTF-16LE with BOM, tab-separated.
 		{"utf16.txt", noQuotes},
 		// No BOM, LF, headers without diacritics in odd case, ISO 8601 and RFC 3339 dates.
-		{"nobom.csv", []Row{
+		{"nobom.csv", []dossier.Record{
 			{Line: 2, Code: ward + "-200316-0001", Received: ict(2020, 3, 16, 8, 12, 0), Due: ict(2020, 3, 18, 0, 0, 0),
 				Returned: ict(2020, 3, 17, 0, 0, 0)},
 			{Line: 3, Code: ward + "-200316-0002", Received: ict(2020, 3, 16, 9, 40, 0), Due: ict(2020, 3, 16, 17, 0, 0),
@@ -83,7 +83,7 @@ func TestParseGoodFiles(t *testing.T) {
 			{Line: 4, Code: ward + "-200317-0001", Received: ict(2020, 3, 17, 0, 0, 0), Due: ict(2020, 3, 20, 0, 0, 0)},
 		}},
 		// Semicolons, English headers, a quoted field holding a semicolon, d/m/yyyy.
-		{"semicolon.csv", []Row{
+		{"semicolon.csv", []dossier.Record{
 			{Line: 2, Code: ward + "-200316-0001", Received: ict(2020, 3, 16, 0, 0, 0), Due: ict(2020, 3, 18, 0, 0, 0),
 				Returned: ict(2020, 3, 17, 0, 0, 0), Procedure: "Certification; copy from original", Status: "Returned"},
 			{Line: 3, Code: ward + "-200317-0001", Received: ict(2020, 3, 17, 14, 3, 10), Due: ict(2020, 3, 20, 0, 0, 0),
@@ -114,7 +114,7 @@ func TestParseGoodFiles(t *testing.T) {
 	}
 }
 
-func equalRow(a, b Row) bool {
+func equalRow(a, b dossier.Record) bool {
 	return a.Line == b.Line && a.Code == b.Code && a.Received.Equal(b.Received) && a.Due.Equal(b.Due) &&
 		a.Returned.Equal(b.Returned) && a.Procedure == b.Procedure && a.Status == b.Status
 }
@@ -386,21 +386,21 @@ func TestCheck(t *testing.T) {
 	tests := []struct {
 		name    string
 		f       Fields
-		want    Row
+		want    dossier.Record
 		reason  string
 		foreign bool
 	}{
 		{"good", Fields{Code: " 000.00.12.h57-200316-0001 ", Received: "2020-03-16T08:15:00+07:00", Due: "19/03/2020",
 			Procedure: "Chứng thực bản sao", Status: "Đã trả kết quả"},
-			Row{Line: 7, Code: "000.00.12.H57-200316-0001", Received: ict(2020, 3, 16, 8, 15, 0), Due: ict(2020, 3, 19, 0, 0, 0),
+			dossier.Record{Line: 7, Code: "000.00.12.H57-200316-0001", Received: ict(2020, 3, 16, 8, 15, 0), Due: ict(2020, 3, 19, 0, 0, 0),
 				Procedure: "Chứng thực bản sao", Status: "Đã trả kết quả"}, "", false},
-		{"no code", Fields{Received: "16/03/2020"}, Row{}, "missing content.code", false},
-		{"no received", Fields{Code: "000.00.12.H57-200316-0001"}, Row{}, "missing content.acceptedDate", false},
-		{"foreign", Fields{Code: "000.00.13.H57-200316-0001", Received: "16/03/2020"}, Row{},
+		{"no code", Fields{Received: "16/03/2020"}, dossier.Record{}, "missing content.code", false},
+		{"no received", Fields{Code: "000.00.12.H57-200316-0001"}, dossier.Record{}, "missing content.acceptedDate", false},
+		{"foreign", Fields{Code: "000.00.13.H57-200316-0001", Received: "16/03/2020"}, dossier.Record{},
 			"dossier code 000.00.13.H57-200316-0001 belongs to agency 000.00.13.H57, not to this ward (000.00.12.H57)", true},
-		{"returned first", Fields{Code: "000.00.12.H57-200316-0001", Received: "16/03/2020", Returned: "15/03/2020"}, Row{},
+		{"returned first", Fields{Code: "000.00.12.H57-200316-0001", Received: "16/03/2020", Returned: "15/03/2020"}, dossier.Record{},
 			"content.completedDate 15/03/2020 is before content.acceptedDate 16/03/2020", false},
-		{"bad date, default title", Fields{Code: "000.00.12.H57-200316-0001", Received: "16/03/2020", Due: "soon"}, Row{},
+		{"bad date, default title", Fields{Code: "000.00.12.H57-200316-0001", Received: "16/03/2020", Due: "soon"}, dossier.Record{},
 			`Hạn xử lý "soon": ` + errDate.Error(), false},
 	}
 	for _, tt := range tests {

@@ -11,7 +11,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sohoa/sohoa/ingest/dossier"
-	"github.com/sohoa/sohoa/ingest/registry"
 )
 
 // Where a registry entry came from.
@@ -58,7 +57,7 @@ type RegistryStats struct {
 // a received date (registry.Parse guarantees both); a row without is an
 // error and nothing is recorded. Codes of other agencies are kept as given:
 // readers leave them out (see Received).
-func (s *Store) PutRegistry(rows []registry.Row, source string, at time.Time) (RegistryStats, error) {
+func (s *Store) PutRegistry(rows []dossier.Record, source string, at time.Time) (RegistryStats, error) {
 	var st RegistryStats
 	if source != SourceImport && source != SourcePull {
 		return st, fmt.Errorf("registry: unknown source %q", source)
@@ -185,7 +184,7 @@ func (s *Store) Received(ward string) (list []ReceivedDossier, foreign []string,
 				return nil
 			}
 			d := ReceivedDossier{Entry: Entry{Code: sd.Code, Source: SourceScan, Updated: sd.FirstSeen}, Digitized: sd.Digitized}
-			d.Received, _ = dossier.Received(sd.Code, registry.ICT())
+			d.Received, _ = dossier.Received(sd.Code, dossier.ICT())
 			list = append(list, d)
 			return nil
 		})

@@ -5,29 +5,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sohoa/sohoa/ingest/registry"
+	"github.com/sohoa/sohoa/ingest/dossier"
 )
 
-func ict(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, registry.ICT()) }
+func ict(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, dossier.ICT()) }
 
 func TestPutRegistry(t *testing.T) {
 	s, p := open(t)
 	at := t0
-	rows := []registry.Row{
+	rows := []dossier.Record{
 		{Line: 2, Code: "000.00.12.H57-200316-0001", Received: ict(2020, 3, 16), Due: ict(2020, 3, 20), Procedure: "Chứng thực"},
 		{Line: 3, Code: "000.00.12.H57-200316-0002", Received: ict(2020, 3, 16)},
 		{Line: 4, Code: "000.00.01.H57-200316-0001", Received: ict(2020, 3, 16)}, // another agency's
 	}
 	steps := []struct {
 		name string
-		rows []registry.Row
+		rows []dossier.Record
 		want RegistryStats
 	}{
 		{"first import", rows, RegistryStats{Added: 3}},
 		{"same rows again", rows, RegistryStats{Unchanged: 3}},
-		{"a row returned", []registry.Row{rows[0], {Line: 3, Code: rows[1].Code, Received: rows[1].Received, Returned: ict(2020, 3, 18)}},
+		{"a row returned", []dossier.Record{rows[0], {Line: 3, Code: rows[1].Code, Received: rows[1].Received, Returned: ict(2020, 3, 18)}},
 			RegistryStats{Updated: 1, Unchanged: 1}},
-		{"code in lower case is the same code", []registry.Row{{Code: "000.00.12.h57-200316-0001", Received: ict(2020, 3, 16), Due: ict(2020, 3, 20), Procedure: "Chứng thực"}},
+		{"code in lower case is the same code", []dossier.Record{{Code: "000.00.12.h57-200316-0001", Received: ict(2020, 3, 16), Due: ict(2020, 3, 20), Procedure: "Chứng thực"}},
 			RegistryStats{Unchanged: 1}},
 	}
 	for _, step := range steps {
@@ -52,7 +52,7 @@ func TestPutRegistry(t *testing.T) {
 	}
 
 	// A bad row fails the whole call: nothing of it is recorded.
-	bad := []registry.Row{{Code: "000.00.12.H57-200317-0001", Received: ict(2020, 3, 17)}, {Line: 9, Code: "000.00.12.H57-200317-0002"}}
+	bad := []dossier.Record{{Code: "000.00.12.H57-200317-0001", Received: ict(2020, 3, 17)}, {Line: 9, Code: "000.00.12.H57-200317-0002"}}
 	if _, err := s.PutRegistry(bad, SourcePull, at); err == nil {
 		t.Error("a row without a received date was accepted")
 	}
@@ -88,7 +88,7 @@ func TestReceived(t *testing.T) {
 	inRegistry := "000.00.12.H57-200316-0001"
 	onlyScanned := "000.00.12.H57-200317-0005"
 	foreignScan := "000.00.01.H57-200317-0001"
-	_, err := s.PutRegistry([]registry.Row{
+	_, err := s.PutRegistry([]dossier.Record{
 		{Code: inRegistry, Received: ict(2020, 3, 15)}, // registered the day before the code says
 		{Code: "000.00.12.H57-200316-0002", Received: ict(2020, 3, 16)},
 		{Code: "000.00.02.H57-200316-0001", Received: ict(2020, 3, 16)},

@@ -2,8 +2,8 @@
 // dossiers received in a period, how many of them are digitized, the rate,
 // and how they were resolved — and writes it the way the town's letter
 // 1030/UBND-CNTT (Hương Trà, 2020) prints it: as a table, a CSV a ward sends
-// to the town, an XLSX annex, and the town's table merged from the wards'
-// CSVs.
+// to the town, and the town's table merged from the wards' CSVs. Package
+// report/xlsx writes it as the letter's XLSX annex.
 //
 // # Counting
 //
@@ -41,6 +41,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/dossier"
 )
 
 // TotalName is the name of the total row, as the letter prints it.
@@ -70,9 +72,10 @@ func Columns(withResolution bool) []string {
 	return cols
 }
 
-// ICT is Vietnam's time zone (UTC+7, no daylight saving time), in which
-// days are counted.
-func ICT() *time.Location { return time.FixedZone("ICT", 7*3600) }
+// ICT is Vietnam's time zone, in which days are counted (dossier.ICT).
+//
+// Temporary: removed once the other branches of issue 17 are merged.
+func ICT() *time.Location { return dossier.ICT() }
 
 // Dossier is what Compute needs to know of one dossier.
 type Dossier struct {
@@ -175,7 +178,7 @@ func Compute(ward, name string, ds []Dossier, from, to, asOf time.Time) Row {
 
 // day is t's calendar day in Vietnam, at midnight.
 func day(t time.Time) time.Time {
-	t = t.In(ICT())
+	t = t.In(dossier.ICT())
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
 }
 
@@ -259,10 +262,10 @@ func format(q Ratio, total, clamp bool) string {
 	return fmt.Sprintf("%d,%02d", c/100, c%100)
 }
 
-// parseNumber reads a number as format prints it: "62,40", "100", "3,4".
+// ParseNumber reads a number as the report prints it: "62,40", "100", "3,4".
 // It returns the value in hundredths; ok is false for anything else
 // (including "-").
-func parseNumber(s string) (centi int64, ok bool) {
+func ParseNumber(s string) (centi int64, ok bool) {
 	whole, frac, hasFrac := strings.Cut(s, ",")
 	if whole == "" || len(whole) > 12 || hasFrac && (len(frac) < 1 || len(frac) > 2) {
 		return 0, false
@@ -286,15 +289,4 @@ func parseNumber(s string) (centi int64, ok bool) {
 		}
 	}
 	return w*100 + f, true
-}
-
-// value is a printed number as a float64 and its count of decimals, for
-// spreadsheet cells.
-func value(s string) (v float64, decimals int, ok bool) {
-	c, ok := parseNumber(s)
-	if !ok {
-		return 0, 0, false
-	}
-	_, frac, _ := strings.Cut(s, ",")
-	return float64(c) / 100, len(frac), true
 }

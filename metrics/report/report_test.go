@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/dossier"
 )
 
 // letterRow is one row of the letter's appendix, as printed.
@@ -85,7 +87,7 @@ func TestLetterCopy(t *testing.T) {
 }
 
 var (
-	ict        = ICT()
+	ict        = dossier.ICT()
 	letterFrom = time.Date(2019, 12, 16, 0, 0, 0, 0, ict)
 	letterTo   = time.Date(2020, 3, 18, 0, 0, 0, 0, ict)
 	letterAsOf = time.Date(2020, 3, 20, 8, 0, 0, 0, ict) // the letter is dated 20/3/2020

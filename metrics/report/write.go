@@ -22,9 +22,10 @@ func withResolution(rows []Row) bool {
 	return false
 }
 
-// cells are a row's printed cells. Ward rows are numbered in STT from 1 in
-// order; the total row has none.
-func cells(rows []Row) (header []string, body [][]string) {
+// Cells are the table as the letter prints it: the header (Columns) and
+// each row's printed cells. Ward rows are numbered in STT from 1 in order;
+// the total row has none.
+func Cells(rows []Row) (header []string, body [][]string) {
 	res := withResolution(rows)
 	header = Columns(res)
 	stt := 0
@@ -56,7 +57,7 @@ func WriteCSV(w io.Writer, rows []Row) error {
 	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
 		return fmt.Errorf("report CSV: %w", err)
 	}
-	header, body := cells(rows)
+	header, body := Cells(rows)
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
 	if err := cw.Write(header); err != nil {
@@ -71,7 +72,7 @@ func WriteCSV(w io.Writer, rows []Row) error {
 // WriteTable writes rows as a plain-text table for a terminal: names to the
 // left, numbers to the right, columns padded by character count.
 func WriteTable(w io.Writer, rows []Row) error {
-	header, body := cells(rows)
+	header, body := Cells(rows)
 	all := append([][]string{header}, body...)
 	width := make([]int, len(header))
 	for _, line := range all {
@@ -224,7 +225,7 @@ func parseRow(rec []string, res bool) (Row, error) {
 	if sum := x.OnTime + x.Late + x.PendingNotDue + x.PendingOverdue; sum != r.Received {
 		return r, fmt.Errorf("the resolution columns add up to %d, not %s %d", sum, ColReceived, r.Received)
 	}
-	c, ok := parseNumber(rec[9])
+	c, ok := ParseNumber(rec[9])
 	if !ok {
 		return r, fmt.Errorf("%s %q is not a number as the report prints it", ColPerDay, rec[9])
 	}

@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sohoa/sohoa/ingest/registry"
+	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/store"
 )
 
@@ -43,7 +43,7 @@ func SocketPath(dataDir string) string { return filepath.Join(dataDir, SocketNam
 type Store interface {
 	Parked() ([]store.Job, error)
 	Requeue(match func(store.Job) bool, restart bool) ([]store.Job, error)
-	PutRegistry(rows []registry.Row, source string, at time.Time) (store.RegistryStats, error)
+	PutRegistry(rows []dossier.Record, source string, at time.Time) (store.RegistryStats, error)
 	Received(ward string) ([]store.ReceivedDossier, []string, error)
 }
 

@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/sohoa/sohoa/ingest/registry"
+	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/store"
 	"github.com/sohoa/sohoa/metrics"
 	"github.com/sohoa/sohoa/metrics/report"
@@ -23,11 +23,11 @@ const maxImportBytes = 64 << 20
 // (the daemon may not be allowed to read the user's files). They are
 // recorded in one transaction.
 type ImportRequest struct {
-	Rows []registry.Row `json:"rows"`
+	Rows []dossier.Record `json:"rows"`
 }
 
 // Import records rows from an export in st, in one transaction.
-func Import(st Store, rows []registry.Row, at time.Time) (store.RegistryStats, error) {
+func Import(st Store, rows []dossier.Record, at time.Time) (store.RegistryStats, error) {
 	return st.PutRegistry(rows, store.SourceImport, at)
 }
 
@@ -51,7 +51,7 @@ func Report(st Store, ward, name string, from, to, asOf time.Time) (ReportResult
 
 // parseDay reads a YYYY-MM-DD day as midnight in Vietnam.
 func parseDay(s string) (time.Time, error) {
-	t, err := time.ParseInLocation(time.DateOnly, s, report.ICT())
+	t, err := time.ParseInLocation(time.DateOnly, s, dossier.ICT())
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: %q is not a YYYY-MM-DD day", ErrBadRequest, s)
 	}
@@ -94,7 +94,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 
 // Import sends registry rows to the daemon, which records them in one
 // transaction.
-func (c *Client) Import(ctx context.Context, rows []registry.Row) (store.RegistryStats, error) {
+func (c *Client) Import(ctx context.Context, rows []dossier.Record) (store.RegistryStats, error) {
 	var res store.RegistryStats
 	err := c.do(ctx, http.MethodPost, "/import", ImportRequest{Rows: rows}, &res)
 	return res, err

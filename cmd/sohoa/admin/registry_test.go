@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sohoa/sohoa/ingest/registry"
+	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/store"
 )
 
@@ -18,8 +18,8 @@ func TestImportAndReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ict := registry.ICT()
-	rows := []registry.Row{
+	ict := dossier.ICT()
+	rows := []dossier.Record{
 		{Line: 2, Code: "000.00.12.H57-200302-0001", Received: time.Date(2020, 3, 2, 9, 0, 0, 0, ict)},
 		{Line: 3, Code: "000.00.12.H57-200331-0001", Received: time.Date(2020, 3, 31, 16, 30, 0, 0, ict)},
 		{Line: 4, Code: "000.00.12.H57-200401-0001", Received: time.Date(2020, 4, 1, 7, 0, 0, 0, ict)},

@@ -1,41 +1,48 @@
-package report
+// Package xlsx writes the town's digitization report (package report) as
+// the XLSX annex to an official letter. It is apart from report so that
+// what computes the report, and the metrics that use it, do not link the
+// spreadsheet library.
+package xlsx
 
 import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/sohoa/sohoa/metrics/report"
 )
 
-// SheetName is the name of the XLSX annex's only sheet.
+// SheetName is the name of the annex's only sheet.
 const SheetName = "Phụ lục"
 
-// Layout of the XLSX annex: title, period, a blank row, the header, the rows.
+// Layout of the annex: title, period, a blank row, the header, the rows.
 const (
-	xlsxTitleRow  = 1
-	xlsxPeriodRow = 2
-	xlsxHeaderRow = 4
-	xlsxFirstRow  = 5
+	titleRow  = 1
+	periodRow = 2
+	headerRow = 4
+	firstRow  = 5
 )
 
 // font is the one official Vietnamese documents use (Decree 30/2020/NĐ-CP).
 const font = "Times New Roman"
 
-// colWidths are the widths of the columns of Columns(true), in characters.
+// colWidths are the widths of the columns of report.Columns(true), in characters.
 var colWidths = []float64{6, 28, 10, 10, 12, 13, 13, 15, 13, 14}
 
-// WriteXLSX writes rows as an annex to an official letter: title (e.g.
+// Write writes rows as an annex to an official letter: title (e.g.
 // "BẢNG TỔNG HỢP TÌNH HÌNH TIẾP NHẬN VÀ SỐ HÓA HỒ SƠ") and period (e.g. "Từ
 // ngày 16/12/2019 đến ngày 18/3/2020") centred over the table, a bold
 // header, thin borders on every cell, set column widths, Times New Roman,
 // A4 landscape fitted to one page wide. Counts are numbers; rates and
 // dossiers per day are numbers with the decimals the letter prints (a
 // Vietnamese-locale spreadsheet shows "62,40" and "71,3"); "-" stays text.
-func WriteXLSX(w io.Writer, title, period string, rows []Row) error {
+func Write(w io.Writer, title, period string, rows []report.Row) error {
 	f := excelize.NewFile()
 	defer f.Close()
-	if err := writeXLSX(f, title, period, rows); err != nil {
+	if err := write(f, title, period, rows); err != nil {
 		return fmt.Errorf("report XLSX: %w", err)
 	}
 	if err := f.Write(w); err != nil {
@@ -44,12 +51,12 @@ func WriteXLSX(w io.Writer, title, period string, rows []Row) error {
 	return nil
 }
 
-func writeXLSX(f *excelize.File, title, period string, rows []Row) error {
+func write(f *excelize.File, title, period string, rows []report.Row) error {
 	if err := f.SetSheetName(f.GetSheetName(0), SheetName); err != nil {
 		return err
 	}
 	s := SheetName
-	header, body := cells(rows)
+	header, body := report.Cells(rows)
 	last, err := excelize.ColumnNumberToName(len(header))
 	if err != nil {
 		return err
@@ -96,7 +103,7 @@ func writeXLSX(f *excelize.File, title, period string, rows []Row) error {
 		row   int
 		text  string
 		style string
-	}{{xlsxTitleRow, title, "title"}, {xlsxPeriodRow, period, "period"}} {
+	}{{titleRow, title, "title"}, {periodRow, period, "period"}} {
 		a, b := cell(1, line.row), last+strconv.Itoa(line.row)
 		if err := f.SetCellStr(s, a, line.text); err != nil {
 			return err
@@ -108,11 +115,11 @@ func writeXLSX(f *excelize.File, title, period string, rows []Row) error {
 			return err
 		}
 	}
-	if err := f.SetRowHeight(s, xlsxTitleRow, 22); err != nil {
+	if err := f.SetRowHeight(s, titleRow, 22); err != nil {
 		return err
 	}
 	for i, h := range header {
-		if err := f.SetCellStr(s, cell(i+1, xlsxHeaderRow), h); err != nil {
+		if err := f.SetCellStr(s, cell(i+1, headerRow), h); err != nil {
 			return err
 		}
 		col, err := excelize.ColumnNumberToName(i + 1)
@@ -123,14 +130,14 @@ func writeXLSX(f *excelize.File, title, period string, rows []Row) error {
 			return err
 		}
 	}
-	if err := f.SetCellStyle(s, cell(1, xlsxHeaderRow), cell(len(header), xlsxHeaderRow), id["header"]); err != nil {
+	if err := f.SetCellStyle(s, cell(1, headerRow), cell(len(header), headerRow), id["header"]); err != nil {
 		return err
 	}
-	if err := f.SetRowHeight(s, xlsxHeaderRow, 48); err != nil {
+	if err := f.SetRowHeight(s, headerRow, 48); err != nil {
 		return err
 	}
 	for i, line := range body {
-		row := xlsxFirstRow + i
+		row := firstRow + i
 		bold := rows[i].Total
 		if err := f.SetRowHeight(s, row, 18); err != nil {
 			return err
@@ -183,3 +190,14 @@ func numStyle(decimals int, bold bool) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// value is a number as the report prints it ("62,40") as a float64 and its
+// count of decimals; ok is false for anything else ("-").
+func value(s string) (v float64, decimals int, ok bool) {
+	c, ok := report.ParseNumber(s)
+	if !ok {
+		return 0, 0, false
+	}
+	_, frac, _ := strings.Cut(s, ",")
+	return float64(c) / 100, len(frac), true
+}
