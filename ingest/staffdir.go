@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sohoa/sohoa/ingest/atomicfile"
+	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
 )
@@ -158,12 +159,9 @@ func freeName(dir, base string) (string, error) {
 	return "", fmt.Errorf("no free name for %s in %s", base, dir)
 }
 
-// Vietnam keeps one offset all year; notes to staff use its local time.
-var vietnam = time.FixedZone("ICT", 7*3600)
-
 // writeNote writes the Vietnamese note that tells staff what is wrong and
 // what to do, beside the file, with a BOM and CRLF so that Windows Notepad
-// shows it right.
+// shows it right. Times are Vietnam's (dossier.ICT).
 func writeNote(p string, sc store.Scan, now time.Time) error {
 	lines := []string{
 		"Tệp: " + sc.Name,
@@ -174,7 +172,7 @@ func writeNote(p string, sc store.Scan, now time.Time) error {
 		lines = append(lines, "Mã hồ sơ tìm thấy: "+strings.Join(sc.Dossiers, ", "))
 	}
 	lines = append(lines,
-		"Thời gian: "+now.In(vietnam).Format("15:04 02/01/2006"),
+		"Thời gian: "+now.In(dossier.ICT()).Format("15:04 02/01/2006"),
 		"",
 		"(Dành cho cán bộ CNTT: "+string(sc.Reason)+": "+sc.Reason.English()+"; "+sc.Detail+")",
 	)

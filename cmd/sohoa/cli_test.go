@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/metrics/report"
 )
 
@@ -124,7 +125,7 @@ func TestCoversheetCLI(t *testing.T) {
 
 func TestReportMergeCLI(t *testing.T) {
 	dir := t.TempDir()
-	ict := report.ICT()
+	ict := dossier.ICT()
 	from, to := time.Date(2019, 12, 16, 0, 0, 0, 0, ict), time.Date(2020, 3, 18, 0, 0, 0, 0, ict)
 	var files []string
 	for _, w := range []struct {

@@ -12,7 +12,6 @@ import (
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
 	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/province"
-	"github.com/sohoa/sohoa/ingest/registry"
 	"github.com/sohoa/sohoa/ingest/registry/search"
 	"github.com/sohoa/sohoa/ingest/store"
 )
@@ -39,7 +38,7 @@ func newPuller(cfg config.Config, g *dossier.Grammar, st *store.Store, reg prome
 	if err != nil {
 		return nil, fmt.Errorf("registry.pull: %w", err)
 	}
-	sink := func(_ context.Context, rows []registry.Row) error {
+	sink := func(_ context.Context, rows []dossier.Record) error {
 		stats, err := st.PutRegistry(rows, store.SourcePull, time.Now())
 		if err != nil {
 			return err

@@ -48,16 +48,6 @@ var (
 	ErrTooLarge = errors.New("file too large")
 )
 
-// ICT is the time zone of every time Parse returns (dossier.ICT).
-//
-// Temporary: removed once the other branches of issue 17 are merged.
-func ICT() *time.Location { return dossier.ICT() }
-
-// Row is one dossier of the registry (dossier.Record).
-//
-// Temporary: removed once the other branches of issue 17 are merged.
-type Row = dossier.Record
-
 // Problem is a row that Parse did not return, and why.
 type Problem struct {
 	// Line is the row's line or row number, as in dossier.Record.Line.

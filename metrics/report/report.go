@@ -72,11 +72,6 @@ func Columns(withResolution bool) []string {
 	return cols
 }
 
-// ICT is Vietnam's time zone, in which days are counted (dossier.ICT).
-//
-// Temporary: removed once the other branches of issue 17 are merged.
-func ICT() *time.Location { return dossier.ICT() }
-
 // Dossier is what Compute needs to know of one dossier.
 type Dossier struct {
 	// Code is the dossier code; Compute does not read it.

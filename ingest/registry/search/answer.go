@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/province"
 	"github.com/sohoa/sohoa/ingest/registry"
 )
@@ -71,9 +72,9 @@ func count(v any) (int, error) {
 }
 
 // item makes a row of one item of the list; n is its position in the pull.
-func (p *Puller) item(n int, v any) (registry.Row, registry.Problem, bool) {
+func (p *Puller) item(n int, v any) (dossier.Record, registry.Problem, bool) {
 	if _, ok := v.(map[string]any); !ok {
-		return registry.Row{}, registry.Problem{Line: n, Reason: fmt.Sprintf("item %d is not a JSON object", n)}, false
+		return dossier.Record{}, registry.Problem{Line: n, Reason: fmt.Sprintf("item %d is not a JSON object", n)}, false
 	}
 	var f registry.Fields
 	var reasons []string
@@ -95,7 +96,7 @@ func (p *Puller) item(n int, v any) (registry.Row, registry.Problem, bool) {
 	f.Procedure = get(p.paths.procedure, false)
 	f.Status = get(p.paths.status, false)
 	if len(reasons) > 0 {
-		return registry.Row{}, registry.Problem{Line: n, Code: f.Code, Reason: strings.Join(reasons, "; ")}, false
+		return dossier.Record{}, registry.Problem{Line: n, Code: f.Code, Reason: strings.Join(reasons, "; ")}, false
 	}
 	return registry.Check(n, f, p.paths.names, p.c.Grammar, p.c.Ward)
 }
@@ -128,7 +129,7 @@ func text(v any, date bool) (string, error) {
 		if f < 1e11 { // seconds: 1e11 s is the year 5138
 			ms = int64(f * 1000)
 		}
-		return time.UnixMilli(ms).In(registry.ICT()).Format(time.RFC3339), nil
+		return time.UnixMilli(ms).In(dossier.ICT()).Format(time.RFC3339), nil
 	case bool:
 		return "", fmt.Errorf("%v is not text", x)
 	}

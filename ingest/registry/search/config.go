@@ -162,7 +162,7 @@ func compile(c Config) (*Puller, error) {
 	if c.DateFormat == "" {
 		c.DateFormat = DefaultDateFormat
 	}
-	if d := time.Date(2020, 3, 16, 0, 0, 0, 0, registry.ICT()); !sameDay(c.DateFormat, d) {
+	if d := time.Date(2020, 3, 16, 0, 0, 0, 0, dossier.ICT()); !sameDay(c.DateFormat, d) {
 		return nil, keyErr("date_format", "%q is not a Go date layout that keeps the day (such as 02/01/2006 or 2006-01-02); "+
 			"16 March 2020 reads %q", c.DateFormat, d.Format(c.DateFormat))
 	}

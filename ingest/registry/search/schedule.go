@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/province"
-	"github.com/sohoa/sohoa/ingest/registry"
 )
 
 // logItems caps how many bad or foreign items one pull logs one by one.
@@ -17,7 +17,7 @@ const logItems = 20
 // pull that fails, or whose rows sink refuses, is tried again after a
 // backoff that grows from Backoff.Min to the Interval. Run returns when ctx
 // ends.
-func (p *Puller) Run(ctx context.Context, sink func(context.Context, []registry.Row) error) {
+func (p *Puller) Run(ctx context.Context, sink func(context.Context, []dossier.Record) error) {
 	retry := province.Backoff{Min: p.c.Backoff.Min, Max: max(p.c.Interval, p.c.Backoff.Min)}
 	failures := 0
 	for {
@@ -40,7 +40,7 @@ func (p *Puller) Run(ctx context.Context, sink func(context.Context, []registry.
 
 // PullOnce pulls the window that ends today and hands the rows to sink,
 // recording the result in the metrics and the log.
-func (p *Puller) PullOnce(ctx context.Context, sink func(context.Context, []registry.Row) error) error {
+func (p *Puller) PullOnce(ctx context.Context, sink func(context.Context, []dossier.Record) error) error {
 	from, to := p.Window(p.c.Now())
 	res, err := p.Pull(ctx, from, to)
 	if err != nil {

@@ -12,8 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/sohoa/sohoa/ingest/registry"
+	"github.com/sohoa/sohoa/ingest/dossier"
 )
 
 // TestRun: the schedule pulls at once over the lookback window ending
@@ -40,8 +39,8 @@ func TestRun(t *testing.T) {
 		now = now.Add(d)
 		return nil
 	}
-	var stored [][]registry.Row
-	sink := func(_ context.Context, rows []registry.Row) error {
+	var stored [][]dossier.Record
+	sink := func(_ context.Context, rows []dossier.Record) error {
 		stored = append(stored, rows)
 		if len(stored) == 1 {
 			return errors.New("database is locked")
@@ -112,7 +111,7 @@ func TestRunCancelled(t *testing.T) {
 	c.Auth = bearer(t, "t")
 	done := make(chan struct{})
 	go func() {
-		newPuller(t, c).Run(ctx, func(context.Context, []registry.Row) error { return nil })
+		newPuller(t, c).Run(ctx, func(context.Context, []dossier.Record) error { return nil })
 		close(done)
 	}()
 	select {

@@ -124,7 +124,7 @@ type Result struct {
 	// Rows are the ward's dossiers, each code once (the last page that had
 	// it wins), in the order first seen. Row.Line is the item's 1-based
 	// position in the pull.
-	Rows []registry.Row
+	Rows []dossier.Record
 	// Bad are items that are not dossiers of any agency: missing or
 	// malformed fields, wrong code. Foreign are other agencies' dossiers.
 	Bad, Foreign []registry.Problem
@@ -136,7 +136,7 @@ type Result struct {
 // Window is the date range a pull at now covers: from the start of the day
 // LookbackDays before now's day, to the end of now's day, Vietnam time.
 func (p *Puller) Window(now time.Time) (from, to time.Time) {
-	now = now.In(registry.ICT())
+	now = now.In(dossier.ICT())
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
 	return today.AddDate(0, 0, -p.c.LookbackDays), today.AddDate(0, 0, 1).Add(-time.Second)
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/province"
 	"github.com/sohoa/sohoa/ingest/province/oidctest"
-	"github.com/sohoa/sohoa/ingest/registry"
 )
 
 const ward = "000.00.12.H57"
@@ -44,7 +43,7 @@ type dossierRec struct {
 }
 
 func ict(y int, m time.Month, d, hh, mm, ss int) time.Time {
-	return time.Date(y, m, d, hh, mm, ss, 0, registry.ICT())
+	return time.Date(y, m, d, hh, mm, ss, 0, dossier.ICT())
 }
 
 // wardDossiers are n dossiers of agency received from 16/03/2020 on, a few
@@ -66,13 +65,13 @@ func wardDossiers(agency string, n int) []dossierRec {
 	return out
 }
 
-func (d dossierRec) want(line int) registry.Row {
-	return registry.Row{Line: line, Code: d.code, Received: d.received, Due: d.due, Returned: d.returned,
+func (d dossierRec) want(line int) dossier.Record {
+	return dossier.Record{Line: line, Code: d.code, Received: d.received, Due: d.due, Returned: d.returned,
 		Procedure: d.procedure, Status: d.status}
 }
 
 // checkRows compares rows with the dossiers expected, in order.
-func checkRows(t *testing.T, got []registry.Row, want []dossierRec) {
+func checkRows(t *testing.T, got []dossier.Record, want []dossierRec) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%d rows, want %d", len(got), len(want))
@@ -142,8 +141,8 @@ func newIGate(t *testing.T) *fakeProvince {
 			return
 		}
 		q := r.URL.Query()
-		from, err1 := time.ParseInLocation("2006-01-02", q.Get("fromDate"), registry.ICT())
-		to, err2 := time.ParseInLocation("2006-01-02", q.Get("toDate"), registry.ICT())
+		from, err1 := time.ParseInLocation("2006-01-02", q.Get("fromDate"), dossier.ICT())
+		to, err2 := time.ParseInLocation("2006-01-02", q.Get("toDate"), dossier.ICT())
 		page, err3 := strconv.Atoi(q.Get("page"))
 		size, err4 := strconv.Atoi(q.Get("size"))
 		if r.Method != http.MethodGet || r.URL.Path != "/pa/dossier/search" || errors.Join(err1, err2, err3, err4) != nil {
@@ -210,8 +209,8 @@ func newLGSP(t *testing.T, token string) *fakeProvince {
 			Trang, SoBanGhi          int
 		}
 		err := json.NewDecoder(r.Body).Decode(&q)
-		from, err1 := time.ParseInLocation("02/01/2006", q.TuNgay, registry.ICT())
-		to, err2 := time.ParseInLocation("02/01/2006", q.DenNgay, registry.ICT())
+		from, err1 := time.ParseInLocation("02/01/2006", q.TuNgay, dossier.ICT())
+		to, err2 := time.ParseInLocation("02/01/2006", q.DenNgay, dossier.ICT())
 		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" || errors.Join(err, err1, err2) != nil ||
 			q.Trang < 1 || q.SoBanGhi < 1 || q.MaDonVi != ward {
 			w.WriteHeader(http.StatusBadRequest)
