@@ -190,7 +190,7 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		defer os.Remove(repaired)
 		// Whatever happens next, the copy's fsync has ended and its file
 		// is closed before we return (deferred calls run last first).
-		defer synced()
+		defer synced() //nolint:errcheck // its result is kept: the step that needs it reads it
 		checked = in.startCheck(ctx, tmp, repaired)
 		defer func() { <-checked }() // never return with the check still on our files
 	}

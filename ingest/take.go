@@ -107,7 +107,7 @@ func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (t tak
 	}
 	if err != nil {
 		if sum != nil {
-			sum() // the hash reads the copy: let it end first
+			_, _ = sum() // the hash reads the copy: let it end first
 		}
 		out.Close()
 		os.Remove(out.Name())
@@ -118,13 +118,15 @@ func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (t tak
 		if err != nil {
 			err = fmt.Errorf("sync spool copy of %s: %w", p, err)
 		}
-		sum() // the hash may still read through the file: let it end first
+		// The hash may still read through the file: let it end first (its
+		// result is kept for the caller).
+		_, _ = sum()
 		if cerr := out.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("spool: %w", cerr)
 		}
 		return err
 	})
-	go synced() // the fsync starts now; callers wait for its end
+	go synced() //nolint:errcheck // the fsync starts now; callers wait for its end and read its result
 	return taken{tmp: out.Name(), sum: sum, synced: synced}, nil
 }
 
@@ -171,17 +173,19 @@ func (in *Ingester) takeLinked(ctx context.Context, p string, f *os.File, before
 		}
 		return sha, err
 	})
-	go sum()
+	go sum() //nolint:errcheck // the hash starts now; its result is kept for the caller
 	synced := sync.OnceValue(func() error {
 		err := f.Sync()
 		if err != nil {
 			err = fmt.Errorf("sync %s: %w", p, err)
 		}
-		sum() // the hash reads through f: let it end first
+		// The hash reads through f: let it end first (its result is kept
+		// for the caller).
+		_, _ = sum()
 		f.Close()
 		return err
 	})
-	go synced()
+	go synced() //nolint:errcheck // the fsync starts now; callers wait for its end and read its result
 	return taken{tmp: tmp, sum: sum, synced: synced, shared: linked}, true, nil
 }
 

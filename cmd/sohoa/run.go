@@ -106,7 +106,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	if err != nil {
 		return err
 	}
-	defer adm.Shutdown(context.Background())
+	defer adm.Shutdown(context.Background()) //nolint:errcheck // exiting: nothing is left to do about it
 	checker, receipts, stopParsers, err := parsers(cfg, grammar, log)
 	if err != nil {
 		return err

@@ -227,14 +227,14 @@ func addSheet(doc *model.Context, pagesRef types.IndirectRef, pagesDict types.Di
 	bar, err := oned.NewCode128Writer().Encode(code, gozxing.BarcodeFormat_CODE_128, 0, 1,
 		map[gozxing.EncodeHintType]any{gozxing.EncodeHintType_MARGIN: 20})
 	if err != nil {
-		return fmt.Errorf("Code 128: %w", err)
+		return fmt.Errorf("Code 128: %w", err) //nolint:staticcheck // ST1005: the barcode's name
 	}
 	modPx = min(10, px(170*mm, barcodeDPI)/bar.GetWidth())
 	if modPx < 3 {
 		return errors.New("code too long for a Code 128 barcode on the page")
 	}
 	barH := px(18*mm, barcodeDPI)
-	pix, pw, ph = bitmap(bar, modPx, 1)
+	pix, pw, _ = bitmap(bar, modPx, 1)
 	pix, ph = repeatRows(pix, pw, barH), barH
 	if ref, err = addImage(xt, pix, pw, ph, 1); err != nil {
 		return err

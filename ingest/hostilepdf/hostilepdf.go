@@ -124,7 +124,7 @@ func Zeros(n int64, v byte) []byte {
 	if n <= chunk {
 		var b bytes.Buffer
 		w, _ := flate.NewWriter(&b, flate.BestCompression)
-		w.Write(bytes.Repeat([]byte{v}, int(n)))
+		_, _ = w.Write(bytes.Repeat([]byte{v}, int(n))) // into memory: cannot fail
 		w.Close()
 		return zlibWrap(b.Bytes(), n, v)
 	}
@@ -134,7 +134,7 @@ func Zeros(n int64, v byte) []byte {
 	var blocks [][]byte
 	for range 3 {
 		start := b.Len()
-		w.Write(run)
+		_, _ = w.Write(run) // into memory: cannot fail
 		w.Flush()
 		blocks = append(blocks, bytes.Clone(b.Bytes()[start:]))
 	}
@@ -173,7 +173,7 @@ const inv2 = (65521 + 1) / 2
 func DeflateAgain(data []byte) []byte {
 	var b bytes.Buffer
 	w, _ := zlib.NewWriterLevel(&b, zlib.BestCompression)
-	w.Write(data)
+	_, _ = w.Write(data) // into memory: cannot fail
 	w.Close()
 	return b.Bytes()
 }

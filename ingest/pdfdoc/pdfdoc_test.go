@@ -25,7 +25,7 @@ func TestConfig(t *testing.T) {
 	if c.Limits != want || c.WriteObjectStream || c.WriteXRefStream || c.Cmd != model.VALIDATE {
 		t.Errorf("reading options: %+v", c)
 	}
-	if Config(Options{}) == Config(Options{}) {
+	if a, b := Config(Options{}), Config(Options{}); a == b {
 		t.Error("configurations are shared")
 	}
 }

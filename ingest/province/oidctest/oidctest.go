@@ -67,7 +67,7 @@ func New(t testing.TB, now func() time.Time) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		m.Shutdown()
+		_ = m.Shutdown()
 		mockoidc.NowFunc = saved
 	})
 	return o
@@ -107,7 +107,7 @@ func (o *Server) grantsMiddleware(next http.Handler) http.Handler {
 			if pw, ok := o.users[name]; !ok || pw != r.Form.Get("password") {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusUnauthorized)
-				w.Write([]byte(`{"error":"invalid_grant","error_description":"Invalid user credentials"}`))
+				_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"Invalid user credentials"}`))
 				return
 			}
 			user = &mockoidc.MockUser{Subject: name, PreferredUsername: name}
@@ -143,7 +143,7 @@ func (o *Server) grantsMiddleware(next http.Handler) http.Handler {
 		}
 		w.Header().Del("Content-Length")
 		w.WriteHeader(rec.Code)
-		w.Write(body)
+		_, _ = w.Write(body) // the client is gone if this fails
 	})
 }
 
