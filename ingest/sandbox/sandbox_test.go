@@ -19,9 +19,8 @@ import (
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/sandbox"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
-
-const samples = "../../../shared/corpus/samples"
 
 // newPool returns a pool whose parser processes are this test binary.
 func newPool(t testing.TB, lim sandbox.Limits) *sandbox.Pool {
@@ -37,7 +36,7 @@ func newPool(t testing.TB, lim sandbox.Limits) *sandbox.Pool {
 // TestSamplesAsInProcess: every corpus sample gets the same verdict and the
 // same codes through the parser process as in process.
 func TestSamplesAsInProcess(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(samples, "*.pdf"))
+	files, err := filepath.Glob(filepath.Join(testenv.Corpus(t), "*.pdf"))
 	if err != nil || len(files) < 10 {
 		t.Fatalf("corpus samples: %d files, %v", len(files), err)
 	}
@@ -374,7 +373,7 @@ func TestWarm(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ctx := context.Background()
-	f := filepath.Join(samples, "000.00.12.H57-200320-0001.pdf")
+	f := filepath.Join(testenv.Corpus(t), "000.00.12.H57-200320-0001.pdf")
 	for range 4 {
 		p.Warm()
 		if r, err := p.Check(ctx, f, ""); err != nil || r.Reason != "" {
@@ -404,7 +403,7 @@ func TestChecksOneAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	f := filepath.Join(samples, "000.00.12.H57-200320-0001.pdf")
+	f := filepath.Join(testenv.Corpus(t), "000.00.12.H57-200320-0001.pdf")
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // letterRow is one row of the letter's appendix, as printed.
@@ -71,7 +73,7 @@ func readLetter(t *testing.T) (wards []letterRow, total letterRow) {
 }
 
 func TestLetterCopy(t *testing.T) {
-	shared, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "reference", "huong-tra-2020.tsv"))
+	shared, err := os.ReadFile(testenv.Shared(t, "reference", "huong-tra-2020.tsv"))
 	if err != nil {
 		t.Skipf("shared/ not beside the repository: %v", err)
 	}

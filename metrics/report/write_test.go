@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 func TestFormat(t *testing.T) {
@@ -348,10 +350,7 @@ func TestWriteXLSX(t *testing.T) {
 // as it shows it: the table must read as WriteCSV writes it (LibreOffice
 // honours the Vietnamese number format, so rates have a decimal comma).
 func TestXLSXInLibreOffice(t *testing.T) {
-	soffice, err := exec.LookPath("soffice")
-	if err != nil {
-		t.Skipf("LibreOffice is not installed: %v", err)
-	}
+	soffice := testenv.OptionalTool(t, "soffice", "libreoffice-calc")
 	dir := t.TempDir()
 	rows := letterRows(t)
 	var x, c bytes.Buffer
