@@ -157,9 +157,14 @@ func WildPath(t testing.TB) string {
 // Wild returns the folder of the wild corpus: the 703 PDFs of qpdf's test
 // suite, many damaged on purpose, in ../shared/corpus/wild/qpdf beside the
 // clone, too large to keep in the project. Without them the test is
-// skipped, or fails under CI.
+// skipped, or fails under CI. Under the race detector it is skipped: a sweep
+// of 703 files one after the other is a parser's test, not a concurrent
+// one, which `go test` runs, and with -race it would take many minutes.
 func Wild(t testing.TB) string {
 	t.Helper()
+	if raceEnabled {
+		t.Skip("a sweep of the wild corpus: run without -race")
+	}
 	dir := WildPath(t)
 	if files, _ := filepath.Glob(filepath.Join(dir, "*.pdf")); len(files) == 0 {
 		skipOrFail(t, fmt.Sprintf("needs the wild corpus (qpdf's test PDFs) in ../shared/corpus/wild/qpdf beside the clone: no PDF in %s", dir))
