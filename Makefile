@@ -34,8 +34,10 @@ crash:
 	$(GO) test $(TESTFLAGS) -timeout 20m -v -run '$(CRASH)' $(E2E)
 
 # Every package but the e2e one, whose tests drive the binary, which the
-# race detector does not see into. Under -race the sweeps of the 703 wild
-# PDFs skip (testenv.Wild): `make test` runs them.
+# race detector does not see into. Tests that the detector's memory and
+# slowness would break or drag out (parser memory limits, timings, sweeps
+# of the wild corpus or of the generated scans) skip themselves under -race
+# (testenv.SkipUnderRace); `make test` runs them.
 race:
 	$(GO) test $(TESTFLAGS) -race $$($(GO) list ./... | grep -vx 'github.com/sohoa/sohoa/cmd/sohoa/e2e')
 

@@ -111,6 +111,7 @@ type generated struct {
 // there and reused by later runs.
 func (g *generated) scans(t testing.TB) ([]scanSpec, []string) {
 	t.Helper()
+	testenv.SkipUnderRace(t, "decoding 30 generated scans, and timings beside zbarimg")
 	mkscan := testenv.Mkscan(t)
 	g.once.Do(func() {
 		dir := os.Getenv("BARCODE_GEN_DIR")

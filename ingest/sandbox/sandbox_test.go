@@ -143,6 +143,7 @@ func codes(pages []barcode.Page) string {
 // TestHostile: each hostile file gets its verdict from the parser process,
 // and a healthy scan checked right after it is still valid.
 func TestHostile(t *testing.T) {
+	testenv.SkipUnderRace(t, "the parser process's memory and CPU limits")
 	p := newPool(t, sandbox.Limits{Memory: 512 << 20, CPU: 20 * time.Second, Timeout: 40 * time.Second})
 	dir := t.TempDir()
 	good := healthyFile(t)
@@ -301,6 +302,7 @@ func healthyFile(t *testing.T) string {
 // barcode.DefaultMaxPixels) goes through the parser process under the
 // default limits; its peak RSS is logged.
 func TestLargestHealthyPage(t *testing.T) {
+	testenv.SkipUnderRace(t, "the parser process's default memory limit")
 	p := hostilepdf.New()
 	doc := p.Pages("", p.Page("[0 0 842 1191]", p.RGB(7016, 9921), ""))
 	f := filepath.Join(t.TempDir(), "a3.pdf")

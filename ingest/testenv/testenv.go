@@ -162,14 +162,23 @@ func WildPath(t testing.TB) string {
 // one, which `go test` runs, and with -race it would take many minutes.
 func Wild(t testing.TB) string {
 	t.Helper()
-	if raceEnabled {
-		t.Skip("a sweep of the wild corpus: run without -race")
-	}
+	SkipUnderRace(t, "a sweep of the wild corpus, one file after the other")
 	dir := WildPath(t)
 	if files, _ := filepath.Glob(filepath.Join(dir, "*.pdf")); len(files) == 0 {
 		skipOrFail(t, fmt.Sprintf("needs the wild corpus (qpdf's test PDFs) in ../shared/corpus/wild/qpdf beside the clone: no PDF in %s", dir))
 	}
 	return dir
+}
+
+// SkipUnderRace skips the test when it is built with -race: why says what
+// the test is (a parser's memory limits, a timing, a sweep), which the race
+// detector's own memory and slowness would break or take many minutes over,
+// and which `go test` runs without it.
+func SkipUnderRace(t testing.TB, why string) {
+	t.Helper()
+	if raceEnabled {
+		t.Skipf("%s: run without -race", why)
+	}
 }
 
 // NeedRoot skips the test unless it runs as root, or fails it under CI,
