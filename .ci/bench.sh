@@ -8,7 +8,7 @@
 #   EXTRA_YAML='check: {isolate: false}' bash .ci/bench.sh   (more daemon config)
 #   DIRTY=1 bash .ci/bench.sh    (scans not yet written back to disk when moved in)
 #
-# Makes N realistic scans with ../shared/corpus/mkscan.sh (cached in $BENCH_CACHE,
+# Makes N realistic scans with testdata/mkscan.sh (cached in $BENCH_CACHE,
 # default /tmp/sohoa-bench-N), builds sohoa and the pdfcpu CLI at the version in go.mod,
 # then measures:
 #   - pdfcpu validate: every file in one process; wall time and peak RSS (GNU time); the best
@@ -27,7 +27,6 @@
 set -euo pipefail
 n=${1:-20}
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared=$root/../shared
 cache=${BENCH_CACHE:-/tmp/sohoa-bench-$n}
 work=$(mktemp -d)
 trap 'kill $pid $tailpid 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -39,7 +38,7 @@ if [[ $(ls "$cache"/*.pdf 2>/dev/null | wc -l) -lt $n ]]; then
   for i in $(seq 1 "$n"); do
     code=$(printf '000.00.12.H57-201101-%04d' "$i")
     pages=$(( (i * 7) % 20 + 1 ))
-    "$shared/corpus/mkscan.sh" --pages "$pages" --dpi 200 --seed "$i" "$cache/$code.pdf" >/dev/null
+    bash "$root/testdata/mkscan.sh" --pages "$pages" --dpi 200 --seed "$i" "$cache/$code.pdf" >/dev/null
   done
 fi
 files=("$cache"/*.pdf)

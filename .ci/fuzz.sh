@@ -6,7 +6,7 @@
 # (PACKAGE/testdata/fuzz/FuzzX/HASH): commit that file with the fix, and it
 # stays a regression test that every `go test` runs.
 #
-#   .ci/fuzz.sh [SECONDS]
+#   .ci/fuzz.sh [SECONDS]                         # or: make fuzz FUZZTIME=SECONDS
 #   GOFLAGS=-parallel=1 nice .ci/fuzz.sh 300     # gentler on a shared machine
 set -euo pipefail
 cd "$(dirname "$0")/.."

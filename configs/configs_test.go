@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 func TestSampleConfigLoads(t *testing.T) {
@@ -55,13 +56,7 @@ func TestSampleConfigLoads(t *testing.T) {
 }
 
 func TestPrometheusConfig(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("promtool is not installed (CI must install it): %v", err)
-		}
-		t.Skipf("promtool is not installed: %v", err)
-	}
+	promtool := testenv.NeedTool(t, "promtool", "prometheus")
 	out, err := exec.Command(promtool, "check", "config", "--syntax-only", "prometheus.yml").CombinedOutput()
 	if err != nil && strings.Contains(string(out), "syntax-only") {
 		// older promtool without --syntax-only

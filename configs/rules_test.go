@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // knownMetrics are the series the rules and the dashboard may use: those
@@ -28,23 +30,9 @@ var knownMetrics = []string{
 	"up",
 }
 
-// promtool returns promtool's path; without it the test is skipped, or
-// fails under CI.
-func promtool(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("promtool is not installed (CI must install it): %v", err)
-		}
-		t.Skipf("promtool is not installed: %v", err)
-	}
-	return p
-}
-
 func runPromtool(t *testing.T, args ...string) {
 	t.Helper()
-	out, err := exec.Command(promtool(t), args...).CombinedOutput()
+	out, err := exec.Command(testenv.NeedTool(t, "promtool", "prometheus"), args...).CombinedOutput()
 	if err != nil {
 		t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

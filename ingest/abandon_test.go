@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/store"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // A waiting scan whose file staff delete stops counting as unlinked, once
@@ -144,7 +145,7 @@ func TestWaitingScanReplacedInPlace(t *testing.T) {
 	if s := f.stats(); s.Unlinked != 1 || s.Abandoned != 1 {
 		t.Errorf("unlinked %d, abandoned %d; want 1, 1", s.Unlinked, s.Abandoned)
 	}
-	old, err := os.Stat(filepath.Join(samples, "scan_0009.pdf"))
+	old, err := os.Stat(filepath.Join(testenv.Corpus(t), "scan_0009.pdf"))
 	if err != nil {
 		t.Fatal(err)
 	}

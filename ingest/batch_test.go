@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // TestNamedBatchIsSplit: a batch saved under its first dossier's code opens
@@ -51,18 +51,11 @@ func TestNamedBatchIsSplit(t *testing.T) {
 // into parts without their blank backs; the receipts stay, and the counts
 // are recorded per part and for the batch.
 func TestDuplexBatchPartsLeaveOutBlankBacks(t *testing.T) {
-	for _, tool := range []string{"bash", "convert", "img2pdf", "qrencode", "zint"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s not installed (Debian: imagemagick img2pdf qrencode zint)", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	mkscan := testenv.Mkscan(t)
 	f := newBlankFixture(t)
 	const a, b = "000.00.12.H57-200327-0001", "000.00.12.H57-200327-0002"
 	out := filepath.Join(f.inbox, "scan_0100.pdf")
-	cmd := exec.Command("bash", filepath.Join(samples, "..", "mkscan.sh"), "--separator", a, "--separator", b,
+	cmd := exec.Command("bash", mkscan, "--separator", a, "--separator", b,
 		"--pages", "1", "--blank-backs", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("mkscan.sh: %v\n%s", err, b)

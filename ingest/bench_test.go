@@ -12,6 +12,7 @@ import (
 	"github.com/sohoa/sohoa/ingest/atomicfile"
 	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // BenchmarkIngest takes realistic scans through copy, hash, fsync, check,
@@ -21,7 +22,7 @@ func BenchmarkIngest(b *testing.B) {
 	names := []string{"000.00.12.H57-200320-0001.pdf", "HS 000.00.12.H57-200320-0002 to khai.pdf"}
 	var total int64
 	for _, n := range names {
-		info, err := os.Stat(filepath.Join(samples, n))
+		info, err := os.Stat(filepath.Join(testenv.Corpus(b), n))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -33,7 +34,7 @@ func BenchmarkIngest(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		name := names[i%len(names)]
-		src, _ := os.ReadFile(filepath.Join(samples, name))
+		src, _ := os.ReadFile(filepath.Join(testenv.Corpus(b), name))
 		src = append(src, []byte("%"+string(rune('a'+i%26))+filepath.Base(b.TempDir())+"\n")...)
 		p := filepath.Join(f.inbox, name)
 		os.WriteFile(p, src, 0o640)
@@ -53,7 +54,7 @@ func BenchmarkIngest(b *testing.B) {
 // the PDFs in $SOHOA_BENCH_DIR (bench.sh's scans), else the valid samples.
 // bench.sh prints it beside the daemon and pdfcpu validate.
 func BenchmarkFloor(b *testing.B) {
-	dir := cmp.Or(os.Getenv("SOHOA_BENCH_DIR"), samples)
+	dir := cmp.Or(os.Getenv("SOHOA_BENCH_DIR"), testenv.Corpus(b))
 	files, err := filepath.Glob(filepath.Join(dir, "*.pdf"))
 	if err != nil || len(files) == 0 {
 		b.Fatalf("no PDFs in %s: %v", dir, err)

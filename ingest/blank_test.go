@@ -13,6 +13,7 @@ import (
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // newBlankFixture is newFixture with blank back sides dropped, as the
@@ -121,7 +122,7 @@ func TestCrashAfterTrimmedCopyBeforeRecord(t *testing.T) {
 	// temporary file of a second write.
 	spool := filepath.Join(f.data, "spool")
 	copyTo := func(dst string) {
-		b, _ := os.ReadFile(filepath.Join(samples, "duplex_0001.pdf"))
+		b, _ := os.ReadFile(filepath.Join(testenv.Corpus(t), "duplex_0001.pdf"))
 		if err := os.WriteFile(dst, b, 0o640); err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +186,7 @@ func leadingBatch(t *testing.T, dst string) {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := pages.Extract(context.Background(), filepath.Join(samples, "batch_0001.pdf"), dst, []int{2, 3, 4, 5, 6}); err != nil {
+	if err := pages.Extract(context.Background(), filepath.Join(testenv.Corpus(t), "batch_0001.pdf"), dst, []int{2, 3, 4, 5, 6}); err != nil {
 		t.Fatal(err)
 	}
 }

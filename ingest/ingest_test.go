@@ -17,9 +17,8 @@ import (
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
-
-const samples = "../../shared/corpus/samples"
 
 type fixture struct {
 	t      testing.TB
@@ -63,7 +62,7 @@ func newFixture(t testing.TB) *fixture {
 // drop copies a corpus sample into the inbox under rel.
 func (f *fixture) drop(sample, rel string) string {
 	f.t.Helper()
-	b, err := os.ReadFile(filepath.Join(samples, sample))
+	b, err := os.ReadFile(filepath.Join(testenv.Corpus(f.t), sample))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -312,7 +311,7 @@ func TestChangedBetweenOfferAndCopy(t *testing.T) {
 		}, true},
 		{"replaced by a symlink", func(t *testing.T, f *fixture, p string) {
 			os.Remove(p)
-			if err := os.Symlink(filepath.Join(samples, name), p); err != nil {
+			if err := os.Symlink(filepath.Join(testenv.Corpus(t), name), p); err != nil {
 				t.Fatal(err)
 			}
 		}, false},

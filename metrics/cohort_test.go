@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/store"
+	"github.com/sohoa/sohoa/ingest/testenv"
 	"github.com/sohoa/sohoa/metrics/report"
 )
 
@@ -124,13 +124,7 @@ sohoa_month_dossiers_digitized{month="previous",ward="000.00.12.H57"} 1
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool not installed; CI installs Debian's prometheus package")
-		}
-		t.Skip("promtool not installed")
-	}
+	promtool := testenv.NeedTool(t, "promtool", "prometheus")
 	srv := httptest.NewServer(m.Handler(nil))
 	t.Cleanup(srv.Close)
 	_, body := get(t, srv.URL+"/metrics")

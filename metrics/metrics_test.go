@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
+	"github.com/sohoa/sohoa/ingest/testenv"
 	"github.com/sohoa/sohoa/ingest/upload"
 )
 
@@ -560,13 +560,7 @@ func TestHandler(t *testing.T) {
 
 // promtool, from Debian's prometheus package, checks a real scrape.
 func TestPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool not installed; CI installs Debian's prometheus package")
-		}
-		t.Skip("promtool not installed")
-	}
+	promtool := testenv.NeedTool(t, "promtool", "prometheus")
 	m, _ := newMetrics(t, &fakeSource{st: store.Stats{
 		Scans:             3,
 		Rejected:          map[reason.Code]uint64{reason.TooLarge: 1},

@@ -3,6 +3,8 @@ package systemd_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // parserSyscalls are the system calls the daemon needs to run its parser
@@ -18,7 +20,7 @@ var parserSyscalls = []string{
 // TestParserProcessAllowed: the unit's system-call filter, with every
 // group expanded by systemd-analyze, allows what the parser process needs.
 func TestParserProcessAllowed(t *testing.T) {
-	sa := tool(t, "systemd-analyze")
+	sa := testenv.NeedTool(t, "systemd-analyze", "systemd")
 	u := parseUnit(t, unitFile)
 	allowed, denied := map[string]bool{}, map[string]bool{}
 	groups := map[string][]string{} // a group's members, as systemd-analyze lists them

@@ -24,6 +24,8 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/sys/unix"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 const (
@@ -36,19 +38,6 @@ const (
 	// for the unit (its scale: 0.0 fully locked down, 10.0 unprotected).
 	maxExposure = 1.5 // issue 6: 1.5 or less
 )
-
-// tool finds a systemd tool or skips the test.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed (CI must install it): %v", name, err)
-		}
-		t.Skipf("%s is not installed: %v", name, err)
-	}
-	return p
-}
 
 // run runs a tool with colours and pager off and returns its stdout, stderr and exit code
 // (-1 with an error when it could not run at all).
@@ -83,7 +72,7 @@ func abs(t *testing.T, p string) string {
 var exposureRe = regexp.MustCompile(`Overall exposure level for \S+: ([0-9]+(?:\.[0-9]+)?)`)
 
 func TestSecurityExposure(t *testing.T) {
-	sa := tool(t, "systemd-analyze")
+	sa := testenv.NeedTool(t, "systemd-analyze", "systemd")
 	// --threshold is on the tool's internal 0-100 scale: 15 is the 1.5 it prints.
 	threshold := fmt.Sprintf("--threshold=%d", int(maxExposure*10))
 	out, errOut, code := run(t, sa, "security", "--offline=true", "--no-pager", threshold, abs(t, unitFile))
@@ -344,7 +333,7 @@ func parseSec(v string) (time.Duration, error) {
 // TestUnitVerifies runs systemd-analyze verify on a copy of the unit whose ExecStart points at
 // an existing executable (this test binary), since verify insists the binary exists.
 func TestUnitVerifies(t *testing.T) {
-	sa := tool(t, "systemd-analyze")
+	sa := testenv.NeedTool(t, "systemd-analyze", "systemd")
 	b, err := os.ReadFile(unitFile)
 	if err != nil {
 		t.Fatal(err)
@@ -389,7 +378,7 @@ func TestUnitVerifies(t *testing.T) {
 // /etc/passwd and /etc/group.
 func scratchRoot(t *testing.T) string {
 	t.Helper()
-	su := tool(t, "systemd-sysusers")
+	su := testenv.NeedTool(t, "systemd-sysusers", "systemd")
 	root := t.TempDir()
 	if err := os.Mkdir(filepath.Join(root, "etc"), 0o755); err != nil {
 		t.Fatal(err)
@@ -454,7 +443,7 @@ func TestSysusers(t *testing.T) {
 }
 
 func TestTmpfiles(t *testing.T) {
-	tf := tool(t, "systemd-tmpfiles")
+	tf := testenv.NeedTool(t, "systemd-tmpfiles", "systemd")
 	c := loadSample(t)
 	for key, name := range map[string]string{"folders.errors": c.Folders.Errors, "folders.waiting": c.Folders.Waiting} {
 		if !norm.NFC.IsNormalString(name) {

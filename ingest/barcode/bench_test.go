@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // samplePage is one page image of a sample and the code it carries.
@@ -58,7 +59,7 @@ func receiptPages(tb testing.TB) []samplePage {
 		{"batch_0001.pdf", map[int]string{1: "000.00.12.H57-200321-0001", 3: "000.00.12.H57-200321-0002", 5: "000.00.12.H57-200321-0003"}},
 		{"duplex_0001.pdf", map[int]string{1: "000.00.12.H57-200321-0004"}},
 	} {
-		for _, p := range loadPages(tb, filepath.Join(samplesDir, s.file), func(n int) string { return s.codes[n] }) {
+		for _, p := range loadPages(tb, filepath.Join(testenv.Corpus(tb), s.file), func(n int) string { return s.codes[n] }) {
 			if p.want != "" {
 				out = append(out, p)
 			}
@@ -76,8 +77,8 @@ func BenchmarkReadPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	pages := receiptPages(b)
-	content := loadPages(b, filepath.Join(samplesDir, "scan_0009.pdf"), func(int) string { return "" })
-	duplex := loadPages(b, filepath.Join(samplesDir, "duplex_0001.pdf"), func(int) string { return "" })
+	content := loadPages(b, filepath.Join(testenv.Corpus(b), "scan_0009.pdf"), func(int) string { return "" })
+	duplex := loadPages(b, filepath.Join(testenv.Corpus(b), "duplex_0001.pdf"), func(int) string { return "" })
 	pages = append(pages, content[0], duplex[2])
 	var r Reader
 	for _, sp := range pages {
@@ -103,14 +104,14 @@ func BenchmarkReadPage(b *testing.B) {
 //
 //	go test -run TestCompareZbar -v ./ingest/barcode/
 func TestCompareZbar(t *testing.T) {
-	needTools(t, "zbarimg")
+	testenv.NeedTool(t, "zbarimg", "zbar-tools")
 	g, err := dossier.NewGrammar("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pages := receiptPages(t)
 	for _, f := range []string{"scan_0003.pdf", "scan_0005.pdf", "batch_0001.pdf", "duplex_0001.pdf", "scan_0009.pdf"} {
-		for _, p := range loadPages(t, filepath.Join(samplesDir, f), func(int) string { return "" }) {
+		for _, p := range loadPages(t, filepath.Join(testenv.Corpus(t), f), func(int) string { return "" }) {
 			if !slices.ContainsFunc(pages, func(q samplePage) bool { return q.name == p.name }) {
 				pages = append(pages, p)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 
 	"github.com/sohoa/sohoa/ingest/pdfdoc"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // TestBlankFinderGenerated: over every scan mkscan.sh makes for these tests,
@@ -46,22 +47,22 @@ func TestBlankFinderGenerated(t *testing.T) {
 	}
 }
 
-// TestBlankFinderSamples: in the shared corpus only the duplex scan's backs
+// TestBlankFinderSamples: in the project's corpus only the duplex scan's backs
 // are blank; the batch, the receipts and the repaired SANE scan keep all
 // their pages.
 func TestBlankFinderSamples(t *testing.T) {
 	want := map[string][]int{"duplex_0001.pdf": {3, 5}}
-	for _, row := range readExpected(t) {
-		if row.verdict != "valid" {
+	for _, row := range testenv.Expected(t) {
+		if row.Verdict != "valid" {
 			continue
 		}
-		t.Run(row.file, func(t *testing.T) {
-			got, err := (&BlankFinder{}).Find(context.Background(), filepath.Join(samplesDir, row.file))
+		t.Run(row.File, func(t *testing.T) {
+			got, err := (&BlankFinder{}).Find(context.Background(), filepath.Join(testenv.Corpus(t), row.File))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(got.Blank, want[row.file]) {
-				t.Errorf("blank pages %v, want %v", got.Blank, want[row.file])
+			if !slices.Equal(got.Blank, want[row.File]) {
+				t.Errorf("blank pages %v, want %v", got.Blank, want[row.File])
 			}
 		})
 	}
@@ -73,7 +74,8 @@ func TestBlankFinderSamples(t *testing.T) {
 // dropped; the same pages with a text stamp on them (born-digital content)
 // are kept.
 func TestBlankFinderComposedPages(t *testing.T) {
-	needTools(t, "convert", "img2pdf")
+	testenv.NeedTool(t, "convert", "imagemagick")
+	testenv.NeedTool(t, "img2pdf", "img2pdf")
 	dir := t.TempDir()
 	const size = "1654x2339" // A4 at 200 dpi
 	noise := []string{"-seed", "7", "-attenuate", "0.4", "+noise", "Gaussian", "-colorspace", "Gray", "-quality", "75"}
@@ -147,7 +149,7 @@ func TestBlankFinderBornDigital(t *testing.T) {
 // TestBlankFinderDamaged: what cannot be read calls no page blank.
 func TestBlankFinderDamaged(t *testing.T) {
 	dir := t.TempDir()
-	src, err := os.ReadFile(filepath.Join(samplesDir, "duplex_0001.pdf"))
+	src, err := os.ReadFile(filepath.Join(testenv.Corpus(t), "duplex_0001.pdf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,12 +162,12 @@ func TestBlankFinderDamaged(t *testing.T) {
 	if len(got.Blank) != 0 {
 		t.Errorf("a truncated file has blank pages %v", got.Blank)
 	}
-	if _, err := (&BlankFinder{MaxBytes: 100}).Find(context.Background(), filepath.Join(samplesDir, "duplex_0001.pdf")); err == nil {
+	if _, err := (&BlankFinder{MaxBytes: 100}).Find(context.Background(), filepath.Join(testenv.Corpus(t), "duplex_0001.pdf")); err == nil {
 		t.Error("a file over MaxBytes gave no error")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := (&BlankFinder{}).Find(ctx, filepath.Join(samplesDir, "duplex_0001.pdf")); err == nil {
+	if _, err := (&BlankFinder{}).Find(ctx, filepath.Join(testenv.Corpus(t), "duplex_0001.pdf")); err == nil {
 		t.Error("a cancelled context gave no error")
 	}
 }
@@ -214,7 +216,7 @@ func FuzzDrawsOneXObject(f *testing.F) {
 func BenchmarkBlankFinder(b *testing.B) {
 	for _, name := range []string{"duplex_0001.pdf", "batch_0001.pdf"} {
 		b.Run(name, func(b *testing.B) {
-			p := filepath.Join(samplesDir, name)
+			p := filepath.Join(testenv.Corpus(b), name)
 			var f BlankFinder
 			pages := 0
 			for b.Loop() {

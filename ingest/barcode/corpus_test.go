@@ -2,49 +2,18 @@ package barcode
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
-// sampleRow is a line of samples/expected.tsv.
-type sampleRow struct {
-	file, verdict string
-	codes         []string // the dossier column; nil for "-"
-	note          string
-}
-
-func readExpected(t *testing.T) []sampleRow {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(samplesDir, "expected.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []sampleRow
-	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		f := strings.Split(line, "\t")
-		if i == 0 {
-			continue
-		}
-		if len(f) != 4 {
-			t.Fatalf("expected.tsv line %d: %d fields", i+1, len(f))
-		}
-		r := sampleRow{file: f[0], verdict: f[1], note: f[3]}
-		if f[2] != "-" {
-			r.codes = strings.Split(f[2], ",")
-		}
-		rows = append(rows, r)
-	}
-	return rows
-}
-
-// TestSamples reads every sample of the shared corpus. Where the scan has
-// receipt pages (said by expected.tsv's notes), each gives its dossier code;
-// no other page gives a code (files linked by their names carry no barcode);
-// only the duplex scan's back sides are blank.
+// TestSamples reads every sample of the project's corpus (testdata/corpus).
+// Where the scan has receipt pages (said by expected.tsv's notes), each gives
+// its dossier code; no other page gives a code (files linked by their names
+// carry no barcode); only the duplex scan's back sides are blank.
 func TestSamples(t *testing.T) {
 	// Pages that are receipts; expected.tsv's codes are theirs, in order.
 	receipts := map[string][]int{
@@ -61,32 +30,32 @@ func TestSamples(t *testing.T) {
 	}
 	blank := map[string][]int{"duplex_0001.pdf": {3, 5}}
 
-	rows := readExpected(t)
-	pdfs, _ := filepath.Glob(filepath.Join(samplesDir, "*.pdf"))
+	rows := testenv.Expected(t)
+	pdfs, _ := filepath.Glob(filepath.Join(testenv.Corpus(t), "*.pdf"))
 	if len(pdfs) != len(rows) {
 		t.Errorf("%d PDFs in samples, %d rows in expected.tsv", len(pdfs), len(rows))
 	}
 	var r Reader
 	for _, row := range rows {
-		t.Run(row.file, func(t *testing.T) {
+		t.Run(row.File, func(t *testing.T) {
 			start := time.Now()
-			pages, err := r.Read(context.Background(), filepath.Join(samplesDir, row.file))
+			pages, err := r.Read(context.Background(), filepath.Join(testenv.Corpus(t), row.File))
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%s: %d pages in %v", row.note, len(pages), time.Since(start).Round(time.Millisecond))
+			t.Logf("%s: %d pages in %v", row.Note, len(pages), time.Since(start).Round(time.Millisecond))
 			for _, p := range pages {
 				t.Logf("page %d: image %v blank %v codes %+v %s", p.Index, p.Image, p.Blank, p.Codes, p.Detail)
 			}
-			if row.file == "lowres_0001.pdf" {
+			if row.File == "lowres_0001.pdf" {
 				return // 100 dpi: invalid anyway; what was found is logged above
 			}
-			if row.verdict == "invalid" && len(pages) != 0 {
+			if row.Verdict == "invalid" && len(pages) != 0 {
 				t.Errorf("%d pages read from a file the checker rejects", len(pages))
 			}
 			want := map[int]string{}
-			for i, n := range receipts[row.file] {
-				want[n] = row.codes[i]
+			for i, n := range receipts[row.File] {
+				want[n] = row.Codes[i]
 			}
 			if len(want) > 0 && len(pages) == 0 {
 				t.Fatal("no pages")
@@ -95,14 +64,14 @@ func TestSamples(t *testing.T) {
 				var got []string
 				for _, f := range p.Codes {
 					got = append(got, f.Code)
-					if s := symbology[row.file]; s != "" && f.Symbology != s {
+					if s := symbology[row.File]; s != "" && f.Symbology != s {
 						t.Errorf("page %d: %s read as %s, want %s", p.Index, f.Code, f.Symbology, s)
 					}
 				}
 				if w := want[p.Index]; w == "" && len(got) != 0 || w != "" && !slices.Equal(got, []string{w}) {
 					t.Errorf("page %d: codes %v, want %q", p.Index, got, w)
 				}
-				if w := slices.Contains(blank[row.file], p.Index); p.Blank != w {
+				if w := slices.Contains(blank[row.File], p.Index); p.Blank != w {
 					t.Errorf("page %d: blank %v, want %v", p.Index, p.Blank, w)
 				}
 				if !p.Image || p.Detail != "" {
@@ -115,7 +84,7 @@ func TestSamples(t *testing.T) {
 
 func TestReadFirstDecodesOnlyThosePages(t *testing.T) {
 	r := &Reader{}
-	pages, err := r.ReadFirst(context.Background(), filepath.Join(samplesDir, "batch_0001.pdf"), 1)
+	pages, err := r.ReadFirst(context.Background(), filepath.Join(testenv.Corpus(t), "batch_0001.pdf"), 1)
 	if err != nil {
 		t.Fatal(err)
 	}

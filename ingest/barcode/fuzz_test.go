@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/pdfcpu/pdfcpu/pkg/filter"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // fuzzParams turns fuzz input into image parameters of a small image: the
@@ -138,7 +140,7 @@ func FuzzFixJPEG(f *testing.F) {
 // firstImageStream returns the stored stream of the first page image of a
 // sample.
 func firstImageStream(tb testing.TB, name string) []byte {
-	data, err := os.ReadFile(filepath.Join(samplesDir, name))
+	data, err := os.ReadFile(filepath.Join(testenv.Corpus(tb), name))
 	if err != nil {
 		return nil
 	}

@@ -5,46 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
-
-// Paths to the shared corpus, relative to this package.
-const (
-	corpusDir  = "../../../shared/corpus"
-	samplesDir = corpusDir + "/samples"
-	wildDir    = corpusDir + "/wild/qpdf"
-)
-
-// debianPackages are what the tools of these tests come from.
-const debianPackages = "imagemagick img2pdf ghostscript qrencode zint libtiff-tools fonts-dejavu-core poppler-utils zbar-tools"
-
-// needTools skips the test when a command is missing, or fails it when the
-// environment variable CI is set (CI installs them).
-func needTools(t testing.TB, tools ...string) {
-	t.Helper()
-	var missing []string
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := fmt.Sprintf("missing %s (Debian packages: %s)", strings.Join(missing, ", "), debianPackages)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-// mkscanTools are the commands mkscan.sh runs.
-func mkscanTools() []string {
-	return []string{"bash", "convert", "img2pdf", "tiff2pdf", "tiffcp", "gs", "qrencode", "zint"}
-}
 
 // scanSpec is one scan to make with mkscan.sh.
 type scanSpec struct {
@@ -70,8 +36,9 @@ func (s scanSpec) name() string {
 	return n
 }
 
-func (s scanSpec) args(out string, seed int) []string {
-	a := []string{filepath.Join(corpusDir, "mkscan.sh"), "--" + s.kind, s.code,
+// args are bash's arguments to run the script mkscan for s.
+func (s scanSpec) args(mkscan, out string, seed int) []string {
+	a := []string{mkscan, "--" + s.kind, s.code,
 		"--pages", fmt.Sprint(s.pages), "--rotate", s.rotate, "--mode", s.mode,
 		"--dpi", fmt.Sprint(s.dpi), "--seed", fmt.Sprint(seed)}
 	if s.mode != "bw" {
@@ -144,7 +111,8 @@ type generated struct {
 // there and reused by later runs.
 func (g *generated) scans(t testing.TB) ([]scanSpec, []string) {
 	t.Helper()
-	needTools(t, mkscanTools()...)
+	testenv.SkipUnderRace(t, "decoding 30 generated scans, and timings beside zbarimg")
+	mkscan := testenv.Mkscan(t)
 	g.once.Do(func() {
 		dir := os.Getenv("BARCODE_GEN_DIR")
 		if dir == "" {
@@ -155,7 +123,7 @@ func (g *generated) scans(t testing.TB) ([]scanSpec, []string) {
 		}
 		g.specs = generatedSet()
 		start := time.Now()
-		g.files, g.err = makeScans(dir, g.specs)
+		g.files, g.err = makeScans(mkscan, dir, g.specs)
 		t.Logf("made %d scans with mkscan.sh in %v", len(g.files), time.Since(start).Round(time.Millisecond))
 	})
 	if g.err != nil {
@@ -170,9 +138,10 @@ func (g *generated) cleanup() {
 	}
 }
 
-// makeScans runs mkscan.sh for every spec, two at a time, into dir (files
-// already there are kept), and returns the files in the order of specs.
-func makeScans(dir string, specs []scanSpec) ([]string, error) {
+// makeScans runs mkscan.sh (at mkscan) for every spec, two at a time, into
+// dir (files already there are kept), and returns the files in the order of
+// specs.
+func makeScans(mkscan, dir string, specs []scanSpec) ([]string, error) {
 	files := make([]string, len(specs))
 	errs := make([]error, len(specs))
 	sem := make(chan struct{}, 2)
@@ -187,7 +156,7 @@ func makeScans(dir string, specs []scanSpec) ([]string, error) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			tmp := files[i] + ".part"
-			cmd := exec.Command("bash", s.args(tmp, 100+i)...)
+			cmd := exec.Command("bash", s.args(mkscan, tmp, 100+i)...)
 			out, err := cmd.CombinedOutput()
 			if err == nil {
 				err = os.Rename(tmp, files[i])

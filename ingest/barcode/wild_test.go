@@ -9,15 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // TestWild reads every file of the qpdf test suite (damaged on purpose,
 // encrypted, odd): each gives an answer, without panic, within its bound.
 func TestWild(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(wildDir, "*.pdf"))
-	if len(files) == 0 {
-		t.Skip("no wild corpus")
-	}
+	files, _ := filepath.Glob(filepath.Join(testenv.Wild(t), "*.pdf"))
 	const perFile = 10 * time.Second
 	var r Reader
 	start := time.Now()
@@ -62,7 +61,7 @@ func TestNothingWritten(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
-	files, _ := filepath.Glob(filepath.Join(samplesDir, "*.pdf"))
+	files, _ := filepath.Glob(filepath.Join(testenv.Corpus(t), "*.pdf"))
 	var r Reader
 	for _, f := range files {
 		if _, err := r.Read(context.Background(), f); err != nil {
@@ -76,7 +75,7 @@ func TestNothingWritten(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	dir := t.TempDir()
-	sample := filepath.Join(samplesDir, "scan_0003.pdf")
+	sample := filepath.Join(testenv.Corpus(t), "scan_0003.pdf")
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	tests := []struct {
@@ -104,7 +103,7 @@ func TestErrors(t *testing.T) {
 // TestLimits: an image over the pixel cap is not decoded, and says so;
 // blank detection can be turned off.
 func TestLimits(t *testing.T) {
-	sample := filepath.Join(samplesDir, "duplex_0001.pdf")
+	sample := filepath.Join(testenv.Corpus(t), "duplex_0001.pdf")
 	r := Reader{MaxPixels: 1_000_000, BlankCoverage: -1}
 	pages, err := r.Read(context.Background(), sample)
 	if err != nil {
@@ -133,7 +132,7 @@ func TestLimits(t *testing.T) {
 // parallel: the same answer each time (run under -race).
 func TestConcurrent(t *testing.T) {
 	r := Reader{Workers: 2}
-	sample := filepath.Join(samplesDir, "batch_0001.pdf")
+	sample := filepath.Join(testenv.Corpus(t), "batch_0001.pdf")
 	want, err := r.Read(context.Background(), sample)
 	if err != nil {
 		t.Fatal(err)

@@ -15,39 +15,16 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 
 	"github.com/sohoa/sohoa/ingest/barcode"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 var codes = []string{"000.00.12.H57-200320-0001", "000.00.12.H57-210615-0042"}
 
-// needTools skips the test when a command is missing, or fails it when the
-// environment variable CI is set (CI installs them).
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	var missing []string
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := fmt.Sprintf("missing %s (Debian packages: poppler-utils img2pdf imagemagick fonts-dejavu-core)", strings.Join(missing, ", "))
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
+// needFonts skips the test without the DejaVu fonts, or fails it under CI.
 func needFonts(t *testing.T) {
 	t.Helper()
 	for _, f := range []string{DefaultFont, DefaultBoldFont} {
-		if _, err := os.Stat(f); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%v (Debian package fonts-dejavu-core)", err)
-			}
-			t.Skipf("%v (Debian package fonts-dejavu-core)", err)
-		}
+		testenv.NeedFile(t, f, "fonts-dejavu-core")
 	}
 }
 
@@ -64,7 +41,9 @@ func run(t *testing.T, name string, args ...string) {
 // quarter.
 func TestRoundTrip(t *testing.T) {
 	needFonts(t)
-	needTools(t, "pdftoppm", "img2pdf", "convert")
+	testenv.NeedTool(t, "pdftoppm", "poppler-utils")
+	testenv.NeedTool(t, "img2pdf", "img2pdf")
+	testenv.NeedTool(t, "convert", "imagemagick")
 	dir := t.TempDir()
 	sheet := filepath.Join(dir, "sheet.pdf")
 	var buf bytes.Buffer

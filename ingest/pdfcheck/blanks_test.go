@@ -11,6 +11,7 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 
 	"github.com/sohoa/sohoa/ingest/barcode"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // The blank pages a check finds in its own parse are the ones the blank
@@ -21,9 +22,9 @@ func TestBlanksInTheSameParse(t *testing.T) {
 	finder := &barcode.BlankFinder{}
 	c := &Checker{Blanks: finder}
 	sawBlank := false
-	for _, s := range readExpected(t) {
-		t.Run(s.file, func(t *testing.T) {
-			src := filepath.Join(samplesDir, s.file)
+	for _, s := range testenv.Expected(t) {
+		t.Run(s.File, func(t *testing.T) {
+			src := filepath.Join(testenv.Corpus(t), s.File)
 			dst := filepath.Join(t.TempDir(), "repaired.pdf")
 			res, err := c.Check(ctx, src, dst)
 			if err != nil {
@@ -90,7 +91,7 @@ func (failingFinder) BlankPages(context.Context, *model.Context) ([]int, error) 
 // A blank page finder that panics, fails or runs out of its time never
 // changes a file's verdict, and finds no blank page.
 func TestBlankFinderFailureKeepsTheVerdict(t *testing.T) {
-	src := filepath.Join(samplesDir, "duplex_0001.pdf")
+	src := filepath.Join(testenv.Corpus(t), "duplex_0001.pdf")
 	for name, f := range map[string]BlankFinder{"panic": panicFinder{}, "slow": slowFinder{}, "error": failingFinder{}} {
 		t.Run(name, func(t *testing.T) {
 			c := &Checker{Limits: Limits{BlankTime: 50 * time.Millisecond}, Blanks: f}

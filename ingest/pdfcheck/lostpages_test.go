@@ -9,6 +9,7 @@ import (
 
 	"github.com/sohoa/sohoa/ingest/hostilepdf"
 	"github.com/sohoa/sohoa/ingest/reason"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // TestLostPagesAreUnreadable: a page-tree entry that reads as nothing is
@@ -30,18 +31,21 @@ func TestLostPagesAreUnreadable(t *testing.T) {
 	if err := os.WriteFile(f, nested, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, src := range []string{
-		f,
+	for name, src := range map[string]func(t *testing.T) string{
+		"nested": func(*testing.T) string { return f },
 		// qpdf's bad2.pdf: no startxref; pdfcpu's reconstruction misses
 		// the one page, and the rewritten copy had a blank A4 page instead.
-		filepath.Join(wildDir, "bad2.pdf"),
+		"qpdf bad2": func(t *testing.T) string { return filepath.Join(testenv.Wild(t), "bad2.pdf") },
 	} {
-		r, err := (&Checker{}).Check(context.Background(), src, filepath.Join(dir, "repaired.pdf"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Reason != reason.Unreadable || !strings.Contains(r.Detail, "page tree: 1 pages missing") {
-			t.Errorf("%s: %+v, want unreadable: page tree", filepath.Base(src), r)
-		}
+		t.Run(name, func(t *testing.T) {
+			src := src(t)
+			r, err := (&Checker{}).Check(context.Background(), src, filepath.Join(dir, "repaired.pdf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Reason != reason.Unreadable || !strings.Contains(r.Detail, "page tree: 1 pages missing") {
+				t.Errorf("%s: %+v, want unreadable: page tree", filepath.Base(src), r)
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package pdfcheck
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -17,13 +16,10 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 
 	"github.com/sohoa/sohoa/ingest/reason"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
-const (
-	samplesDir = "../../../shared/corpus/samples"
-	wildDir    = "../../../shared/corpus/wild/qpdf"
-	saneSample = "000.00.12.H57-200322-0001.pdf"
-)
+const saneSample = "000.00.12.H57-200322-0001.pdf"
 
 // perFileBound is the most one Check may take in these tests; the parse
 // budget below it turns a slow file into a verdict rather than an error.
@@ -56,45 +52,21 @@ var sampleReasons = map[string]reason.Code{
 	"jpeg-named-pdf 000.00.12.H57-200322-0005.pdf": reason.NotPDF,
 }
 
-type sample struct{ file, verdict string }
-
-func readExpected(t testing.TB) []sample {
-	t.Helper()
-	f, err := os.Open(filepath.Join(samplesDir, "expected.tsv"))
-	if err != nil {
-		t.Fatalf("corpus: %v", err)
-	}
-	defer f.Close()
-	var out []sample
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		cols := strings.Split(sc.Text(), "\t")
-		if len(cols) < 2 || cols[0] == "file" {
-			continue
-		}
-		out = append(out, sample{cols[0], cols[1]})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func TestSamples(t *testing.T) {
-	samples := readExpected(t)
+	samples, samplesDir := testenv.Expected(t), testenv.Corpus(t)
 	pdfs, _ := filepath.Glob(filepath.Join(samplesDir, "*.pdf"))
 	if len(pdfs) != len(samples) {
 		t.Errorf("%d PDFs in %s but %d rows in expected.tsv", len(pdfs), samplesDir, len(samples))
 	}
 	for _, s := range samples {
-		t.Run(s.file, func(t *testing.T) {
+		t.Run(s.File, func(t *testing.T) {
 			dst := filepath.Join(t.TempDir(), "repaired.pdf")
-			res := check(t, filepath.Join(samplesDir, s.file), dst)
+			res := check(t, filepath.Join(samplesDir, s.File), dst)
 			t.Logf("%+v", res)
-			if s.verdict == "invalid" {
-				want, ok := sampleReasons[s.file]
+			if s.Verdict == "invalid" {
+				want, ok := sampleReasons[s.File]
 				if !ok {
-					t.Fatalf("no expected reason for invalid sample %q", s.file)
+					t.Fatalf("no expected reason for invalid sample %q", s.File)
 				}
 				if res.Reason != want {
 					t.Fatalf("reason %q (%s), want %q", res.Reason, res.Detail, want)
@@ -111,7 +83,7 @@ func TestSamples(t *testing.T) {
 				t.Errorf("Pages %d, MinDPI %.2f: want pages and at least 200 dpi", res.Pages, res.MinDPI)
 			}
 			_, statErr := os.Stat(dst)
-			if s.file != saneSample {
+			if s.File != saneSample {
 				if res.Repaired || statErr == nil {
 					t.Fatalf("a valid file was rewritten (Repaired %v, copy exists %v)", res.Repaired, statErr == nil)
 				}
@@ -131,10 +103,7 @@ func TestSamples(t *testing.T) {
 // TestWild runs every damaged and odd PDF of qpdf's test suite: each must
 // get a verdict, without panic or error, within the per-file bound.
 func TestWild(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(wildDir, "*.pdf"))
-	if len(files) == 0 {
-		t.Fatalf("no PDFs in %s", wildDir)
-	}
+	files, _ := filepath.Glob(filepath.Join(testenv.Wild(t), "*.pdf"))
 	counts := map[string]int{}
 	repaired := 0
 	dir := t.TempDir()
@@ -166,7 +135,7 @@ func TestWild(t *testing.T) {
 
 // TestPanicRecovered uses a file on which pdfcpu v0.15.0 dereferences nil.
 func TestPanicRecovered(t *testing.T) {
-	res := check(t, filepath.Join(wildDir, "xref-compressed-in-compressed.pdf"), filepath.Join(t.TempDir(), "x.pdf"))
+	res := check(t, filepath.Join(testenv.Wild(t), "xref-compressed-in-compressed.pdf"), filepath.Join(t.TempDir(), "x.pdf"))
 	if res.Reason != reason.Unreadable || !strings.HasPrefix(res.Detail, "parser panic: ") {
 		t.Fatalf("got %+v, want unreadable after a parser panic", res)
 	}
@@ -285,7 +254,7 @@ func TestPasswords(t *testing.T) {
 
 // TestRotatedSample rotates a real scan with pdfcpu: its dpi must not change.
 func TestRotatedSample(t *testing.T) {
-	src := filepath.Join(samplesDir, "scan_0003.pdf")
+	src := filepath.Join(testenv.Corpus(t), "scan_0003.pdf")
 	want := check(t, src, "")
 	for _, rot := range []int{90, 180, 270} {
 		in, err := os.ReadFile(src)
@@ -332,7 +301,7 @@ func TestErrorsAreOnlyOurs(t *testing.T) {
 	if _, err := c.Check(context.Background(), filepath.Join(dir, "missing.pdf"), ""); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing src: err %v, want not-exist", err)
 	}
-	sane := filepath.Join(samplesDir, saneSample)
+	sane := filepath.Join(testenv.Corpus(t), saneSample)
 	if _, err := c.Check(context.Background(), sane, filepath.Join(dir, "no", "such", "dir.pdf")); err == nil {
 		t.Error("unwritable repairedDst: no error")
 	}
@@ -361,8 +330,9 @@ func TestNothingWrittenOutside(t *testing.T) {
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
 	out := t.TempDir()
-	pdfs, _ := filepath.Glob(filepath.Join(samplesDir, "*.pdf"))
-	wild, _ := filepath.Glob(filepath.Join(wildDir, "*.pdf"))
+	// The wild corpus too when it is beside the clone.
+	pdfs, _ := filepath.Glob(filepath.Join(testenv.Corpus(t), "*.pdf"))
+	wild, _ := filepath.Glob(filepath.Join(testenv.WildPath(t), "*.pdf"))
 	for _, f := range append(pdfs, wild...) {
 		check(t, f, filepath.Join(out, "repaired.pdf"))
 	}
@@ -425,7 +395,8 @@ const fuzzSeedMax = 32 << 10
 // FuzzCheck is seeded with the corpus: every sample scan, and qpdf's damaged
 // and odd files (those up to fuzzSeedMax, and fuzzSeeds).
 func FuzzCheck(f *testing.F) {
-	seeds, _ := filepath.Glob(filepath.Join(samplesDir, "*.pdf"))
+	wildDir := testenv.Wild(f)
+	seeds, _ := filepath.Glob(filepath.Join(testenv.Corpus(f), "*.pdf"))
 	for _, s := range fuzzSeeds {
 		seeds = append(seeds, filepath.Join(wildDir, s))
 	}
@@ -464,11 +435,11 @@ func FuzzCheck(f *testing.F) {
 }
 
 func validSamples(b *testing.B) (files []string, size int64) {
-	for _, s := range readExpected(b) {
-		if s.verdict != "valid" {
+	for _, s := range testenv.Expected(b) {
+		if s.Verdict != "valid" {
 			continue
 		}
-		f := filepath.Join(samplesDir, s.file)
+		f := filepath.Join(testenv.Corpus(b), s.File)
 		fi, err := os.Stat(f)
 		if err != nil {
 			b.Fatal(err)

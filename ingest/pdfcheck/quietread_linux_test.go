@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // TestQuietReaderReadAt: the raw pread answers as os.File.ReadAt does,
@@ -51,8 +53,8 @@ func TestQuietReaderReadAt(t *testing.T) {
 // suite gets the same verdict whether pdfcpu reads through raw preads or
 // through os.File.
 func TestQuietReadsSameVerdicts(t *testing.T) {
-	samples, _ := filepath.Glob(filepath.Join(samplesDir, "*.pdf"))
-	wild, _ := filepath.Glob(filepath.Join(wildDir, "*.pdf"))
+	samples, _ := filepath.Glob(filepath.Join(testenv.Corpus(t), "*.pdf"))
+	wild, _ := filepath.Glob(filepath.Join(testenv.Wild(t), "*.pdf"))
 	if len(samples) == 0 || len(wild) == 0 {
 		t.Fatalf("%d samples, %d wild files: corpus missing", len(samples), len(wild))
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/sandbox"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // BenchmarkOverhead checks the corpus samples (and reads the first page's
@@ -17,7 +18,7 @@ import (
 // process and through the parser process; the difference per file is the
 // cost of isolation. Reported: ns per file.
 func BenchmarkOverhead(b *testing.B) {
-	files, err := filepath.Glob(filepath.Join(samples, "*.pdf"))
+	files, err := filepath.Glob(filepath.Join(testenv.Corpus(b), "*.pdf"))
 	if err != nil || len(files) == 0 {
 		b.Fatalf("corpus samples: %v", err)
 	}
@@ -59,7 +60,7 @@ func BenchmarkOverhead(b *testing.B) {
 // BenchmarkRoundTrip is the fixed cost of one request to the parser
 // process: checking an empty file, which stops at its size.
 func BenchmarkRoundTrip(b *testing.B) {
-	empty := filepath.Join(samples, "empty 000.00.12.H57-200322-0004.pdf")
+	empty := filepath.Join(testenv.Corpus(b), "empty 000.00.12.H57-200322-0004.pdf")
 	pool := newPool(b, sandbox.Limits{})
 	for _, bc := range []struct {
 		name  string
@@ -78,7 +79,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 // BenchmarkStart is the cost of a request that starts the parser process
 // (the first after a minute idle, or after a kill), stopping it included.
 func BenchmarkStart(b *testing.B) {
-	empty := filepath.Join(samples, "empty 000.00.12.H57-200322-0004.pdf")
+	empty := filepath.Join(testenv.Corpus(b), "empty 000.00.12.H57-200322-0004.pdf")
 	for b.Loop() {
 		p, err := sandbox.New(sandbox.Config{Command: []string{os.Args[0]}, Env: []string{childEnv}})
 		if err != nil {

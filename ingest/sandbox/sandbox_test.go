@@ -19,9 +19,8 @@ import (
 	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/sandbox"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
-
-const samples = "../../../shared/corpus/samples"
 
 // newPool returns a pool whose parser processes are this test binary.
 func newPool(t testing.TB, lim sandbox.Limits) *sandbox.Pool {
@@ -37,7 +36,7 @@ func newPool(t testing.TB, lim sandbox.Limits) *sandbox.Pool {
 // TestSamplesAsInProcess: every corpus sample gets the same verdict and the
 // same codes through the parser process as in process.
 func TestSamplesAsInProcess(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(samples, "*.pdf"))
+	files, err := filepath.Glob(filepath.Join(testenv.Corpus(t), "*.pdf"))
 	if err != nil || len(files) < 10 {
 		t.Fatalf("corpus samples: %d files, %v", len(files), err)
 	}
@@ -144,6 +143,7 @@ func codes(pages []barcode.Page) string {
 // TestHostile: each hostile file gets its verdict from the parser process,
 // and a healthy scan checked right after it is still valid.
 func TestHostile(t *testing.T) {
+	testenv.SkipUnderRace(t, "the parser process's memory and CPU limits")
 	p := newPool(t, sandbox.Limits{Memory: 512 << 20, CPU: 20 * time.Second, Timeout: 40 * time.Second})
 	dir := t.TempDir()
 	good := healthyFile(t)
@@ -302,6 +302,7 @@ func healthyFile(t *testing.T) string {
 // barcode.DefaultMaxPixels) goes through the parser process under the
 // default limits; its peak RSS is logged.
 func TestLargestHealthyPage(t *testing.T) {
+	testenv.SkipUnderRace(t, "the parser process's default memory limit")
 	p := hostilepdf.New()
 	doc := p.Pages("", p.Page("[0 0 842 1191]", p.RGB(7016, 9921), ""))
 	f := filepath.Join(t.TempDir(), "a3.pdf")
@@ -374,7 +375,7 @@ func TestWarm(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ctx := context.Background()
-	f := filepath.Join(samples, "000.00.12.H57-200320-0001.pdf")
+	f := filepath.Join(testenv.Corpus(t), "000.00.12.H57-200320-0001.pdf")
 	for range 4 {
 		p.Warm()
 		if r, err := p.Check(ctx, f, ""); err != nil || r.Reason != "" {
@@ -404,7 +405,7 @@ func TestChecksOneAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	f := filepath.Join(samples, "000.00.12.H57-200320-0001.pdf")
+	f := filepath.Join(testenv.Corpus(t), "000.00.12.H57-200320-0001.pdf")
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {

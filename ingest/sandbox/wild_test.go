@@ -8,15 +8,15 @@ import (
 
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/sandbox"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
-
-const wild = "../../../shared/corpus/wild/qpdf"
 
 // TestWildSweep sends the qpdf test suite's PDFs (many damaged on purpose)
 // through the parser process with the daemon's default limits: every file
 // gets a verdict (valid, or a known reason), none an error, and the
 // parser's resident memory stays under its limit.
 func TestWildSweep(t *testing.T) {
+	wild := testenv.Wild(t)
 	files, err := filepath.Glob(filepath.Join(wild, "*.pdf"))
 	if err != nil || len(files) < 700 {
 		t.Fatalf("%s: %d files, %v", wild, len(files), err)

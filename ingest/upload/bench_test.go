@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/store"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // BenchmarkUploadVsCurl uploads the same scans to a loopback server that
@@ -24,10 +25,7 @@ import (
 //
 //	go test ./ingest/upload/ -run '^$' -bench UploadVsCurl -benchtime 5x
 func BenchmarkUploadVsCurl(b *testing.B) {
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		b.Skip("curl not installed")
-	}
+	curl := testenv.OptionalTool(b, "curl", "curl")
 	var received atomic.Int64
 	srv := newHTTPServer(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mr, err := r.MultipartReader()

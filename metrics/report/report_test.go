@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // letterRow is one row of the letter's appendix, as printed.
@@ -73,7 +74,7 @@ func readLetter(t *testing.T) (wards []letterRow, total letterRow) {
 }
 
 func TestLetterCopy(t *testing.T) {
-	shared, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "reference", "huong-tra-2020.tsv"))
+	shared, err := os.ReadFile(testenv.Shared(t, "reference", "huong-tra-2020.tsv"))
 	if err != nil {
 		t.Skipf("shared/ not beside the repository: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/sohoa/sohoa/ingest/testenv"
 	"github.com/sohoa/sohoa/metrics/report"
 )
 
@@ -134,10 +135,7 @@ func TestWrite(t *testing.T) {
 // as it shows it: the table must read as report.WriteCSV writes it (LibreOffice
 // honours the Vietnamese number format, so rates have a decimal comma).
 func TestInLibreOffice(t *testing.T) {
-	soffice, err := exec.LookPath("soffice")
-	if err != nil {
-		t.Skipf("LibreOffice is not installed: %v", err)
-	}
+	soffice := testenv.OptionalTool(t, "soffice", "libreoffice-calc")
 	dir := t.TempDir()
 	rows := letterRows(t)
 	var x bytes.Buffer

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"crypto/sha256"
@@ -20,6 +20,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/sohoa/sohoa/ingest/store"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // The crash harness: the real daemon takes a stream of generated scans
@@ -43,7 +44,7 @@ import (
 // otherwise. SOHOA_CRASH_SEED replays a run (its seed is logged).
 func TestCrashHarness(t *testing.T) {
 	cycles := 6
-	if os.Getenv("CI") != "" {
+	if testenv.CI() {
 		cycles = 100
 	}
 	if v := os.Getenv("SOHOA_CRASH_CYCLES"); v != "" {
@@ -179,7 +180,7 @@ func newCrashRun(t *testing.T, sink string, rng *rand.Rand) *crashRun {
 	h.trigger.hits = map[string]int{}
 	for _, k := range crashKinds {
 		if k.sample != "" {
-			b, err := os.ReadFile(filepath.Join(corpus, k.sample))
+			b, err := os.ReadFile(filepath.Join(testenv.Corpus(t), k.sample))
 			if err != nil {
 				t.Fatal(err)
 			}

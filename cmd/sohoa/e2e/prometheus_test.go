@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/csv"
@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // TestPrometheus runs Debian's real prometheus scraping a real daemon that
@@ -23,13 +25,7 @@ import (
 // ward ratio of the current and previous month equals what `sohoa report`
 // prints for them, and that every dashboard query evaluates.
 func TestPrometheus(t *testing.T) {
-	prom, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("prometheus not installed; CI installs Debian's prometheus package")
-		}
-		t.Skip("prometheus not installed")
-	}
+	prom := testenv.NeedTool(t, "prometheus", "prometheus")
 	e := newEnv(t)
 	e.writeConfig(registryConfig(e))
 	e.start()
@@ -83,10 +79,7 @@ func TestPrometheus(t *testing.T) {
 	}
 	promAddr := ln.Addr().String()
 	ln.Close()
-	rules, err := filepath.Abs("../../configs/prometheus/sohoa.rules.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules := filepath.Join(testenv.Root(t), "configs", "prometheus", "sohoa.rules.yml")
 	target := strings.TrimPrefix(e.metricsURL, "http://")
 	cfg := writeFile(t, filepath.Join(e.dir, "prometheus.yml"), fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
 rule_files: [%q]
@@ -158,7 +151,7 @@ scrape_configs:
 
 	// Every dashboard query, Grafana's variables filled in, evaluates; those
 	// of the month cohorts have a value.
-	b, err := os.ReadFile("../../configs/grafana/sohoa-dashboard.json")
+	b, err := os.ReadFile(filepath.Join(testenv.Root(t), "configs", "grafana", "sohoa-dashboard.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"crypto/sha256"
@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // igate is a loopback server shaped like VNPT iGate's two-step API: files
@@ -259,7 +261,7 @@ func TestQueueCapKeepsScansInTheInbox(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	sample := "000.00.12.H57-200320-0001.pdf"
-	info, err := os.Stat(filepath.Join(corpus, sample))
+	info, err := os.Stat(filepath.Join(testenv.Corpus(t), sample))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -11,13 +11,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // variant writes a distinct, still valid copy of a sample: a PDF comment
 // after the end marker changes the content hash and nothing else.
 func variant(t *testing.T, sample, dst string, n int) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(corpus, sample))
+	b, err := os.ReadFile(filepath.Join(testenv.Corpus(t), sample))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +42,7 @@ func TestSlowWriteIsNotTakenHalfWritten(t *testing.T) {
 	b, _ := os.ReadFile(e.config)
 	os.WriteFile(e.config, []byte(strings.Replace(string(b), "quiet: 300ms", "quiet: 2s", 1)), 0o600)
 	e.start()
-	src, err := os.ReadFile(filepath.Join(corpus, "000.00.12.H57-200320-0001.pdf"))
+	src, err := os.ReadFile(filepath.Join(testenv.Corpus(t), "000.00.12.H57-200320-0001.pdf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func TestSlowWriteIsNotTakenHalfWritten(t *testing.T) {
 		_, ok := e.outboxFiles()["000.00.12.H57-200320-0001/"+name]
 		return ok
 	})
-	if got := fileSHA(t, filepath.Join(e.outbox, "000.00.12.H57-200320-0001", name)); got != fileSHA(t, filepath.Join(corpus, name)) {
+	if got := fileSHA(t, filepath.Join(e.outbox, "000.00.12.H57-200320-0001", name)); got != fileSHA(t, filepath.Join(testenv.Corpus(t), name)) {
 		t.Error("uploaded content is not the whole file")
 	}
 	if entries, _ := os.ReadDir(filepath.Join(e.inbox, "Lỗi")); len(entries) > 0 {
@@ -141,7 +143,7 @@ func TestHostileInboxDoesNotStall(t *testing.T) {
 		os.Chmod(e.config, 0o644)
 	}
 	outside := filepath.Join(t.TempDir(), "outside.pdf")
-	copyFile(t, filepath.Join(corpus, "000.00.12.H57-200320-0001.pdf"), outside)
+	copyFile(t, filepath.Join(testenv.Corpus(t), "000.00.12.H57-200320-0001.pdf"), outside)
 
 	if err := syscall.Mkfifo(filepath.Join(e.inbox, "fifo.pdf"), 0o666); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sohoa/sohoa/ingest/store"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // File-system faults under the data dir, on a small tmpfs mounted there:
@@ -25,12 +26,7 @@ import (
 // mount and fails the test if it fails.
 func mounts(t *testing.T) func(args ...string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("mounting needs root, which CI has")
-		}
-		t.Skip("mounting needs root")
-	}
+	testenv.NeedRoot(t, "mounting")
 	return func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
@@ -237,7 +233,7 @@ func TestHostileNamesAndFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		special = append(special, "null.pdf")
-	} else if os.Getenv("CI") != "" {
+	} else if testenv.CI() {
 		t.Fatal("making a device node needs root, which CI has")
 	}
 	e.start()

@@ -1,4 +1,9 @@
-package main
+// Package e2e tests the real sohoa binary: the end-to-end, fault and crash
+// tests run it, as a daemon on temporary folders or as a command, and look
+// only at what it leaves (files, logs, metrics, its database after it
+// exits). This file is their harness: the binary, built once per run, and
+// one daemon's folders, config, start and stop.
+package e2e
 
 import (
 	"bufio"
@@ -19,12 +24,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/reason"
 )
 
-// These tests run the real sohoa binary on temporary folders.
-
-const corpus = "../../../shared/corpus/samples"
-
+// binPath is the sohoa binary TestMain builds for every test of the run.
 var binPath string
 
 func TestMain(m *testing.M) {
@@ -34,7 +38,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "sohoa")
-	out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", binPath, "github.com/sohoa/sohoa/cmd/sohoa").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build sohoa: %v\n%s", err, out)
 		os.Exit(1)
@@ -268,143 +272,20 @@ func (e *env) inboxLeft() []string {
 	return left
 }
 
-func TestCorpusEndToEnd(t *testing.T) {
-	e := newEnv(t)
-	e.start()
-	start := time.Now()
-	rows := readExpected(t)
-	for _, r := range rows {
-		copyFile(t, filepath.Join(corpus, r.file), filepath.Join(e.inbox, r.file))
-	}
-	e.waitFor("every sample to leave the inbox", 60*time.Second, func() bool { return len(e.inboxLeft()) == 0 })
-	ward := `{ward="000.00.12.H57"}`
-	e.waitFor("the upload queue to drain", 30*time.Second, func() bool {
-		return e.metric("sohoa_upload_queue_length"+ward) == 0
-	})
-
-	out := e.outboxFiles()
-	uploaded := 0
-	for _, r := range rows {
-		errPath := filepath.Join(e.inbox, "Lỗi", r.file)
-		waitPath := filepath.Join(e.inbox, "Chờ mã hồ sơ", r.file)
-		// Linked by name, or by the receipt's barcode; a batch is split into
-		// one upload per dossier.
-		linked := r.dossiers != "-" && !strings.Contains(r.dossiers, ",")
-		switch {
-		case r.verdict == "valid" && strings.Contains(r.dossiers, ","):
-			stem := strings.TrimSuffix(r.file, ".pdf")
-			for _, code := range strings.Split(r.dossiers, ",") {
-				if _, ok := out[code+"/"+stem+" - "+code+".pdf"]; !ok {
-					t.Errorf("%s: no part uploaded for %s; outbox: %v", r.file, code, out)
-				}
-				uploaded++
-			}
-		case r.verdict == "invalid":
-			note, err := os.ReadFile(errPath + ".txt")
-			if _, serr := os.Stat(errPath); serr != nil || err != nil {
-				t.Errorf("%s: invalid but not in the errors folder with a note", r.file)
-				continue
-			}
-			if !strings.Contains(string(note), "Cần làm:") {
-				t.Errorf("%s: note says no action:\n%s", r.file, note)
-			}
-		case linked:
-			p, ok := out[r.dossiers+"/"+r.file]
-			if !ok {
-				t.Errorf("%s: not uploaded as %s/%s; outbox: %v", r.file, r.dossiers, r.file, out)
-				continue
-			}
-			uploaded++
-			if strings.Contains(r.note, "repairable") {
-				if fileSHA(t, p) == fileSHA(t, filepath.Join(corpus, r.file)) {
-					t.Errorf("%s: the original was uploaded, not the repaired copy", r.file)
-				}
-				if b, _ := exec.Command(binPath, "check", "--json", p).Output(); !bytes.Contains(b, []byte(`"valid":true`)) || !bytes.Contains(b, []byte(`"repaired":false`)) {
-					t.Errorf("%s: uploaded repaired copy does not check clean: %s", r.file, b)
-				}
-			} else if strings.Contains(r.note, "blank back") {
-				// Uploaded without its blank backs: TestDuplexEndToEnd.
-				if fileSHA(t, p) == fileSHA(t, filepath.Join(corpus, r.file)) {
-					t.Errorf("%s: uploaded with its blank back sides", r.file)
-				}
-			} else if fileSHA(t, p) != fileSHA(t, filepath.Join(corpus, r.file)) {
-				t.Errorf("%s: uploaded content differs from the scan", r.file)
-			}
-		default:
-			// A batch, or no code anywhere: it must wait for a person, never
-			// be lost.
-			if _, err := os.Stat(waitPath); err != nil {
-				t.Errorf("%s: valid but neither uploaded nor waiting: %v", r.file, err)
-			}
-			if _, err := os.Stat(waitPath + ".txt"); err != nil {
-				t.Errorf("%s: waiting without a note", r.file)
-			}
-		}
-	}
-	if len(out) != uploaded {
-		t.Errorf("outbox has %d files, want %d: %v", len(out), uploaded, out)
-	}
-	// Each part of a batch counts as a scan of its own.
-	scans := len(rows)
-	for _, r := range rows {
-		if r.verdict == "valid" && strings.Contains(r.dossiers, ",") {
-			scans += strings.Count(r.dossiers, ",")
-		}
-	}
-	if got := e.metric("sohoa_scans_total" + ward); got != float64(scans) {
-		t.Errorf("sohoa_scans_total = %v, want %d", got, scans)
-	}
-	if got := e.metric("sohoa_dossiers_digitized_total" + ward); got != float64(uploaded) {
-		t.Errorf("sohoa_dossiers_digitized_total = %v, want %d", got, uploaded)
-	}
-	for reason, want := range map[string]float64{"low_dpi": 1, "encrypted": 1, "unreadable": 1, "empty": 1, "not_pdf": 1} {
-		series := fmt.Sprintf(`sohoa_scans_rejected_total{reason=%q,ward="000.00.12.H57"}`, reason)
-		if got := e.metric(series); got != want {
-			t.Errorf("%s = %v, want %v", series, got, want)
-		}
-	}
-	// Scans without a code wait; IT's alert reads how long the first has.
-	waiting, since := 0, e.metric("sohoa_scans_unlinked_oldest_timestamp_seconds"+ward)
-	for _, r := range rows {
-		if _, err := os.Stat(filepath.Join(e.inbox, "Chờ mã hồ sơ", r.file)); err == nil {
-			waiting++
-		}
-	}
-	if got := e.metric("sohoa_scans_unlinked" + ward); waiting == 0 || got < float64(waiting) {
-		t.Errorf("sohoa_scans_unlinked = %v with %d samples waiting", got, waiting)
-	}
-	if secs := func(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }; since < secs(start) || since > secs(time.Now()) {
-		t.Errorf("sohoa_scans_unlinked_oldest_timestamp_seconds = %v, want a time within this test (%v..now)",
-			since, secs(start))
-	}
-	if promtool, err := exec.LookPath("promtool"); err == nil {
-		cmd := exec.Command(promtool, "check", "metrics")
-		cmd.Stdin = strings.NewReader(e.metrics())
-		if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
-			t.Errorf("promtool check metrics: %v\n%s", err, out)
-		}
-	} else if os.Getenv("CI") != "" {
-		t.Fatal("promtool not installed; CI installs Debian's prometheus package")
-	} else {
-		t.Log("promtool not installed: metrics lint skipped")
-	}
-}
-
-type expectedRow struct{ file, verdict, dossiers, note string }
-
-func readExpected(t *testing.T) []expectedRow {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(corpus, "expected.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []expectedRow
-	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Split(line, "\t")
-		if i == 0 || len(f) < 4 {
-			continue
-		}
-		rows = append(rows, expectedRow{f[0], f[1], f[2], f[3]})
-	}
-	return rows
+// checkResult is one line of `sohoa check --json`, as a script reads it:
+// the fields these tests look at.
+type checkResult struct {
+	File         string      `json:"file"`
+	Valid        bool        `json:"valid"`
+	Reason       reason.Code `json:"reason"`
+	Detail       string      `json:"detail"`
+	Message      string      `json:"message_vi"`
+	Dossiers     []string    `json:"dossiers"`
+	Parts        int         `json:"parts"`
+	Hold         reason.Code `json:"hold"`
+	Pages        int         `json:"pages"`
+	MinDPI       float64     `json:"min_dpi"`
+	Flags        []string    `json:"flags"`
+	BlankDropped int         `json:"blank_pages_dropped"`
+	HeldPages    []int       `json:"held_pages"`
 }

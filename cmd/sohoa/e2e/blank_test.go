@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/pages"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // checkJSON runs `sohoa check --json` on files and returns its results by file.
@@ -49,7 +50,7 @@ func TestDuplexEndToEnd(t *testing.T) {
 		src, name, code string
 		pages, dropped  int
 	}{
-		{filepath.Join(corpus, "duplex_0001.pdf"), "000.00.12.H57-200321-0004.pdf", "000.00.12.H57-200321-0004", 5, 2},
+		{filepath.Join(testenv.Corpus(t), "duplex_0001.pdf"), "000.00.12.H57-200321-0004.pdf", "000.00.12.H57-200321-0004", 5, 2},
 		{bw, "scan_duplex.pdf", "000.00.12.H57-200325-0002", 5, 2},
 	}
 	for _, s := range scans {
@@ -169,18 +170,10 @@ func TestKillDuringDuplexBurstLeavesNoOrphan(t *testing.T) {
 	}
 }
 
-// mkscan runs the shared corpus's mkscan.sh; under CI a missing tool fails.
+// mkscan runs testdata/mkscan.sh; under CI a missing tool fails.
 func mkscan(t *testing.T, out string, args ...string) {
 	t.Helper()
-	for _, tool := range []string{"bash", "convert", "img2pdf", "tiff2pdf", "tiffcp", "gs", "qrencode", "zint"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s not installed (Debian: imagemagick img2pdf libtiff-tools ghostscript qrencode zint)", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
-	cmd := exec.Command("bash", append(append([]string{filepath.Join(corpus, "..", "mkscan.sh")}, args...), out)...)
+	cmd := exec.Command("bash", append(append([]string{testenv.Mkscan(t)}, args...), out)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("mkscan.sh: %v\n%s", err, b)
 	}
@@ -200,7 +193,7 @@ func TestBatchWithPagesBeforeItsFirstReceiptEndToEnd(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "gộp.pdf")
 	// The sample batch without its first receipt: a page of the first
 	// dossier, then the receipts of the second and third with a page each.
-	if err := pages.Extract(context.Background(), filepath.Join(corpus, "batch_0001.pdf"), src, []int{2, 3, 4, 5, 6}); err != nil {
+	if err := pages.Extract(context.Background(), filepath.Join(testenv.Corpus(t), "batch_0001.pdf"), src, []int{2, 3, 4, 5, 6}); err != nil {
 		t.Fatal(err)
 	}
 	if got := checkJSON(t, src)[src]; !got.Valid || got.Parts != 2 || !slices.Equal(got.HeldPages, []int{1}) {

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"crypto/ecdsa"
@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // writeServerCert writes a self-signed certificate for 127.0.0.1 and its
@@ -70,7 +72,7 @@ func TestMetricsBehindTLSAndBasicAuth(t *testing.T) {
 	}
 	// The shipped example, with the test's hash for its user: its
 	// certificate paths are relative to it.
-	example, err := os.ReadFile("../../configs/web.yml")
+	example, err := os.ReadFile(filepath.Join(testenv.Root(t), "configs", "web.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // The received-dossier registry through the real binary: sohoa import and
@@ -48,7 +50,7 @@ func sohoa(t *testing.T, args ...string) (int, string, string) {
 // %%EOF, and then moves them all into the inbox.
 func (e *env) dropScans(codes []string) {
 	e.t.Helper()
-	base, err := os.ReadFile(filepath.Join(corpus, "scan_0005.pdf"))
+	base, err := os.ReadFile(filepath.Join(testenv.Corpus(e.t), "scan_0005.pdf"))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -173,7 +175,9 @@ type letterWard struct {
 
 func readLetterTable(t *testing.T) (wards []letterWard, total letterWard) {
 	t.Helper()
-	b, err := os.ReadFile("../../../shared/reference/huong-tra-2020.tsv")
+	// The official table (../shared/reference/huong-tra-2020.tsv), as
+	// metrics/report keeps its copy (its TestLetterCopy keeps them equal).
+	b, err := os.ReadFile(filepath.Join(testenv.Root(t), "metrics", "report", "testdata", "huong-tra-2020.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}

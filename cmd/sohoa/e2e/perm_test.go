@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // startWithUmask starts the daemon with the given umask, which the child
@@ -82,7 +84,7 @@ func TestCreatedModes(t *testing.T) {
 			}
 			e.startWithUmask(mask)
 			for _, s := range scans {
-				copyFile(t, filepath.Join(corpus, s), filepath.Join(e.inbox, s))
+				copyFile(t, filepath.Join(testenv.Corpus(t), s), filepath.Join(e.inbox, s))
 			}
 			waiting, errs := filepath.Join(e.inbox, "Chờ mã hồ sơ"), filepath.Join(e.inbox, "Lỗi")
 			e.waitFor("every scan delivered or in a staff folder with its note", 60*time.Second, func() bool {
@@ -156,12 +158,7 @@ func TestCreatedModes(t *testing.T) {
 // opened, by the socket's own 0660; a member of the daemon's group gets in.
 // As root only (it runs the client as another user).
 func TestAdminSocketRefusesOtherUsers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI runs as root; this test needs root to run the client as nobody")
-		}
-		t.Skip("needs root to run the client as another user")
-	}
+	testenv.NeedRoot(t, "running the client as another user")
 	e := newEnv(t)
 	e.start()
 	for _, d := range []string{filepath.Dir(binPath), filepath.Dir(e.dir), e.dir} {

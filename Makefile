@@ -1,0 +1,54 @@
+# The project's test habits, one target each; .ci/run calls them in order
+# (test, race, crash, fuzz) with CI=true, under which a test that misses a
+# Debian tool or ../shared fails instead of skipping.
+#
+#   make test                    the README's `go test ./...`
+#   make test-e2e                the tests of the real binary, then the crash harness
+#   make race                    the race detector over every package but the e2e one
+#   make fuzz FUZZTIME=300       every fuzz target, FUZZTIME seconds each (default 60)
+#   make bench                   every Go benchmark, once through
+#   make lint                    golangci-lint (its settings: .golangci.yml)
+#
+# TESTFLAGS adds flags to the go test of test, test-e2e, race and crash:
+# CI passes -count=1, and leaves the crash harness out of `make test`.
+
+GO ?= go
+TESTFLAGS ?=
+FUZZTIME ?= 60
+E2E := ./cmd/sohoa/e2e/
+CRASH := ^TestCrashHarness$$
+
+.PHONY: test test-e2e crash race fuzz bench lint
+
+test:
+	$(GO) test $(TESTFLAGS) ./...
+
+# The e2e package builds the binary once and runs it; the crash harness
+# (6 kills a sink, 100 under CI=true; SOHOA_CRASH_CYCLES sets it) prints its
+# counts.
+test-e2e:
+	$(GO) test $(TESTFLAGS) -timeout 20m -skip '$(CRASH)' $(E2E)
+	$(MAKE) --no-print-directory crash
+
+crash:
+	$(GO) test $(TESTFLAGS) -timeout 20m -v -run '$(CRASH)' $(E2E)
+
+# Every package but the e2e one, whose tests drive the binary, which the
+# race detector does not see into. Tests that the detector's memory and
+# slowness would break or drag out (parser memory limits, timings, sweeps
+# of the wild corpus or of the generated scans) skip themselves under -race
+# (testenv.SkipUnderRace); `make test` runs them.
+race:
+	$(GO) test $(TESTFLAGS) -race $$($(GO) list ./... | grep -vx 'github.com/sohoa/sohoa/cmd/sohoa/e2e')
+
+fuzz:
+	bash .ci/fuzz.sh $(FUZZTIME)
+
+# The Go benchmarks, each run once through (BENCHTIME, default 1x); the
+# daemon beside `pdfcpu validate` is .ci/bench.sh.
+BENCHTIME ?= 1x
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
+
+lint:
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
