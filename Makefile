@@ -1,5 +1,5 @@
 # The project's test habits, one target each; .ci/run calls them in order
-# (test, race, crash, fuzz) with CI=true, under which a test that misses a
+# (lint, test, race, crash, fuzz) with CI=true, under which a test that misses a
 # Debian tool or ../shared fails instead of skipping.
 #
 #   make test                    the README's `go test ./...`
@@ -7,7 +7,7 @@
 #   make race                    the race detector over every package but the e2e one
 #   make fuzz FUZZTIME=300       every fuzz target, FUZZTIME seconds each (default 60)
 #   make bench                   every Go benchmark, once through
-#   make lint                    golangci-lint (its settings: .golangci.yml)
+#   make lint                    gofmt, go vet, golangci-lint (its settings: .golangci.yml)
 #
 # TESTFLAGS adds flags to the go test of test, test-e2e, race and crash:
 # CI passes -count=1, and leaves the crash harness out of `make test`.
@@ -50,5 +50,11 @@ BENCHTIME ?= 1x
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
 
+# gofmt, go vet, then golangci-lint at a pinned version (built once into
+# Go's cache by go run): staticcheck and the depguard rules that make the
+# design's arrows law.
 lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
