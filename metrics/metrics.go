@@ -128,6 +128,7 @@ func New(cfg Config) (*Metrics, error) {
 			"version":   orUnknown(cfg.Version),
 			"revision":  orUnknown(cfg.Revision),
 			"goversion": runtime.Version(),
+			"ward":      cfg.Ward,
 		},
 	})
 	buildInfo.Set(1)

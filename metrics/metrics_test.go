@@ -65,6 +65,40 @@ func newMetrics(t *testing.T, src StatsSource, log *slog.Logger) (*Metrics, *pro
 	return m, reg
 }
 
+// TestEveryMetricHasWard: a province's Prometheus tells the wards apart by
+// the ward label alone, so every sohoa_ series carries it, build and ward
+// information included.
+func TestEveryMetricHasWard(t *testing.T) {
+	m, reg := newMetrics(t, &fakeSource{st: store.Stats{Scans: 1}}, nil)
+	m.ObserveUpload(upload.Attempt{Bytes: 1 << 20, Duration: time.Second})
+	m.ObserveUpload(upload.Attempt{Duration: time.Second, Kind: upload.KindTimeout})
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, f := range families {
+		if !strings.HasPrefix(f.GetName(), "sohoa_") {
+			continue
+		}
+		for _, mt := range f.GetMetric() {
+			seen++
+			var got string
+			for _, l := range mt.GetLabel() {
+				if l.GetName() == "ward" {
+					got = l.GetValue()
+				}
+			}
+			if got != ward {
+				t.Errorf("%s%v: ward %q, want %q", f.GetName(), mt.GetLabel(), got, ward)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no sohoa_ series gathered")
+	}
+}
+
 // helps are the HELP lines of the store-backed metrics, for the expected texts.
 const helps = `
 # HELP sohoa_dossiers_digitized_total Dossiers with at least one scan confirmed uploaded by the sink.
@@ -407,7 +441,7 @@ func TestInfo(t *testing.T) {
 	want := `
 # HELP sohoa_build_info The sohoa build running here, in its labels; always 1.
 # TYPE sohoa_build_info gauge
-sohoa_build_info{goversion="` + runtime.Version() + `",revision="abc123",version="1.2.3"} 1
+sohoa_build_info{goversion="` + runtime.Version() + `",revision="abc123",version="1.2.3",ward="000.00.12.H57"} 1
 # HELP sohoa_ward_info The ward this sohoa serves: ward is its agency code, name its name; always 1.
 # TYPE sohoa_ward_info gauge
 sohoa_ward_info{name="Phường Hương Văn",ward="000.00.12.H57"} 1
@@ -424,7 +458,7 @@ sohoa_ward_info{name="Phường Hương Văn",ward="000.00.12.H57"} 1
 	want = `
 # HELP sohoa_build_info The sohoa build running here, in its labels; always 1.
 # TYPE sohoa_build_info gauge
-sohoa_build_info{goversion="` + runtime.Version() + `",revision="unknown",version="unknown"} 1
+sohoa_build_info{goversion="` + runtime.Version() + `",revision="unknown",version="unknown",ward="000.00.12.H57"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sohoa_build_info"); err != nil {
 		t.Fatal(err)
