@@ -15,6 +15,7 @@ import (
 // its dossier code; no other page gives a code (files linked by their names
 // carry no barcode); only the duplex scan's back sides are blank.
 func TestSamples(t *testing.T) {
+	testenv.SkipUnderRace(t, "an accuracy sweep of the corpus, one file after the other (TestConcurrent races the reader)")
 	// Pages that are receipts; expected.tsv's codes are theirs, in order.
 	receipts := map[string][]int{
 		"scan_0003.pdf":   {1},

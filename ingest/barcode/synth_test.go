@@ -18,6 +18,8 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // Synthetic scans, made here without outside tools: the encodings that
@@ -258,6 +260,7 @@ func writeImagePDF(t testing.TB, path string, images []synthImage) {
 // TestEncodings reads a receipt stored in each encoding: the code must be
 // found, and a blank page in the same encoding must be blank.
 func TestEncodings(t *testing.T) {
+	testenv.SkipUnderRace(t, "a sweep of every image encoding, one after the other (TestConcurrent races the reader)")
 	const code = "000.00.12.H57-200405-0007"
 	receipt := encodings(t, receiptImage(t, code, code))
 	blank := encodings(t, receiptImageBlank())

@@ -58,6 +58,7 @@ func TestWild(t *testing.T) {
 // TestNothingWritten checks that reading writes nothing: pdfcpu is given
 // its configuration and creates no configuration directory.
 func TestNothingWritten(t *testing.T) {
+	testenv.SkipUnderRace(t, "a sweep of the corpus for files written under HOME (TestConcurrent races the reader)")
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
