@@ -36,6 +36,7 @@ func newPool(t testing.TB, lim sandbox.Limits) *sandbox.Pool {
 // TestSamplesAsInProcess: every corpus sample gets the same verdict and the
 // same codes through the parser process as in process.
 func TestSamplesAsInProcess(t *testing.T) {
+	testenv.SkipUnderRace(t, "a sweep of the corpus, one file after the other (TestConcurrentRequests races the pool)")
 	files, err := filepath.Glob(filepath.Join(testenv.Corpus(t), "*.pdf"))
 	if err != nil || len(files) < 10 {
 		t.Fatalf("corpus samples: %d files, %v", len(files), err)
@@ -354,8 +355,12 @@ func TestConcurrentRequests(t *testing.T) {
 			t.Errorf("file %d: %q, want %q", i, r, want)
 		}
 	}
-	if n := p.Started(); n < 2 || n > 3 {
-		t.Errorf("%d parser processes started, want 2 or 3 (two workers, one replaced after the kill)", n)
+	// Checks run one at a time in the process used last, so how many
+	// processes start depends on the order the requests arrive in: one,
+	// when the big file comes last and its kill ends the run; never more
+	// than the two workers and one replacing the killed process.
+	if n := p.Started(); n < 1 || n > 3 {
+		t.Errorf("%d parser processes started, want 1 to 3 (two workers, one replaced after the kill)", n)
 	}
 }
 
