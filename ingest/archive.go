@@ -2,12 +2,15 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/atomicfile"
@@ -15,32 +18,36 @@ import (
 )
 
 // Recover puts the data dir in order after a stop or a crash, before the
-// inbox is watched: it removes unfinished spool copies and copies that no
-// record refers to (their inbox file is still there and will be taken
-// again), and finishes moving uploaded scans to the archive.
+// inbox is watched: it removes unfinished spool copies (their inbox file is
+// still there and will be taken again), gives spool copies that no record
+// refers to back to the inbox (see recoverOrphans), and finishes moving
+// uploaded scans to the archive.
 func (in *Ingester) Recover(ctx context.Context) error {
 	entries, err := os.ReadDir(in.spool)
 	if err != nil {
 		return fmt.Errorf("read spool: %w", err)
 	}
 	removed, archived := 0, 0
+	orphans := map[string][]string{} // content SHA-256 -> its spool files with no record
 	for _, e := range entries {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		name := e.Name()
 		p := filepath.Join(in.spool, name)
-		if strings.HasPrefix(name, ".tmp-") {
+		if strings.HasPrefix(name, ".") { // an unfinished take or copy
 			os.Remove(p)
 			removed++
 			continue
 		}
 		sha := spoolSHA(name)
+		if len(sha) != sha256.Size*2 {
+			continue // not sohoa's
+		}
 		sc, err := in.cfg.Store.Scan(sha)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			os.Remove(p)
-			removed++
+			orphans[sha] = append(orphans[sha], name)
 		case err != nil:
 			return err
 		case sc.State == store.Rejected:
@@ -59,8 +66,13 @@ func (in *Ingester) Recover(ctx context.Context) error {
 			}
 		}
 	}
-	if removed+archived > 0 {
-		in.cfg.Logger.Info("spool recovered", "removed", removed, "archived", archived)
+	returned, dropped, err := in.recoverOrphans(ctx, orphans)
+	if err != nil {
+		return err
+	}
+	removed += dropped
+	if removed+archived+returned > 0 {
+		in.cfg.Logger.Info("spool recovered", "removed", removed, "archived", archived, "returned_to_inbox", returned)
 	}
 	// Notes whose write was cut short leave a hidden temporary file in the
 	// staff folders, which nothing else ever looks at.
@@ -70,6 +82,19 @@ func (in *Ingester) Recover(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// ArchiveUploaded archives a scan's copies (see Archive) if it is uploaded,
+// one content at a time with Ingest: the same content saved meanwhile for
+// another dossier has its copies brought back from the archive and the scan
+// queued again, and they are not archived under it.
+func (in *Ingester) ArchiveUploaded(sha string) error {
+	defer in.contents.lock(sha)()
+	sc, err := in.cfg.Store.Scan(sha)
+	if err != nil || sc.State != store.Uploaded {
+		return err
+	}
+	return in.Archive(sha)
 }
 
 // Archive moves an uploaded scan's copies from the spool to the archive. It
@@ -118,4 +143,156 @@ func (in *Ingester) Prune(ctx context.Context, retention time.Duration) (int, er
 func spoolSHA(name string) string {
 	sha, _, _ := strings.Cut(name, ".")
 	return sha
+}
+
+// recoverOrphans deals with the spool files that no record refers to,
+// orphans (content SHA-256 -> file names): the database was lost or
+// replaced, or a take was cut short between the spool and the record. None
+// is deleted while its content could be lost. A content the inbox still
+// holds (the file whose take was cut short) stays: taking that file again
+// records it. Any other is given back to the inbox as a new file, named
+// after its hash, to be taken again like one a person saved: recorded, and
+// uploaded or held for a code. The repaired or trimmed copies sohoa made of
+// a content kept as saved are removed (they are made again); without it,
+// the repaired copy, else the trimmed one, is given back. It returns how
+// many files went back to the inbox and how many were removed, and logs and
+// counts each one given back.
+func (in *Ingester) recoverOrphans(ctx context.Context, orphans map[string][]string) (returned, removed int, err error) {
+	if len(orphans) == 0 {
+		return 0, 0, nil
+	}
+	inInbox, err := in.inboxHolds(ctx, orphans)
+	if err != nil {
+		return 0, 0, err
+	}
+	for sha, names := range orphans {
+		keep := in.spoolFile(sha, names)
+		for _, name := range names {
+			if name != keep {
+				os.Remove(filepath.Join(in.spool, name))
+				removed++
+			}
+		}
+		if inInbox[sha] {
+			continue
+		}
+		dst, err := in.giveBack(ctx, filepath.Join(in.spool, keep), sha)
+		if err != nil {
+			return returned, removed, err
+		}
+		returned++
+		in.cfg.Logger.Warn("spool file with no record given back to the inbox to be taken again (was the database lost or replaced?)",
+			"sha256", sha, "file", keep, "to", dst)
+	}
+	if returned > 0 {
+		if err := in.cfg.Store.CountSpoolRecovered(returned); err != nil {
+			return returned, removed, err
+		}
+	}
+	return returned, removed, nil
+}
+
+// spoolFile picks, among a content's spool files, the one that is kept:
+// the content as saved, else its repaired copy, else its trimmed one.
+func (in *Ingester) spoolFile(sha string, names []string) string {
+	for _, want := range []string{sha + ".pdf", sha + ".repaired.pdf", sha + ".trimmed.pdf"} {
+		if slices.Contains(names, want) {
+			return want
+		}
+	}
+	return names[0]
+}
+
+// inboxHolds reports which of the orphans' contents a file the watcher
+// will offer holds as saved. Only the files of an orphan's size are read.
+func (in *Ingester) inboxHolds(ctx context.Context, orphans map[string][]string) (map[string]bool, error) {
+	sizes := map[int64]bool{}
+	for sha := range orphans {
+		if fi, err := os.Stat(in.SpoolPath(sha, false)); err == nil {
+			sizes[fi.Size()] = true
+		}
+	}
+	holds := map[string]bool{}
+	if len(sizes) == 0 {
+		return holds, nil
+	}
+	err := filepath.WalkDir(in.cfg.Inbox, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || ctx.Err() != nil {
+			return ctx.Err() // an unreadable folder is not offered either
+		}
+		rel, _ := filepath.Rel(in.cfg.Inbox, p)
+		if rel == "." {
+			return nil
+		}
+		if in.Skip(filepath.ToSlash(rel), d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		if fi, err := d.Info(); err != nil || !sizes[fi.Size()] {
+			return nil
+		}
+		if sha, _, err := hashFile(p); err == nil {
+			holds[sha] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look for the spool's orphans in the inbox: %w", err)
+	}
+	return holds, nil
+}
+
+// giveBack moves the spool file src, of content sha, into the inbox as a
+// new file, and returns its path there. Across file systems it is copied,
+// fsynced and renamed into place before the spool file goes.
+func (in *Ingester) giveBack(ctx context.Context, src, sha string) (string, error) {
+	for _, name := range []string{"khoi-phuc-" + sha[:min(16, len(sha))] + ".pdf", "khoi-phuc-" + sha + ".pdf"} {
+		dst := filepath.Join(in.cfg.Inbox, name)
+		if fileExists(dst) {
+			if got, _, err := hashFile(dst); err == nil && got == sha { // given back before, not yet taken
+				return dst, os.Remove(src)
+			}
+			continue
+		}
+		err := os.Rename(src, dst)
+		if errors.Is(err, syscall.EXDEV) {
+			err = copyInto(ctx, src, dst)
+			if err == nil {
+				err = os.Remove(src)
+			}
+		}
+		if err != nil {
+			return "", fmt.Errorf("give %s back to the inbox: %w", filepath.Base(src), err)
+		}
+		return dst, atomicfile.SyncDir(in.cfg.Inbox)
+	}
+	return "", fmt.Errorf("give %s back to the inbox: its names there are taken by other files", filepath.Base(src))
+}
+
+// copyInto copies src to dst through a temporary file beside dst, fsynced
+// before it is renamed.
+func copyInto(ctx context.Context, src, dst string) error {
+	r, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(w.Name()) // a no-op once renamed
+	defer w.Close()
+	if _, _, err := atomicfile.Copy(ctx, w, r); err != nil {
+		return err
+	}
+	if err := w.Sync(); err != nil {
+		return err
+	}
+	return os.Rename(w.Name(), dst)
 }

@@ -111,8 +111,9 @@ func TestBlankPagesAreKeptWhenTurnedOff(t *testing.T) {
 
 // TestCrashAfterTrimmedCopyBeforeRecord: the daemon died after writing the
 // copy without blank pages (and maybe during it), before the record. At the
-// next start Recover removes both; the inbox file, still there, is taken
-// again, and one upload is queued.
+// next start Recover removes the copies sohoa made and keeps the one as
+// saved; the inbox file, still there, is taken again, and one upload is
+// queued.
 func TestCrashAfterTrimmedCopyBeforeRecord(t *testing.T) {
 	f := newBlankFixture(t)
 	name := "000.00.12.H57-200321-0004.pdf"
@@ -135,8 +136,10 @@ func TestCrashAfterTrimmedCopyBeforeRecord(t *testing.T) {
 	if err := f.in.Recover(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if entries, _ := os.ReadDir(spool); len(entries) != 0 {
-		t.Fatalf("spool keeps %d orphan files after Recover", len(entries))
+	// The copy as saved stays (the inbox file whose take was cut short
+	// holds the same bytes); the trimmed and temporary ones go.
+	if entries, _ := os.ReadDir(spool); len(entries) != 1 || entries[0].Name() != filepath.Base(f.in.SpoolPath(sha, false)) {
+		t.Fatalf("spool keeps %v after Recover", entries)
 	}
 	if err := f.ingest(name); err != nil {
 		t.Fatal(err)

@@ -162,7 +162,7 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	defer func() {
 		// Our own failure (a full or read-only data dir, say) is what IT
 		// must see: the file waits in the inbox until it is fixed.
-		if err != nil && !errors.Is(err, ErrBusy) && ctx.Err() == nil {
+		if err != nil && !errors.Is(err, ErrBusy) && !errors.Is(err, errCheckAgain) && ctx.Err() == nil {
 			log.Warn("cannot take the file now; it stays in the inbox and is tried again at the next rescan", "err", err)
 		}
 	}()
@@ -199,12 +199,16 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		return fmt.Errorf("copy %s into the spool: %w", rel, err)
 	}
 
-	// The same content is recorded once (seen.go).
+	// The same content is recorded once (seen.go), unless its verdict may
+	// change: then it is judged again, under the settings in force.
 	defer in.contents.lock(sha)()
 	sc, err := in.cfg.Store.Scan(sha)
+	var before *store.Scan // the verdict judged again
 	switch {
+	case err == nil && store.Rejudged(sc) && (sc.Settled || sc.Source != rel):
+		before = &sc
 	case err == nil:
-		return in.seenAgain(ctx, p, rel, sc, log)
+		return in.seenAgain(ctx, p, rel, t, sc, log)
 	case !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("look up %s: %w", sha, err)
 	}
@@ -219,6 +223,11 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 			return fmt.Errorf("check %s: %w", rel, c.err)
 		}
 		res = c.res
+		if res.Reason == reason.ParserLimit {
+			if sc.ParserTries, err = in.parserDied(sha, res.Detail, log); err != nil {
+				return err
+			}
+		}
 		if err := in.keep(t, sha, repaired, res.Repaired, rel); err != nil {
 			return err
 		}
@@ -266,12 +275,37 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	if err := in.cfg.Store.Record(sc); err != nil {
 		return err
 	}
+	if before != nil {
+		log.Info("rejected content dropped again, judged again under the settings in force", "sha256", sha,
+			"was", before.Reason, "is", sc.Reason, "first_seen_as", before.Source)
+	}
 	log.Info("scan recorded", "sha256", sha, "state", sc.State, "reason", sc.Reason, "detail", sc.Detail,
 		"dossiers", sc.Dossiers, "pages", sc.Pages, "min_dpi", sc.MinDPI, "repaired", sc.Repaired, "bytes", sc.Size, "flags", res.Flags)
 	if sc.State == store.Queued {
 		in.cfg.Queued()
 	}
 	return in.settle(p, sc, log)
+}
+
+// errCheckAgain means the parser did not survive the file's check, fewer
+// than store.MaxParserTries times so far: the file stays in the inbox and is
+// checked again at the next rescan.
+var errCheckAgain = errors.New("the parser was stopped on the file; it is checked again at the next rescan")
+
+// parserDied counts a check of the content sha that the parser did not
+// survive, and returns how many there were: with errCheckAgain while that
+// verdict is not yet final (see store.MaxParserTries).
+func (in *Ingester) parserDied(sha, detail string, log *slog.Logger) (int, error) {
+	n, err := in.cfg.Store.ParserDied(sha)
+	if err != nil {
+		return 0, err
+	}
+	if n < store.MaxParserTries {
+		log.Warn("the parser was stopped on this file (memory, CPU or time limit); it stays in the inbox and is checked again at the next rescan",
+			"sha256", sha, "try", n, "of", store.MaxParserTries, "detail", detail)
+		return n, errCheckAgain
+	}
+	return n, nil
 }
 
 // checkOutcome is what a check started by startCheck found.

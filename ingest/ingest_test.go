@@ -366,7 +366,7 @@ func TestChangedBetweenOfferAndCopy(t *testing.T) {
 	}
 }
 
-func TestRecoverRemovesOrphans(t *testing.T) {
+func TestRecoverRemovesTempsAndGivesOrphansBack(t *testing.T) {
 	f := newFixture(t)
 	spool := filepath.Join(f.data, "spool")
 	os.WriteFile(filepath.Join(spool, ".tmp-123"), []byte("half"), 0o640)
@@ -376,6 +376,9 @@ func TestRecoverRemovesOrphans(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(spool); len(entries) != 0 {
 		t.Errorf("spool still has %d files", len(entries))
+	}
+	if b, _ := os.ReadFile(filepath.Join(f.inbox, "khoi-phuc-abababababababab.pdf")); string(b) != "orphan" {
+		t.Errorf("the orphan is not back in the inbox: %q", b)
 	}
 }
 

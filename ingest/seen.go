@@ -14,9 +14,11 @@ import (
 	"github.com/sohoa/sohoa/ingest/store"
 )
 
-// seenAgain handles a file whose content is already recorded: the rest of an
-// interrupted ingest, a waiting scan that staff renamed, or a duplicate.
-func (in *Ingester) seenAgain(ctx context.Context, p, rel string, sc store.Scan, log *slog.Logger) error {
+// seenAgain handles a file whose content is already recorded (t is its
+// take): the rest of an interrupted ingest, a waiting scan that staff
+// renamed, the content saved for one more dossier, or a duplicate. A
+// content is a duplicate only for the same dossier.
+func (in *Ingester) seenAgain(ctx context.Context, p, rel string, t taken, sc store.Scan, log *slog.Logger) error {
 	// The rest of an interrupted ingest, not a duplicate: the same file at
 	// the same place. A queued scan is never marked settled (its inbox file
 	// is simply removed), so for it the place alone says so.
@@ -27,15 +29,18 @@ func (in *Ingester) seenAgain(ctx context.Context, p, rel string, sc store.Scan,
 		return in.relink(p, rel, sc, log)
 	case store.Rejected:
 		if !resumed {
-			if err := in.cfg.Store.CountDuplicate(); err != nil {
+			if err := in.seeRejectedAgain(rel, sc); err != nil {
 				return err
 			}
 			log.Info("rejected content dropped again", "sha256", sc.SHA256, "reason", sc.Reason)
 		}
 		sc.Name = path.Base(rel)
 		return in.settle(p, sc, log)
-	default: // queued or uploaded: its content is safe in the data dir
+	default: // queued, uploaded or split: its content is safe in the data dir
 		if !resumed {
+			if added, err := in.addDossier(ctx, p, rel, t, sc, log); added || err != nil {
+				return err
+			}
 			if err := in.cfg.Store.CountDuplicate(); err != nil {
 				return err
 			}

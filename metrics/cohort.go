@@ -64,7 +64,8 @@ func newCohortCollector(src RegistrySource, ward, wardName string, now func() ti
 		source: src, ward: ward, wardName: wardName, now: now, log: log, errs: errs,
 		received: prometheus.NewDesc("sohoa_dossiers_received_total",
 			"Dossiers this ward received: every code in its registry (imported or pulled from the provincial "+
-				"system) and every dossier known only from a linked scan; other agencies' codes are not counted.",
+				"system) and every dossier known only from a scan's name, folder or receipt (rejected and held scans "+
+				"included); other agencies' codes are not counted.",
 			nil, labels),
 		monthReceived: prometheus.NewDesc("sohoa_month_dossiers_received",
 			"Dossiers received in the current or previous calendar month (Vietnam time), as sohoa report counts them.",
@@ -74,7 +75,7 @@ func newCohortCollector(src RegistrySource, ward, wardName string, now func() ti
 				"confirmed uploaded by now, as sohoa report counts them.",
 			[]string{"month"}, labels),
 		foreign: prometheus.NewDesc("sohoa_dossiers_foreign",
-			"Dossier codes of other agencies in the registry or linked scans; not counted as received here "+
+			"Dossier codes of other agencies in the registry or on scans; not counted as received here "+
 				"(sohoa report names them).",
 			nil, labels),
 	}

@@ -87,10 +87,10 @@ func TestCohortMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `
-# HELP sohoa_dossiers_received_total Dossiers this ward received: every code in its registry (imported or pulled from the provincial system) and every dossier known only from a linked scan; other agencies' codes are not counted.
+# HELP sohoa_dossiers_received_total Dossiers this ward received: every code in its registry (imported or pulled from the provincial system) and every dossier known only from a scan's name, folder or receipt (rejected and held scans included); other agencies' codes are not counted.
 # TYPE sohoa_dossiers_received_total counter
 sohoa_dossiers_received_total{ward="000.00.12.H57"} 6
-# HELP sohoa_dossiers_foreign Dossier codes of other agencies in the registry or linked scans; not counted as received here (sohoa report names them).
+# HELP sohoa_dossiers_foreign Dossier codes of other agencies in the registry or on scans; not counted as received here (sohoa report names them).
 # TYPE sohoa_dossiers_foreign gauge
 sohoa_dossiers_foreign{ward="000.00.12.H57"} 1
 # HELP sohoa_month_dossiers_received Dossiers received in the current or previous calendar month (Vietnam time), as sohoa report counts them.

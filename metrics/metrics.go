@@ -292,6 +292,7 @@ type statsCollector struct {
 	queueLength, queueBytes, queueOldest                        *prometheus.Desc
 	uploads, uploadBytes, failures, lastSuccess                 *prometheus.Desc
 	retries, parked, parkedBytes                                *prometheus.Desc
+	spoolRecovered                                              *prometheus.Desc
 }
 
 func newStatsCollector(src StatsSource, ward prometheus.Labels, log *slog.Logger) *statsCollector {
@@ -349,13 +350,16 @@ func newStatsCollector(src StatsSource, ward prometheus.Labels, log *slog.Logger
 				"they wait, never dropped, until IT fixes the cause and requeues them. The log says why."),
 		parkedBytes: desc("sohoa_upload_parked_bytes",
 			"Total size of the parked uploads."),
+		spoolRecovered: desc("sohoa_spool_recovered_total",
+			"Files found in the data dir's spool at start with no record (the database was lost or replaced), "+
+				"given back to the inbox to be taken again rather than deleted."),
 	}
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.digitized, c.scans, c.rejected, c.duplicates, c.unlinked, c.unlinkedOldest,
 		c.abandoned, c.queueLength, c.queueBytes, c.queueOldest, c.uploads, c.uploadBytes, c.failures, c.lastSuccess,
-		c.retries, c.parked, c.parkedBytes} {
+		c.retries, c.parked, c.parkedBytes, c.spoolRecovered} {
 		ch <- d
 	}
 	c.errs.Describe(ch)
@@ -405,6 +409,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.retries, st.UploadRetries)
 	gauge(c.parked, float64(st.Parked))
 	gauge(c.parkedBytes, float64(st.ParkedBytes))
+	counter(c.spoolRecovered, st.SpoolRecovered)
 }
 
 // labelled emits a counter whose label value came from the database. A value

@@ -137,10 +137,8 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	}
 	worker.Path = in.ContentPath
 	worker.Done = func(j store.Job) {
-		if sc, err := st.Scan(j.SHA256); err == nil && sc.State == store.Uploaded {
-			if err := in.Archive(j.SHA256); err != nil {
-				log.Warn("archive after upload failed; retried at next start", "sha256", j.SHA256, "err", err)
-			}
+		if err := in.ArchiveUploaded(j.SHA256); err != nil {
+			log.Warn("archive after upload failed; retried at next start", "sha256", j.SHA256, "err", err)
 		}
 	}
 

@@ -23,8 +23,10 @@ const (
 	cDigitized   = "dossiers_digitized"
 	cLastSuccess = "last_upload_success_unix_nano"
 	cRetries     = "upload_retries"
-	pRejected    = "rejected/"
-	pFailures    = "upload_failures/"
+	// cSpoolRecovered counts spool files with no record given back to the inbox at start.
+	cSpoolRecovered = "spool_recovered"
+	pRejected       = "rejected/"
+	pFailures       = "upload_failures/"
 )
 
 // CountRejected counts a rejection that has no content to record (a FIFO or
@@ -61,6 +63,7 @@ type Stats struct {
 	ParkedBytes       int64
 	DossiersDigitized uint64
 	LastUploadSuccess time.Time // zero if never
+	SpoolRecovered    uint64    // spool files with no record given back to the inbox at start
 }
 
 // Stats reads the counters and the queue in one read transaction.
@@ -76,6 +79,7 @@ func (s *Store) Stats() (Stats, error) {
 		st.UploadBytes = uint64(get(c, cUploadBytes))
 		st.UploadRetries = uint64(get(c, cRetries))
 		st.DossiersDigitized = uint64(get(c, cDigitized))
+		st.SpoolRecovered = uint64(get(c, cSpoolRecovered))
 		if ns := get(c, cLastSuccess); ns != 0 {
 			st.LastUploadSuccess = time.Unix(0, ns)
 		}

@@ -37,6 +37,10 @@ type Job struct {
 	// Trimmed: the file delivered is the scan's copy without its blank
 	// pages (Content is its SHA-256).
 	Trimmed bool `json:"trimmed,omitempty"`
+	// ContentKey marks a job queued before idempotency keys were per pair
+	// (dossier, content): its key stays the content's SHA-256, as its
+	// first attempts sent it (see Store.Open's migration).
+	ContentKey bool `json:"content_key,omitempty"`
 }
 
 // Jobs returns up to limit queued jobs due at or before now, oldest first,
@@ -73,8 +77,9 @@ func (s *Store) Due(now time.Time, limit int, skip func(Job) bool) (due []Job, n
 }
 
 // Done records a confirmed upload in one transaction: the job leaves the
-// queue, the scan becomes Uploaded once none of its jobs remain, the dossier
-// counts as digitized from its first confirmed upload, and the counters move.
+// queue, the pair (dossier, content) is marked uploaded (Scan.UploadedTo),
+// the scan becomes Uploaded once none of its jobs remain, the dossier counts
+// as digitized from its first confirmed upload, and the counters move.
 func (s *Store) Done(j Job, at time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		q := tx.Bucket(bQueue)
@@ -101,6 +106,12 @@ func (s *Store) Done(j Job, at time.Time) error {
 		sc, err := getScan(tx, j.SHA256)
 		if err != nil {
 			return err
+		}
+		if sc.UploadedTo == nil {
+			sc.UploadedTo = map[string]time.Time{}
+		}
+		if _, ok := sc.UploadedTo[j.Dossier]; !ok {
+			sc.UploadedTo[j.Dossier] = at
 		}
 		if sc.Pending--; sc.Pending <= 0 {
 			sc.State, sc.Uploaded, sc.Pending = Uploaded, at, 0
@@ -260,30 +271,54 @@ func enqueue(tx *bolt.Tx, sc *Scan, at time.Time) error {
 	if len(sc.Dossiers) == 0 {
 		return fmt.Errorf("queue scan %s: no dossier", sc.SHA256)
 	}
-	q := tx.Bucket(bQueue)
 	for _, code := range sc.Dossiers {
-		seq, err := q.NextSequence()
-		if err != nil {
+		if err := enqueuePair(tx, sc, code, sc.Name, false, at); err != nil {
 			return err
 		}
-		// Keys sort by when they were queued: the sequence is monotonic.
-		key := binary.BigEndian.AppendUint64(nil, seq)
-		key = append(key, sc.SHA256...)
-		j := Job{SHA256: sc.SHA256, Dossier: code, Name: sc.Name, Size: sc.Size, Pages: sc.Pages,
-			Repaired: sc.Repaired, Content: sc.SHA256, Enqueued: at}
-		if sc.Repaired {
-			j.Content, j.Size = sc.RepairedSHA256, sc.RepairedSize
+	}
+	return nil
+}
+
+// enqueuePair queues the upload of sc's content to one dossier under name,
+// counts it in sc.Pending and the dossier's scans. asSaved delivers the
+// file as it was saved, not its repaired or trimmed copy.
+func enqueuePair(tx *bolt.Tx, sc *Scan, code, name string, asSaved bool, at time.Time) error {
+	q := tx.Bucket(bQueue)
+	seq, err := q.NextSequence()
+	if err != nil {
+		return err
+	}
+	// Keys sort by when they were queued: the sequence is monotonic.
+	key := binary.BigEndian.AppendUint64(nil, seq)
+	key = append(key, sc.SHA256...)
+	j := Job{SHA256: sc.SHA256, Dossier: code, Name: name, Size: sc.Size, Pages: sc.Pages,
+		Content: sc.SHA256, Enqueued: at}
+	switch {
+	case asSaved:
+	case sc.Trimmed:
+		j.Repaired, j.Trimmed, j.Content, j.Size, j.Pages = sc.Repaired, true, sc.TrimmedSHA256, sc.TrimmedSize, sc.Pages-sc.BlankDropped-sc.ReceiptsDropped
+	case sc.Repaired:
+		j.Repaired, j.Content, j.Size = true, sc.RepairedSHA256, sc.RepairedSize
+	}
+	if err := putJSON(tx, bQueue, key, j); err != nil {
+		return err
+	}
+	sc.Pending++
+	d := getDossier(tx, code, at)
+	d.Scans++
+	return putJSON(tx, bDossiers, []byte(code), d)
+}
+
+// seeDossiers records codes seen on a scan that queues nothing for them (a
+// rejected or waiting one): a dossier seen on any scan counts as received,
+// from its first sighting; only an upload makes it digitized.
+func seeDossiers(tx *bolt.Tx, codes []string, at time.Time) error {
+	ds := tx.Bucket(bDossiers)
+	for _, code := range codes {
+		if ds.Get([]byte(code)) != nil {
+			continue
 		}
-		if sc.Trimmed {
-			j.Trimmed, j.Content, j.Size, j.Pages = true, sc.TrimmedSHA256, sc.TrimmedSize, sc.Pages-sc.BlankDropped-sc.ReceiptsDropped
-		}
-		if err := putJSON(tx, bQueue, key, j); err != nil {
-			return err
-		}
-		sc.Pending++
-		d := getDossier(tx, code, at)
-		d.Scans++
-		if err := putJSON(tx, bDossiers, []byte(code), d); err != nil {
+		if err := putJSON(tx, bDossiers, []byte(code), Dossier{Code: code, FirstSeen: at}); err != nil {
 			return err
 		}
 	}

@@ -17,7 +17,7 @@ import (
 const (
 	SourceImport = "import" // a CSV or XLSX export imported with `sohoa import`
 	SourcePull   = "pull"   // the provincial system's search API
-	SourceScan   = "scan"   // no registry entry: known only from a linked scan (never stored as such)
+	SourceScan   = "scan"   // no registry entry: known only from a scan (never stored as such)
 )
 
 var bRegistry = []byte("registry")
@@ -125,9 +125,9 @@ type ReceivedDossier struct {
 }
 
 // Received is the ward's received dossiers in one read transaction: every
-// registry entry, and every dossier known only from a linked scan, received
-// on the YYMMDD in its code (Source SourceScan; a code without such a date
-// has a zero Received). A dossier's Digitized comes from its scans.
+// registry entry, and every dossier known only from a scan (its name, folder
+// or receipt; rejected and held scans too), received on the YYMMDD in its
+// code (Source SourceScan; a code without such a date has a zero Received). A dossier's Digitized comes from its scans.
 // Dossiers whose agency is not ward (another agency's codes, imported or
 // linked with link.accept_foreign) are not in list; their codes are in
 // foreign, sorted. An empty ward takes every dossier.

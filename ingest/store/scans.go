@@ -39,12 +39,19 @@ type Scan struct {
 	Repaired bool        `json:"repaired,omitempty"`
 	// RepairedSHA256 is the hash of the repaired copy, which is what is
 	// uploaded when Repaired is set.
-	RepairedSHA256 string    `json:"repaired_sha256,omitempty"`
-	RepairedSize   int64     `json:"repaired_size,omitempty"`
-	Seen           time.Time `json:"seen"`              // when it was recorded
-	Uploaded       time.Time `json:"uploaded,omitzero"` // when the sink confirmed it
-	Settled        bool      `json:"settled,omitempty"` // the inbox copy was removed or moved to a staff folder
-	Place          string    `json:"place,omitempty"`   // where staff see it now (errors or waiting folder), slash-separated under the inbox
+	RepairedSHA256 string `json:"repaired_sha256,omitempty"`
+	RepairedSize   int64  `json:"repaired_size,omitempty"`
+	// ParserTries counts the checks of this content that the parser did
+	// not survive (reason.ParserLimit); see MaxParserTries.
+	ParserTries int       `json:"parser_tries,omitempty"`
+	Seen        time.Time `json:"seen"`              // when it was recorded
+	Uploaded    time.Time `json:"uploaded,omitzero"` // when the sink confirmed its last pending upload
+	// UploadedTo holds, for each dossier of Dossiers this content was
+	// confirmed uploaded to, when: the unit of upload is the pair
+	// (dossier, content), and one content may go to several dossiers.
+	UploadedTo map[string]time.Time `json:"uploaded_to,omitempty"`
+	Settled    bool                 `json:"settled,omitempty"` // the inbox copy was removed or moved to a staff folder
+	Place      string               `json:"place,omitempty"`   // where staff see it now (errors or waiting folder), slash-separated under the inbox
 	// Gone marks a waiting scan whose file staff removed from the inbox
 	// (deleted it, or moved it out) without linking it: it is counted as
 	// abandoned, not unlinked, until the file comes back (see Abandon).
@@ -163,7 +170,10 @@ func (s *Store) UnlinkedSince() (time.Time, error) {
 
 // Record stores a newly seen scan and, in the same transaction, queues its
 // upload (one job per dossier) when its state is Queued and updates the
-// counters. Recording a SHA-256 that is already known fails.
+// counters. Every dossier code it names, rejected or waiting ones' too,
+// counts as received (see Received). Recording a SHA-256 that is already
+// known fails, unless that record is a verdict that may change (see
+// Rejudged): the new one then replaces it.
 func (s *Store) Record(sc Scan) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return record(tx, sc) })
 }
@@ -176,7 +186,7 @@ func (s *Store) RecordSplit(batch Scan, parts []Scan) error {
 		if batch.State != Split || len(parts) == 0 {
 			return fmt.Errorf("record batch %s: not a split batch", batch.SHA256)
 		}
-		if _, err := getScan(tx, batch.SHA256); err == nil {
+		if old, err := getScan(tx, batch.SHA256); err == nil && !Rejudged(old) {
 			return fmt.Errorf("record batch %s: already recorded", batch.SHA256)
 		}
 		batch.Parts = nil
@@ -192,8 +202,12 @@ func (s *Store) RecordSplit(batch Scan, parts []Scan) error {
 }
 
 func record(tx *bolt.Tx, sc Scan) error {
-	if _, err := getScan(tx, sc.SHA256); err == nil {
-		return fmt.Errorf("record scan %s: already recorded", sc.SHA256)
+	var old *Scan
+	if o, err := getScan(tx, sc.SHA256); err == nil {
+		if !Rejudged(o) {
+			return fmt.Errorf("record scan %s: already recorded", sc.SHA256)
+		}
+		old = &o
 	}
 	var err error
 	switch sc.State {
@@ -201,7 +215,11 @@ func record(tx *bolt.Tx, sc Scan) error {
 		if !sc.Reason.IsRejection() {
 			return fmt.Errorf("record scan %s: %q is not a rejection reason", sc.SHA256, sc.Reason)
 		}
-		err = add(tx, pRejected+string(sc.Reason), 1)
+		if old != nil && old.Reason == sc.Reason {
+			err = add(tx, cDuplicates, 1) // judged again, the same verdict: dropped again
+		} else {
+			err = add(tx, pRejected+string(sc.Reason), 1)
+		}
 	case Waiting:
 		err = add(tx, cUnlinked, 1)
 	case Queued:
@@ -209,8 +227,11 @@ func record(tx *bolt.Tx, sc Scan) error {
 	default:
 		err = fmt.Errorf("cannot start in state %q", sc.State)
 	}
-	if err == nil {
+	if err == nil && old == nil { // judged again, the content was counted when first seen
 		err = add(tx, cScans, 1)
+	}
+	if err == nil && sc.State != Queued { // enqueue sees a queued scan's dossiers
+		err = seeDossiers(tx, sc.Dossiers, sc.Seen)
 	}
 	if err != nil {
 		return fmt.Errorf("record scan %s: %w", sc.SHA256, err)

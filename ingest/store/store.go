@@ -54,12 +54,13 @@ func Open(path string, lockTimeout time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bScans, bQueue, bDossiers, bCounters, bParked} {
+		fresh := tx.Bucket(bScans) == nil
+		for _, b := range [][]byte{bScans, bQueue, bDossiers, bCounters, bParked, bParserTries} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return migrate(tx, fresh)
 	})
 	if err != nil {
 		db.Close()

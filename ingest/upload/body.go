@@ -36,7 +36,7 @@ func (s *HTTPSink) newRequest(ctx context.Context, r *request, it Item, vars map
 	for _, f := range r.headers {
 		h.Set(f.name, province.HeaderValue(f.value.Render(vars, nil)))
 	}
-	h.Set(s.idemHeader, it.SHA256)
+	h.Set(s.idemHeader, it.key())
 
 	var open func() (io.ReadCloser, error)
 	var length int64

@@ -2,6 +2,8 @@ package upload
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/sohoa/sohoa/ingest/province"
+	"github.com/sohoa/sohoa/ingest/store"
 )
 
 // HTTPConfig describes uploads to a provincial system's HTTP API.
@@ -28,8 +31,8 @@ type HTTPConfig struct {
 	// Values, for Attach: name -> JSON path in Upload's response ("data.id",
 	// "files[0].fileId"). Each name is a placeholder of Attach's templates.
 	Values map[string]string
-	// IdempotencyHeader carries the scan's SHA-256 on every request; "":
-	// Idempotency-Key.
+	// IdempotencyHeader carries the upload's idempotency key (see
+	// IdempotencyKey) on every request; "": Idempotency-Key.
 	IdempotencyHeader string
 	// Timeout bounds each whole request, body and answer included; 0: 10m.
 	Timeout time.Duration
@@ -44,6 +47,33 @@ type HTTPConfig struct {
 	Now func() time.Time
 }
 
+// IdempotencyKey is the idempotency key of the upload of a content (sha,
+// its hex SHA-256) to one dossier: the hex SHA-256 of "<dossier>/<sha>".
+// Every attempt of that pair carries the same key, so the provincial system
+// keeps one copy however often it is sent; the same content for another
+// dossier has another key, and is kept for that dossier too.
+func IdempotencyKey(dossier, sha string) string {
+	sum := sha256.Sum256([]byte(dossier + "/" + sha))
+	return hex.EncodeToString(sum[:])
+}
+
+// jobKey is a job's idempotency key: per pair, or, for a job queued before
+// keys were per pair, its content's SHA-256, as its first attempts sent it.
+func jobKey(j store.Job) string {
+	if j.ContentKey {
+		return j.Content
+	}
+	return IdempotencyKey(j.Dossier, j.Content)
+}
+
+// key is the item's idempotency key.
+func (it Item) key() string {
+	if it.Key != "" {
+		return it.Key
+	}
+	return IdempotencyKey(it.Dossier, it.SHA256)
+}
+
 // maxErrorBody is how much of a refusal is read; maxValueBody how much of a
 // first response is read for Values.
 const (
@@ -53,7 +83,7 @@ const (
 )
 
 // HTTPSink uploads to an HTTP API described by an HTTPConfig. Every request
-// carries the scan's SHA-256 as an idempotency key, and an RFC 9530
+// carries an idempotency key per pair (dossier, content), and an RFC 9530
 // Content-Digest: the file's as a header of a raw body, in the file's part
 // of a multipart body, the body's own for JSON and form bodies. 2xx and the
 // accepted statuses are success. Failures are

@@ -207,15 +207,20 @@ func (p *fakeProvince) upload(w http.ResponseWriter, r *http.Request, dossier, f
 	if want := digest(sum); partDigest != want {
 		p.problem("content %s arrived with Content-Digest %q, want %q", sha[:8], partDigest, want)
 	}
+	// The key is per pair (dossier, content); a file service that is told
+	// no dossier sees a key that never names other content.
 	key := r.Header.Get("Idempotency-Key")
-	if key != sha {
-		p.problem("content %s arrived with Idempotency-Key %q", sha[:8], key)
+	if dossier != "" && key != IdempotencyKey(dossier, sha) || len(key) != 64 {
+		p.problem("content %s for %q arrived with Idempotency-Key %q", sha[:8], dossier, key)
 	}
 	for name, vals := range r.Header {
 		fields["header:"+name] = strings.Join(vals, ",")
 	}
 	p.mu.Lock()
 	id, known := p.byKey[key]
+	if known && p.fileSHA[id] != sha {
+		p.problem("Idempotency-Key %q sent with content %s and %s", key, p.fileSHA[id][:8], sha[:8])
+	}
 	if !known {
 		id = fmt.Sprintf("f-%d", len(p.byKey)+1)
 		p.byKey[key] = id

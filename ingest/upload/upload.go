@@ -34,6 +34,9 @@ type Item struct {
 	Pages   int
 	Ward    string // this unit's agency code
 	Path    string // the file to read, in the data dir
+	// Key is the upload's idempotency key, the same on every attempt of
+	// one pair (dossier, content); "": IdempotencyKey(Dossier, SHA256).
+	Key string
 
 	// Progress is what an earlier attempt of this job recorded with Save;
 	// nil when nothing was.
@@ -293,7 +296,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // attempt delivers one job and records the outcome.
 func (w *Worker) attempt(ctx context.Context, j store.Job) outcome {
 	it := Item{Dossier: j.Dossier, Name: j.Name, SHA256: j.Content, Size: j.Size, Pages: j.Pages,
-		Ward: w.Ward, Path: w.Path(j), Progress: j.Progress,
+		Ward: w.Ward, Path: w.Path(j), Progress: j.Progress, Key: jobKey(j),
 		Save: func(p map[string]string) error {
 			if err := w.Queue.SaveProgress(j, p); err != nil {
 				return &storeError{fmt.Errorf("record upload progress of %s for %s: %w", j.SHA256, j.Dossier, err)}
