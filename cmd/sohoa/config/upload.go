@@ -50,7 +50,7 @@ type HTTP struct {
 	Headers   map[string]string `yaml:"headers"`    // extra headers, on both requests
 	Accept    []int             `yaml:"accept"`     // statuses besides 2xx meaning "already have it", e.g. [409]
 
-	// IdempotencyHeader carries the scan's SHA-256 on every request.
+	// IdempotencyHeader carries the upload's key, per dossier and content, on every request.
 	IdempotencyHeader     string   `yaml:"idempotency_header"`      // default Idempotency-Key
 	Timeout               Duration `yaml:"timeout"`                 // whole request; default 10m
 	ConnectTimeout        Duration `yaml:"connect_timeout"`         // TCP connect and TLS handshake; default 30s

@@ -101,6 +101,9 @@ type kind struct {
 	repair  bool
 	size    int  // generated: bytes of random non-PDF content
 	inPlace bool // written in place in chunks (a scanner), not renamed in
+	// again: the bytes of an earlier input meant for upload, saved for a
+	// fresh dossier (one ID card for two dossiers): uploaded to each.
+	again bool
 }
 
 var crashKinds = []kind{
@@ -115,6 +118,13 @@ var crashKinds = []kind{
 	{weight: 3, want: rejected, reason: "empty", named: true},
 	{weight: 3, want: rejected, reason: "not_pdf", named: true, size: 6 << 20, inPlace: true},
 	{weight: 2, want: rejected, reason: "too_large", named: true, size: 9 << 20, inPlace: true},
+	{weight: 8, want: uploaded, named: true, again: true},
+}
+
+// sentBytes is what an input meant for upload held.
+type sentBytes struct {
+	content []byte
+	repair  bool
 }
 
 // crashRun is one sink's run of the harness.
@@ -126,6 +136,7 @@ type crashRun struct {
 	g       *igate // the http sink's server
 	samples map[string][]byte
 	inputs  []crashInput
+	sent    []sentBytes    // the inputs meant for upload, for kind.again
 	moments map[string]int // what was under way at each kill
 	trigger trigger
 }
@@ -365,7 +376,14 @@ func (h *crashRun) drop() {
 		rel = code + "/trang 1.pdf" // a folder named with the code, as staff make
 	}
 	var content []byte
+	repair := k.repair
 	switch {
+	case k.again && len(h.sent) > 0:
+		prev := h.sent[h.rng.IntN(len(h.sent))]
+		content, repair = prev.content, prev.repair
+	case k.again: // nothing to save again yet
+		k = crashKinds[0]
+		fallthrough
 	case k.sample != "":
 		content = append(slices.Clip(h.samples[k.sample]), fmt.Sprintf("%%sohoa-crash %s %d\n", h.sink, n)...)
 	case k.size > 0:
@@ -405,9 +423,12 @@ func (h *crashRun) drop() {
 		}
 	}
 	sum := sha256.Sum256(content)
-	in := crashInput{rel: rel, sha: hex.EncodeToString(sum[:]), want: k.want, reason: k.reason, repair: k.repair}
+	in := crashInput{rel: rel, sha: hex.EncodeToString(sum[:]), want: k.want, reason: k.reason, repair: repair}
 	if k.want == uploaded {
 		in.dossier = code
+		if !k.again {
+			h.sent = append(h.sent, sentBytes{content, repair})
+		}
 	}
 	h.inputs = append(h.inputs, in)
 }
@@ -528,9 +549,11 @@ func (h *crashRun) verify() {
 				delivered[d] = append(delivered[d], g.fileSHA[id])
 			}
 		}
-		for sha, n := range g.stored {
+		// One copy per pair (dossier, content): the same content saved
+		// for two dossiers is stored for each.
+		for pair, n := range g.pairs {
 			if n != 1 {
-				t.Errorf("content %.12s stored %d times by the server", sha, n)
+				t.Errorf("%s stored %d times by the server", pair, n)
 			}
 		}
 		// Only whole contents: each stored file is an input or the
@@ -598,6 +621,17 @@ func (h *crashRun) verify() {
 	slices.Sort(ms)
 	t.Logf("%s sink: inputs %d, uploaded %d, rejected %d, waiting %d, lost %d, duplicated %d, partial files %d",
 		h.sink, len(h.inputs), up, rej, wait, lost, dup, partial)
+	again := map[string]int{}
+	for _, in := range h.inputs {
+		if in.want == uploaded {
+			again[in.sha]++
+		}
+	}
+	n := 0
+	for _, c := range again {
+		n += c - 1
+	}
+	t.Logf("%s sink: %d of the uploaded inputs were the bytes of another saved for a fresh dossier", h.sink, n)
 	t.Logf("%s sink: under way at the kills (one kill may count under several): %s", h.sink, strings.Join(ms, "; "))
 	ms = ms[:0]
 	for m, n := range h.trigger.hits {
@@ -608,8 +642,8 @@ func (h *crashRun) verify() {
 	if h.g != nil {
 		h.g.mu.Lock()
 		resent := 0
-		for _, n := range h.g.uploadOf {
-			resent += max(n-1, 0)
+		for sha, n := range h.g.uploadOf {
+			resent += max(n-h.g.stored[sha], 0)
 		}
 		t.Logf("http sink: %d upload requests (%d cut off by a kill, not stored), %d attach requests, %d files sent again after a kill (kept once by their Idempotency-Key)",
 			h.g.uploads, h.g.broken, h.g.attaches, resent)

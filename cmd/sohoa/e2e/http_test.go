@@ -17,13 +17,15 @@ import (
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/testenv"
+	"github.com/sohoa/sohoa/ingest/upload"
 )
 
 // igate is a loopback server shaped like VNPT iGate's two-step API: files
 // go to a file service (multipart, field "files"), which answers their ids;
 // the dossier is then updated to reference them. It stores by
-// Idempotency-Key, counts stored content by hash, and can hold an attach
-// request without answering.
+// Idempotency-Key, which must be the pair's (dossier, content: see
+// upload.IdempotencyKey), counts stored content by hash and by pair, and can
+// hold an attach request without answering.
 type igate struct {
 	srv   *httptest.Server
 	token string
@@ -34,6 +36,7 @@ type igate struct {
 	attaches int               // attach requests
 	heldSHA  string            // the content whose attach request was held
 	stored   map[string]int    // content sha256 -> times stored
+	pairs    map[string]int    // dossier + "/" + content sha256 -> times stored
 	byKey    map[string]string // idempotency key -> file id
 	fileSHA  map[string]string // file id -> content sha256
 	attached map[string]map[string]bool
@@ -48,7 +51,7 @@ type igate struct {
 }
 
 func newIGate(t *testing.T, token string) *igate {
-	g := &igate{token: token, stored: map[string]int{}, uploadOf: map[string]int{}, byKey: map[string]string{}, fileSHA: map[string]string{},
+	g := &igate{token: token, stored: map[string]int{}, pairs: map[string]int{}, uploadOf: map[string]int{}, byKey: map[string]string{}, fileSHA: map[string]string{},
 		attached: map[string]map[string]bool{}, hold: make(chan struct{}, 1), release: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /files", func(w http.ResponseWriter, r *http.Request) {
@@ -66,17 +69,20 @@ func newIGate(t *testing.T, token string) *igate {
 		h := sha256.New()
 		io.Copy(h, f)
 		sha := hex.EncodeToString(h.Sum(nil))
-		if r.Header.Get("Idempotency-Key") != sha {
-			http.Error(w, "idempotency key is not the content's sha256", http.StatusBadRequest)
+		dossier := r.FormValue("maHoSo")
+		key := r.Header.Get("Idempotency-Key")
+		if key != upload.IdempotencyKey(dossier, sha) {
+			http.Error(w, "idempotency key is not the pair's (dossier, content)", http.StatusBadRequest)
 			return
 		}
 		g.mu.Lock()
 		g.uploadOf[sha]++
-		id, ok := g.byKey[sha]
+		id, ok := g.byKey[key]
 		if !ok {
 			id = fmt.Sprintf("f-%d", len(g.byKey)+1)
-			g.byKey[sha], g.fileSHA[id] = id, sha
+			g.byKey[key], g.fileSHA[id] = id, sha
 			g.stored[sha]++
+			g.pairs[dossier+"/"+sha]++
 		}
 		g.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
