@@ -100,6 +100,25 @@ func TestSameContentForAnotherDossier(t *testing.T) {
 	}
 }
 
+// TestAnotherDossierAgainstItsReceipt: a scan whose receipt names its
+// dossier, saved again under another dossier's code, is not uploaded for
+// that one: the name and the receipt disagree, as they would on a new scan.
+func TestAnotherDossierAgainstItsReceipt(t *testing.T) {
+	f := newFixture(t)
+	for _, rel := range []string{"000.00.12.H57-200320-0003.pdf", d31 + ".pdf"} {
+		f.drop("scan_0003.pdf", rel)
+		if err := f.ingest(rel); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if jobs := f.jobsByDossier(); len(jobs) != 1 || jobs["000.00.12.H57-200320-0003"].SHA256 == "" {
+		t.Errorf("jobs %v, want the receipt's dossier's only", jobs)
+	}
+	if s := f.stats(); s.Duplicates != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
 // TestAnotherDossierAfterArchive: a content uploaded and archived, saved
 // for another dossier, has its copies brought back and the repaired one
 // uploaded for it; once the archive has pruned them, the file as saved

@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"github.com/sohoa/sohoa/ingest/atomicfile"
+	"github.com/sohoa/sohoa/ingest/pdfcheck"
 	"github.com/sohoa/sohoa/ingest/store"
 )
 
@@ -22,12 +23,27 @@ import (
 
 // addDossier links a queued or uploaded content saved again at rel (taken
 // as t) to the dossier its name or folder gives, when that is one it does
-// not have yet: one upload of it is queued for that dossier and the file
-// leaves the inbox. It reports false, doing nothing, when the name links no
-// new dossier: the file is then a duplicate.
+// not have yet and its receipt, if it has one, agrees (as Linker.Decide
+// tells): one upload of it is queued for that dossier and the file leaves
+// the inbox. It reports false, doing nothing, when the name links no new
+// dossier: the file is then a duplicate.
 func (in *Ingester) addDossier(ctx context.Context, p, rel string, t taken, sc store.Scan, log *slog.Logger) (bool, error) {
 	codes, hold, _ := in.cfg.Linker.link(rel)
 	if sc.State == store.Split || hold != "" || len(codes) != 1 || slices.Contains(sc.Dossiers, codes[0]) {
+		return false, nil
+	}
+	if t.tmp == "" {
+		log.Warn("content saved again for another dossier, but over check.max_bytes now; not uploaded for it",
+			"sha256", sc.SHA256, "dossier", codes[0])
+		return false, nil
+	}
+	found, err := in.cfg.Linker.Examine(ctx, in.cfg.Barcodes, in.cfg.SkipNamedReceipts, t.tmp, rel, pdfcheck.Result{Pages: sc.Pages})
+	if err != nil {
+		return false, fmt.Errorf("read barcodes of %s: %w", rel, err)
+	}
+	if fate := in.cfg.Linker.Decide(found); fate.State != store.Queued || !slices.Equal(fate.Dossiers, codes) {
+		log.Warn("content saved again under a code its receipt does not give; not uploaded for it", "sha256", sc.SHA256,
+			"name_says", codes[0], "reason", fate.Reason, "detail", fate.Detail, "dossiers", sc.Dossiers)
 		return false, nil
 	}
 	asSaved, err := in.unarchive(ctx, t, sc, rel, log)
