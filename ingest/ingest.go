@@ -6,7 +6,8 @@
 //
 // Crash safety rests on that order. Until the record is committed the inbox
 // file is untouched, so a crash means the file is simply taken again; the
-// spool copy left behind is found by its content hash or removed by Recover.
+// spool copy left behind is found by its content hash (Recover keeps it
+// while the inbox holds that content, and gives it back to the inbox else).
 //
 // Ingest, in this file, runs the steps in that order; each lives in the file
 // named after it: take.go (into the spool), link.go (what was read decides
