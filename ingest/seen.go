@@ -98,8 +98,8 @@ func (in *Ingester) relink(p, rel string, sc store.Scan, log *slog.Logger) error
 			"sha256", sc.SHA256, "waits_at", sc.Place)
 		return in.removeTaken(p, rel, log)
 	}
-	if sc.Settled && sc.Place == rel && sc.Reason == hold && !sc.Gone {
-		return nil // still waiting, where staff see it, for the same reason
+	if sc.Settled && sc.Place == rel && sc.Reason == hold && !sc.Gone && fileExists(p+".txt") {
+		return nil // still waiting, where staff see it with its note, for the same reason
 	}
 	if sc.Place != rel {
 		in.removeNote(sc.Place)

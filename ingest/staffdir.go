@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -454,4 +456,111 @@ func (in *Ingester) removeNote(place string) {
 	}
 	defer root.Close()
 	root.Remove(filepath.FromSlash(place) + ".txt")
+}
+
+// staffFiles opens folder, directly under the inbox (root), without
+// following a link, and returns it with the names of its files and of its
+// notes. A folder that is missing or not a real folder gives nil and no
+// names: nothing in it is touched (staffDir replaces it when a file is
+// next placed there).
+func staffFiles(root *os.Root, folder string) (dir *os.File, files, notes []string, err error) {
+	fi, err := root.Lstat(folder)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.IsDir() {
+		return nil, nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dir, err = root.Open(folder)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if now, err := dir.Stat(); err != nil || !os.SameFile(now, fi) {
+		dir.Close()
+		return nil, nil, nil, err // replaced meanwhile: left for next time
+	}
+	entries, err := dir.ReadDir(-1)
+	if err != nil {
+		dir.Close()
+		return nil, nil, nil, fmt.Errorf("read %s: %w", folder, err)
+	}
+	for _, e := range entries {
+		switch {
+		case !e.Type().IsRegular() || strings.HasPrefix(e.Name(), "."):
+		case strings.HasSuffix(e.Name(), ".txt"):
+			notes = append(notes, e.Name())
+		default:
+			files = append(files, e.Name())
+		}
+	}
+	return dir, files, notes, nil
+}
+
+// noted returns folder (see staffFiles) and the names of the files in it
+// that have a note beside them.
+func noted(root *os.Root, folder string) (*os.File, []string, error) {
+	dir, files, notes, err := staffFiles(root, folder)
+	if dir == nil {
+		return nil, nil, err
+	}
+	var out []string
+	for _, f := range files {
+		if slices.Contains(notes, f+".txt") {
+			out = append(out, f)
+		}
+	}
+	return dir, out, nil
+}
+
+// RemoveOrphanNotes removes, from both staff folders, the notes sohoa wrote
+// whose file is no longer beside them (a person deleted or moved it), so
+// that what staff see is only what is still to do. A .txt file that is
+// not one of sohoa's notes is left alone. It returns how many it removed.
+func (in *Ingester) RemoveOrphanNotes() (int, error) {
+	root, err := os.OpenRoot(in.cfg.Inbox)
+	if err != nil {
+		return 0, fmt.Errorf("open the inbox: %w", err)
+	}
+	defer root.Close()
+	// A note is written before its file is moved in beside it.
+	in.moving.Lock()
+	defer in.moving.Unlock()
+	n := 0
+	for _, folder := range []string{in.cfg.Errors, in.cfg.Waiting} {
+		dir, _, notes, err := staffFiles(root, folder)
+		if err != nil {
+			return n, err
+		}
+		if dir == nil {
+			continue
+		}
+		sub, err := root.OpenRoot(folder)
+		dir.Close()
+		if err != nil {
+			return n, err
+		}
+		for _, note := range notes {
+			if _, err := sub.Lstat(strings.TrimSuffix(note, ".txt")); !errors.Is(err, fs.ErrNotExist) || !isNote(sub, note) {
+				continue
+			}
+			if err := sub.Remove(note); err == nil {
+				n++
+				in.cfg.Logger.Info("note removed: its file is no longer in the staff folder", "note", folder+"/"+note)
+			}
+		}
+		sub.Close()
+	}
+	return n, nil
+}
+
+// isNote reports whether name, in root, is a note sohoa wrote.
+func isNote(root *os.Root, name string) bool {
+	f, err := root.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(noteHead))
+	_, err = io.ReadFull(f, head)
+	return err == nil && string(head) == noteHead
 }

@@ -5,6 +5,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -323,5 +324,112 @@ func TestForeignReceiptHoldStands(t *testing.T) {
 			!strings.Contains(string(note), reason.ForeignAgency.Vietnamese()) {
 			t.Errorf("note at %s (err %v):\n%s", rel, err, note)
 		}
+	}
+}
+
+// readNote returns the note beside rel, in the inbox.
+func (f *fixture) readNote(rel string) string {
+	f.t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.inbox, filepath.FromSlash(rel)) + ".txt")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestNotesSayWhatStaffNeed: the waiting note's example code is the
+// ward's own; the low-dpi note gives the dpi measured and the dossier; the
+// errors folder's note says what becomes of the file once the dossier is
+// scanned again.
+func TestNotesSayWhatStaffNeed(t *testing.T) {
+	f := newFixture(t)
+	f.in.cfg.Linker.Ward = "000.00.13.H57"
+	f.drop("scan_0009.pdf", "scan.pdf")
+	if err := f.ingest("scan.pdf"); err != nil {
+		t.Fatal(err)
+	}
+	if note := f.readNote("Chờ mã hồ sơ/scan.pdf"); !strings.Contains(note, "(ví dụ 000.00.13.H57-") || strings.Contains(note, "000.00.12.H57") {
+		t.Errorf("the waiting note's example is not the ward's own code:\n%s", note)
+	}
+	f = newFixture(t)
+	name := "000.00.12.H57-200321-0005.pdf"
+	f.drop("lowres_0001.pdf", name)
+	if err := f.ingest(name); err != nil {
+		t.Fatal(err)
+	}
+	sc := f.record()
+	note := f.readNote("Lỗi/" + name)
+	for _, want := range []string{fmt.Sprintf("Độ phân giải đo được: %.0f dpi", sc.MinDPI), "000.00.12.H57-200321-0005", reason.AfterRescan(true)} {
+		if sc.MinDPI == 0 || !strings.Contains(note, want) {
+			t.Errorf("the low-dpi note does not say %q:\n%s", want, note)
+		}
+	}
+}
+
+// TestRescanClearsErrorsFolder: once a later scan of a dossier is
+// uploaded, its rejected files leave the errors folder for the archive,
+// with their notes; others stay. A note whose file a person deleted goes;
+// a .txt file of a person's own stays.
+func TestRescanClearsErrorsFolder(t *testing.T) {
+	f := newFixture(t)
+	bad := "000.00.12.H57-200321-0005.pdf"
+	f.drop("lowres_0001.pdf", bad)
+	if err := f.ingest(bad); err != nil {
+		t.Fatal(err)
+	}
+	f.in.cfg.MaxBytes = 100 << 10 // this one is rejected for its size, unrecorded
+	other := "000.00.12.H57-200321-0006.pdf"
+	f.drop("000.00.12.H57-200320-0001.pdf", other)
+	if err := f.ingest(other); err != nil {
+		t.Fatal(err)
+	}
+	f.in.cfg.MaxBytes = 30 << 20
+	again := "000.00.12.H57-200321-0005 quét lại.pdf"
+	f.drop("scan_0009.pdf", again)
+	if err := f.ingest(again); err != nil {
+		t.Fatal(err)
+	}
+	jobs, _, err := f.st.Jobs(time.Now().Add(time.Hour), 10)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("jobs %v, err %v", jobs, err)
+	}
+	if err := f.st.Done(jobs[0], time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.in.Archive(jobs[0].SHA256); err != nil {
+		t.Fatal(err)
+	}
+	errorsDir := filepath.Join(f.inbox, "Lỗi")
+	if exists(filepath.Join(errorsDir, bad)) || exists(filepath.Join(errorsDir, bad+".txt")) {
+		t.Error("the rejected scan of a dossier scanned again is still in the errors folder")
+	}
+	archived := filepath.Join(f.data, "archive", "rejected", bad)
+	if !exists(archived) || !exists(archived+".txt") {
+		t.Error("the rejected scan and its note are not in the archive")
+	}
+	if !exists(filepath.Join(errorsDir, other)) || !exists(filepath.Join(errorsDir, other+".txt")) {
+		t.Error("another dossier's rejected file left the errors folder")
+	}
+	// A person deletes the other file, and leaves a note of their own.
+	if err := os.Remove(filepath.Join(errorsDir, other)); err != nil {
+		t.Fatal(err)
+	}
+	own := filepath.Join(errorsDir, "ghi chú.txt")
+	if err := os.WriteFile(own, []byte("của tôi"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.in.RemoveOrphanNotes(); err != nil || n != 1 {
+		t.Errorf("removed %d notes, err %v", n, err)
+	}
+	if exists(filepath.Join(errorsDir, other+".txt")) || !exists(own) {
+		t.Error("the orphan note stays, or a person's own file went")
+	}
+	// Pruning counts the archived file's retention from when it was moved.
+	if n, err := f.in.Prune(context.Background(), time.Hour); err != nil || n != 0 || !exists(archived) {
+		t.Errorf("pruned %d, err %v, archived there %v", n, err, exists(archived))
+	}
+	f.in.cfg.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	if _, err := f.in.Prune(context.Background(), time.Hour); err != nil || exists(archived) || exists(archived+".txt") {
+		t.Errorf("err %v; archived rejected file still there after its retention", err)
 	}
 }
