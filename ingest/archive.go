@@ -155,8 +155,9 @@ func (in *Ingester) clearRejected(up store.Scan) error {
 			return fmt.Errorf("move the note of %s/%s to the archive: %w", in.cfg.Errors, name, err)
 		}
 		now := in.cfg.Now()
-		os.Chtimes(dst, now, now)
-		os.Chtimes(dst+".txt", now, now)
+		if err := errors.Join(os.Chtimes(dst, now, now), os.Chtimes(dst+".txt", now, now)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			in.cfg.Logger.Warn("cannot date an archived rejected file; its retention counts from its own time", "file", dst, "err", err)
+		}
 		in.cfg.Logger.Info("a rejected file moved from the errors folder to the archive: its dossier was scanned again and uploaded",
 			"file", in.cfg.Errors+"/"+name, "to", dst, "dossiers", codes, "uploaded_sha256", up.SHA256)
 	}

@@ -174,7 +174,7 @@ func (in *Ingester) toStaffFolder(p, folder string, sc store.Scan) (string, erro
 	}
 	if target != src {
 		if err := root.Rename(src, target); err != nil {
-			root.Remove(target + ".txt")
+			_ = root.Remove(target + ".txt") // the move's error is the one to report
 			return "", fmt.Errorf("move %s to %s: %w", sc.Source, folder, err)
 		}
 		in.removeEmptyIn(root, filepath.Dir(src))
@@ -438,7 +438,9 @@ func (in *Ingester) removeWaiting(sc store.Scan, log *slog.Logger) error {
 	if err := root.Remove(place); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", sc.Place, err)
 	}
-	root.Remove(place + ".txt")
+	if err := root.Remove(place + ".txt"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove the note of %s: %w", sc.Place, err)
+	}
 	log.Info("the waiting copy of a scan linked under another name removed from the waiting folder, with its note",
 		"sha256", sc.SHA256, "was_at", sc.Place)
 	return nil
@@ -455,7 +457,9 @@ func (in *Ingester) removeNote(place string) {
 		return
 	}
 	defer root.Close()
-	root.Remove(filepath.FromSlash(place) + ".txt")
+	if err := root.Remove(filepath.FromSlash(place) + ".txt"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		in.cfg.Logger.Warn("cannot remove a note whose file is gone", "note", place+".txt", "err", err)
+	}
 }
 
 // staffFiles opens folder, directly under the inbox (root), without

@@ -74,7 +74,7 @@ func ReplaceIn(root *os.Root, name string, data []byte, perm fs.FileMode) error 
 		err = root.Rename(tmp, filepath.Join(dir, base))
 	}
 	if err != nil {
-		root.Remove(tmp)
+		_ = root.Remove(tmp) // err says what failed; the temporary file goes as best it can
 		return err
 	}
 	return nil
