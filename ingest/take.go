@@ -36,8 +36,8 @@ type taken struct {
 // (synced) run on. With Config.Link, a file on the data dir's file system
 // that no one has open for writing is hard-linked instead (see takeLinked):
 // no second copy of the bytes is written. (Files over the size cap are
-// rejected before they are taken.) It returns ErrBusy when the file changed or was replaced since
-// info was taken.
+// rejected before they are taken.) It returns ErrBusy when the file
+// changed or was replaced since info was taken.
 func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (t taken, err error) {
 	// O_NOFOLLOW: a file swapped for a symlink is not followed out of the
 	// inbox; O_NONBLOCK: one swapped for a FIFO does not hang us.
