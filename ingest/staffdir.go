@@ -299,7 +299,8 @@ func noteRoom(base string) string {
 
 // freeName returns a name in dir (under root) for base that is not taken,
 // relative to root: "dir/a.pdf", "dir/a (2).pdf", "dir/a (3).pdf", ...
-// A name whose note is left over is not taken either.
+// A note left without its file (a move cut short) does not take the name:
+// it is written again for the file that gets it.
 func freeName(root *os.Root, dir, base string) (string, error) {
 	ext := filepath.Ext(base)
 	stem := strings.TrimSuffix(base, ext)
