@@ -1,10 +1,9 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -127,38 +126,21 @@ func heldPart(batch store.Scan, sha string, size int64, pagesOf []int, minDPI fl
 // copy already there with the same content is reused, so it is never placed
 // twice.
 func (in *Ingester) placeHeld(sc store.Scan, log *slog.Logger) error {
-	dir := filepath.Join(in.cfg.Inbox, in.cfg.Waiting)
-	if err := makeStaffDir(dir); err != nil {
-		return err
-	}
-	target := filepath.Join(dir, sc.Name)
-	if sha, _, err := hashFile(target); err != nil || sha != sc.SHA256 {
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		if target, err = freeName(dir, sc.Name); err != nil {
-			return err
-		}
-		data, err := os.ReadFile(in.SpoolPath(sc.SHA256, false))
-		if err != nil {
-			return fmt.Errorf("held part %s: %w", sc.SHA256, err)
-		}
-		// The inbox may be a network mount: its folder is not synced.
-		if err := atomicfile.Replace(target, data, 0o660); err != nil {
-			return fmt.Errorf("place held part %s: %w", sc.SHA256, err)
-		}
-	}
-	if err := writeNote(target+".txt", sc, in.cfg.Now()); err != nil {
-		return err
-	}
-	rel, err := filepath.Rel(in.cfg.Inbox, target)
+	root, err := in.openStaff(in.cfg.Waiting)
 	if err != nil {
 		return err
 	}
-	if err := in.cfg.Store.Settle(sc.SHA256, filepath.ToSlash(rel)); err != nil {
+	defer root.Close()
+	in.moving.Lock()
+	defer in.moving.Unlock()
+	rel, err := in.placeCopy(root, in.cfg.Waiting, sc)
+	if err != nil || rel == "" {
+		return cmp.Or(err, fmt.Errorf("held part %s: no spool copy", sc.SHA256))
+	}
+	if err := in.cfg.Store.Settle(sc.SHA256, rel); err != nil {
 		return err
 	}
-	log.Info("pages before the first receipt wait for a code", "sha256", sc.SHA256, "to", filepath.ToSlash(rel),
+	log.Info("pages before the first receipt wait for a code", "sha256", sc.SHA256, "to", rel,
 		"detail", sc.Detail)
 	return nil
 }

@@ -67,7 +67,7 @@ type Config struct {
 	// a receipt on their first page (faster; a wrong name goes unnoticed).
 	SkipNamedReceipts bool
 	Store             *store.Store // required
-	// MaxBytes is the size cap; larger files are hashed, not copied, and rejected.
+	// MaxBytes is the size cap; larger files are rejected by their size, unread.
 	MaxBytes int64
 	// Link takes a file by a hard link into the spool instead of a copy
 	// when it is on the data dir's file system and nobody writes it (see
@@ -82,6 +82,9 @@ type Config struct {
 	// DropReceipts leaves the pages on which a receipt's code was read out
 	// of what is uploaded (never every page of a dossier).
 	DropReceipts bool
+	// StaffFolderReplaced is called with a staff folder's name when it was
+	// not a real folder and was moved aside (see staffDir); may be nil.
+	StaffFolderReplaced func(folder string)
 }
 
 // Ingester runs the pipeline. Its methods may be called concurrently, but
@@ -97,6 +100,9 @@ type Ingester struct {
 	moving sync.Mutex
 	// missing is Reconcile's memory of waiting scans whose file is gone.
 	missing missingScans
+	// taking holds, by inbox path, the version (fs.FileInfo) of each file
+	// being ingested: only that version leaves the inbox (stillTaken).
+	taking sync.Map
 }
 
 // ErrBusy means the file was still changing or was replaced while it was
@@ -167,8 +173,16 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 			log.Warn("cannot take the file now; it stays in the inbox and is tried again at the next rescan", "err", err)
 		}
 	}()
+	in.taking.Store(p, info)
+	defer in.taking.Delete(p)
 	if !info.Mode().IsRegular() {
 		return in.rejectUnhashed(p, rel, reason.NotRegular, "file type "+info.Mode().Type().String(), log)
+	}
+	if info.Size() > in.cfg.MaxBytes {
+		// Judged by its size alone, before a byte is read: a huge file
+		// costs no time and holds no place in the queue.
+		return in.rejectUnhashed(p, rel, reason.TooLarge,
+			fmt.Sprintf("%d bytes, over the cap of %d", info.Size(), in.cfg.MaxBytes), log)
 	}
 
 	// Take: the file's bytes into the spool (take.go).
@@ -339,11 +353,7 @@ func (in *Ingester) settle(p string, sc store.Scan, log *slog.Logger) error {
 		// Its content is safe in the spool and recorded: it leaves the inbox.
 		// No further transaction: a crash before the removal shows up as the
 		// same file at the same place, which seenAgain finishes.
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove %s from the inbox: %w", sc.Source, err)
-		}
-		in.removeEmptyParents(filepath.Dir(p))
-		return nil
+		return in.removeTaken(p, sc.Source, log)
 	case store.Waiting:
 		var err error
 		if place, err = in.toStaffFolder(p, in.cfg.Waiting, sc); err != nil {
@@ -358,11 +368,12 @@ func (in *Ingester) settle(p string, sc store.Scan, log *slog.Logger) error {
 		os.Remove(in.SpoolPath(sc.SHA256, false))
 		os.Remove(in.SpoolPath(sc.SHA256, true))
 	}
+	if place == "" {
+		return nil // replaced since it was taken, and no copy to show staff (toStaffFolder)
+	}
 	if err := in.cfg.Store.Settle(sc.SHA256, place); err != nil {
 		return err
 	}
-	if place != "" {
-		log.Info("moved for staff", "to", place, "reason", sc.Reason)
-	}
+	log.Info("moved for staff", "to", place, "reason", sc.Reason)
 	return nil
 }

@@ -56,7 +56,12 @@ func (in *Ingester) seenAgain(ctx context.Context, p, rel string, t taken, sc st
 }
 
 // relink tries again to link a waiting scan, under the name and folder it
-// has now.
+// has now. A hold found on its pages (a receipt of another agency, say)
+// stands while its name still gives no code. A second copy of its content
+// (the file at its place is still there, with the same bytes) does not
+// take its place: if its name links the content, the copy that waited
+// leaves the waiting folder with its note; if not, the second copy leaves
+// the inbox as a duplicate of the one that waits with its note.
 func (in *Ingester) relink(p, rel string, sc store.Scan, log *slog.Logger) error {
 	if !fileExists(in.SpoolPath(sc.SHA256, false)) {
 		return fmt.Errorf("waiting scan %s has no spool copy", sc.SHA256)
@@ -67,27 +72,42 @@ func (in *Ingester) relink(p, rel string, sc store.Scan, log *slog.Logger) error
 		// cannot show: the hold stands until a person renames the file.
 		codes, hold, detail = sc.Dossiers, sc.Reason, sc.Detail
 	}
-	oldNote := ""
-	if sc.Place != "" {
-		oldNote = filepath.Join(in.cfg.Inbox, filepath.FromSlash(sc.Place)) + ".txt"
+	if hold == reason.NoCode && sc.Reason != reason.NoCode && sc.Reason != "" {
+		if _, was, _ := in.cfg.Linker.link(sc.Source); was == reason.NoCode {
+			// The hold came from its pages, not from its name: a name that
+			// still gives no code changes nothing.
+			codes, hold, detail = sc.Dossiers, sc.Reason, sc.Detail
+		}
 	}
+	waits := sc.Place != "" && sc.Place != rel && in.waitsAt(sc)
 	if hold == "" {
+		if waits {
+			if err := in.removeWaiting(sc, log); err != nil {
+				return err
+			}
+		}
 		if err := in.cfg.Store.Link(sc.SHA256, codes, path.Base(rel), rel, in.cfg.Now()); err != nil {
 			return err
 		}
 		log.Info("waiting scan linked", "sha256", sc.SHA256, "dossiers", codes)
 		in.cfg.Queued()
-		if oldNote != "" {
-			os.Remove(oldNote)
-		}
+		in.removeNote(sc.Place)
 		sc.State, sc.Dossiers = store.Queued, codes
 		return in.settle(p, sc, log)
 	}
-	if sc.Settled && sc.Place == rel && sc.Reason == hold && !sc.Gone {
-		return nil // still waiting, where staff see it, for the same reason
+	if waits {
+		if err := in.cfg.Store.CountDuplicate(); err != nil {
+			return err
+		}
+		log.Info("a second copy of a waiting scan removed from the inbox; the first waits with its note",
+			"sha256", sc.SHA256, "waits_at", sc.Place)
+		return in.removeTaken(p, rel, log)
 	}
-	if oldNote != "" && sc.Place != rel {
-		os.Remove(oldNote)
+	if sc.Settled && sc.Place == rel && sc.Reason == hold && !sc.Gone && fileExists(p+".txt") {
+		return nil // still waiting, where staff see it with its note, for the same reason
+	}
+	if sc.Place != rel {
+		in.removeNote(sc.Place)
 	}
 	if err := in.cfg.Store.Hold(sc.SHA256, hold, detail, path.Base(rel), rel); err != nil {
 		return err

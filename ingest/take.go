@@ -20,7 +20,7 @@ import (
 
 // taken is a file being taken into the spool.
 type taken struct {
-	tmp string // its temporary name in the spool; "" when over the size cap (only hashed)
+	tmp string // its temporary name in the spool
 	// sum waits for the SHA-256 of the spooled bytes; synced for their
 	// fsync, then closes what take opened. Both may be called again and
 	// return the same.
@@ -35,9 +35,9 @@ type taken struct {
 // returns once every byte is written, while the copy's hash (sum) and fsync
 // (synced) run on. With Config.Link, a file on the data dir's file system
 // that no one has open for writing is hard-linked instead (see takeLinked):
-// no second copy of the bytes is written. Files over the size cap are only
-// hashed. It returns ErrBusy when the file changed or was replaced since
-// info was taken.
+// no second copy of the bytes is written. (Files over the size cap are
+// rejected before they are taken.) It returns ErrBusy when the file
+// changed or was replaced since info was taken.
 func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (t taken, err error) {
 	// O_NOFOLLOW: a file swapped for a symlink is not followed out of the
 	// inbox; O_NONBLOCK: one swapped for a FIFO does not hang us.
@@ -61,7 +61,7 @@ func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (t tak
 	if !before.Mode().IsRegular() || !sameVersion(before, info) {
 		return taken{}, fmt.Errorf("%s: %w", p, ErrBusy)
 	}
-	if in.cfg.Link && info.Size() <= in.cfg.MaxBytes {
+	if in.cfg.Link {
 		t, ok, err := in.takeLinked(ctx, p, f, before)
 		if ok || err != nil {
 			keep = ok
@@ -77,18 +77,6 @@ func (in *Ingester) take(ctx context.Context, p string, info fs.FileInfo) (t tak
 			return fmt.Errorf("%s: %w", p, ErrBusy)
 		}
 		return nil
-	}
-	if info.Size() > in.cfg.MaxBytes {
-		h := sha256.New()
-		n, err := io.Copy(h, f)
-		if err != nil {
-			return taken{}, fmt.Errorf("hash %s: %w", p, err)
-		}
-		if err := copied(n); err != nil {
-			return taken{}, err
-		}
-		sha := hex.EncodeToString(h.Sum(nil))
-		return taken{sum: func() (string, error) { return sha, nil }}, nil
 	}
 	out, err := os.CreateTemp(in.spool, ".tmp-*")
 	if err != nil {
@@ -302,10 +290,15 @@ func hashFile(p string) (sha string, size int64, err error) {
 		return "", 0, err
 	}
 	defer f.Close()
+	return hashOf(f, p)
+}
+
+// hashOf returns the SHA-256 and size of what r reads, the file name.
+func hashOf(r io.Reader, name string) (sha string, size int64, err error) {
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(h, r)
 	if err != nil {
-		return "", 0, fmt.Errorf("hash %s: %w", p, err)
+		return "", 0, fmt.Errorf("hash %s: %w", name, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }

@@ -74,6 +74,7 @@ type Metrics struct {
 
 	uploadSuccess prometheus.Observer
 	uploadFailure prometheus.Observer
+	staffFolders  prometheus.Counter
 
 	metrics http.Handler // /metrics, built once: it registers its own error counter
 }
@@ -121,6 +122,12 @@ func New(cfg Config) (*Metrics, error) {
 		Buckets:     uploadBuckets,
 		ConstLabels: ward,
 	}, []string{"outcome"})
+	staffFolders := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sohoa_staff_folders_replaced_total",
+		Help: "Staff folders found not to be real folders of the expected owner (a link, a file) since this " +
+			"process started: each was renamed aside and a real folder made.",
+		ConstLabels: ward,
+	})
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "sohoa_build_info",
 		Help: "The sohoa build running here, in its labels; always 1.",
@@ -146,10 +153,11 @@ func New(cfg Config) (*Metrics, error) {
 		version:       orUnknown(cfg.Version),
 		uploadSuccess: durations.WithLabelValues(outcomeSuccess),
 		uploadFailure: durations.WithLabelValues(outcomeFailure),
+		staffFolders:  staffFolders,
 	}
 
 	stats := newStatsCollector(cfg.Source, ward, log)
-	required := []prometheus.Collector{stats, durations, buildInfo, wardInfo}
+	required := []prometheus.Collector{stats, durations, staffFolders, buildInfo, wardInfo}
 	if cfg.Registry != nil {
 		now := cfg.Now
 		if now == nil {
@@ -219,6 +227,10 @@ func (m *Metrics) ObserveUpload(a upload.Attempt) {
 	}
 	o.Observe(max(a.Duration.Seconds(), 0)) // a clock step must not make it negative
 }
+
+// StaffFolderReplaced counts a staff folder that was not a real folder and
+// was moved aside; it fits ingest.Config.StaffFolderReplaced.
+func (m *Metrics) StaffFolderReplaced(string) { m.staffFolders.Inc() }
 
 // Handler serves, on a ServeMux of its own:
 //

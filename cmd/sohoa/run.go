@@ -112,6 +112,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		return err
 	}
 	defer stopParsers()
+	var staffFolderReplaced atomic.Pointer[func(string)]
 	in, err := ingest.New(ingest.Config{
 		Inbox:             cfg.Inbox,
 		DataDir:           cfg.DataDir,
@@ -128,6 +129,12 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Link:              cfg.Watch.Link,
 		Queued:            worker.Wake,
 		Logger:            log.With("component", "ingest"),
+		// Counted once the metrics exist (Recover runs before).
+		StaffFolderReplaced: func(f string) {
+			if replaced := staffFolderReplaced.Load(); replaced != nil {
+				(*replaced)(f)
+			}
+		},
 	})
 	if err != nil {
 		return err
@@ -154,6 +161,8 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		return err
 	}
 	worker.Observe = m.ObserveUpload
+	countReplaced := m.StaffFolderReplaced
+	staffFolderReplaced.Store(&countReplaced)
 	pull, err := newPuller(cfg, grammar, st, reg, log.With("component", "registry"))
 	if err != nil {
 		return err
@@ -227,11 +236,13 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	capacity := &upload.QueueCap{Stats: st.Stats, Max: int64(cfg.Upload.QueueMaxBytes), Logger: log.With("component", "upload")}
 	goRun("watcher", func() error {
 		return w.Run(ctx, func(ctx context.Context, f watcher.File) error {
-			admitted, err := capacity.Admit(f.Info.Size())
-			if err != nil {
-				return err
+			if f.Info.Size() <= int64(cfg.Check.MaxBytes) { // a larger file is rejected unread: no queue space
+				admitted, err := capacity.Admit(f.Info.Size())
+				if err != nil {
+					return err
+				}
+				defer admitted()
 			}
-			defer admitted()
 			defer release.Reset(10 * time.Second)
 			return in.Ingest(ctx, f.Path, f.Rel, f.Info)
 		})
@@ -289,9 +300,13 @@ func prune(ctx context.Context, in *ingest.Ingester, retention time.Duration, lo
 // reconcile looks, every interval while some scan waits for a person, for
 // waiting scans whose file staff removed from the inbox (Ingester.Reconcile),
 // so that sohoa_scans_unlinked stays true. With no scan waiting it reads
-// only the counters.
+// only the counters. Every interval it also removes the notes whose file
+// staff deleted (Ingester.RemoveOrphanNotes).
 func reconcile(ctx context.Context, in *ingest.Ingester, st *store.Store, every, grace time.Duration, log *slog.Logger) {
 	tick(ctx, every, func() {
+		if _, err := in.RemoveOrphanNotes(); err != nil && ctx.Err() == nil {
+			log.Warn("removing notes whose file staff deleted failed", "err", err)
+		}
 		if s, err := st.Stats(); err != nil || s.Unlinked == 0 {
 			return
 		}

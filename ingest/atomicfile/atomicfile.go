@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // tempPattern names the temporary files: a leading dot and a .tmp ending,
@@ -31,12 +34,33 @@ func Write(path string, data []byte, perm fs.FileMode) error {
 // supported: after a crash path may still hold the old content, but never
 // a part of the new.
 func Replace(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), tempPattern)
+	root, err := os.OpenRoot(filepath.Dir(path))
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
+	defer root.Close()
+	return ReplaceIn(root, filepath.Base(path), data, perm)
+}
+
+// ReplaceIn is Replace of name within root: neither the file nor its
+// temporary file can be outside root, whatever links its folders are.
+func ReplaceIn(root *os.Root, name string, data []byte, perm fs.FileMode) error {
+	dir, base := filepath.Split(name)
+	prefix, suffix, _ := strings.Cut(tempPattern, "*")
+	var f *os.File
+	var tmp string
+	for {
+		tmp = filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36)+suffix)
+		var err error
+		f, err = root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	}
+	_, err := f.Write(data)
 	if err == nil {
 		err = f.Chmod(perm)
 	}
@@ -47,10 +71,10 @@ func Replace(path string, data []byte, perm fs.FileMode) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = root.Rename(tmp, filepath.Join(dir, base))
 	}
 	if err != nil {
-		os.Remove(tmp)
+		_ = root.Remove(tmp) // err says what failed; the temporary file goes as best it can
 		return err
 	}
 	return nil

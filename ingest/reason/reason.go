@@ -6,6 +6,8 @@
 // is a new constant here, never a formatted string.
 package reason
 
+import "strings"
+
 // Code is a stable, machine-readable reason. The zero value means "no reason"
 // (the scan is fine).
 type Code string
@@ -45,6 +47,13 @@ var Holds = []Code{NoCode, AmbiguousCode, ForeignAgency, CodeConflict, Batch, Be
 
 type text struct{ what, todo, english string }
 
+// example stands, in the advice, for an example of a dossier code: see
+// AdviceFor.
+const example = "{example}"
+
+// defaultExample is the example of a dossier code that Advice gives.
+const defaultExample = "000.00.12.H57-200320-0001"
+
 var texts = map[Code]text{
 	NotRegular: {"Đây không phải là một tệp bình thường (có thể là lối tắt, thư mục đặc biệt hoặc thiết bị).",
 		"Lưu bản quét thành tệp PDF bình thường vào thư mục quét.", "not a regular file"},
@@ -65,7 +74,7 @@ var texts = map[Code]text{
 	ParserLimit: {"Tệp PDF không đọc được: việc đọc tệp vượt quá giới hạn bộ nhớ hoặc thời gian cho phép (tệp hỏng hoặc có nội dung bất thường).",
 		"Quét lại hồ sơ bằng máy quét và lưu thành PDF; nếu vẫn lỗi, báo cho cán bộ CNTT.", "unreadable: parser limit"},
 	NoCode: {"Không tìm thấy mã hồ sơ trong tên tệp hoặc tên thư mục.",
-		"Đổi tên tệp trong thư mục này để có mã hồ sơ (ví dụ 000.00.12.H57-200320-0001.pdf); hệ thống sẽ tự tải lên.", "no dossier code found"},
+		"Đổi tên tệp trong thư mục này để có mã hồ sơ (ví dụ " + example + ".pdf); hệ thống sẽ tự tải lên.", "no dossier code found"},
 	AmbiguousCode: {"Tên tệp có nhiều mã hồ sơ khác nhau nên không biết thuộc hồ sơ nào.",
 		"Đổi tên tệp để chỉ còn đúng một mã hồ sơ; hệ thống sẽ tự tải lên.", "more than one dossier code"},
 	ForeignAgency: {"Mã hồ sơ không thuộc đơn vị này.",
@@ -75,7 +84,7 @@ var texts = map[Code]text{
 	Batch: {"Tệp có phiếu tiếp nhận nhưng không tách được theo từng hồ sơ (một phần bị lỗi, hoặc có phiếu mang mã không hợp lệ).",
 		"Quét lại, đặt phiếu tiếp nhận lên trên cùng mỗi hồ sơ (hoặc quét riêng từng hồ sơ), rồi xóa tệp này.", "receipts found but the file cannot be split per dossier"},
 	BeforeReceipt: {"Các trang này đứng trước phiếu tiếp nhận đầu tiên trong một tệp quét nhiều hồ sơ nên không biết thuộc hồ sơ nào; các hồ sơ có phiếu tiếp nhận đã được tách và tải lên.",
-		"Đổi tên tệp này để có mã hồ sơ của các trang này (ví dụ 000.00.12.H57-200320-0001.pdf); hệ thống sẽ tự tải lên. Nếu không cần, xóa tệp này.", "pages before the first receipt of a batch"},
+		"Đổi tên tệp này để có mã hồ sơ của các trang này (ví dụ " + example + ".pdf); hệ thống sẽ tự tải lên. Nếu không cần, xóa tệp này.", "pages before the first receipt of a batch"},
 }
 
 // IsRejection reports whether c is a rejection (as opposed to a hold or no reason).
@@ -91,8 +100,30 @@ func (c Code) IsRejection() bool {
 // Vietnamese returns what is wrong, for staff.
 func (c Code) Vietnamese() string { return texts[c].what }
 
-// Advice returns what staff should do about it, in Vietnamese.
-func (c Code) Advice() string { return texts[c].todo }
+// Advice returns what staff should do about it, in Vietnamese, with a
+// generic example of a dossier code where it gives one (AdviceFor gives the
+// ward's own).
+func (c Code) Advice() string { return c.AdviceFor("") }
+
+// AdviceFor is Advice with code as its example of a dossier code (one of
+// the ward's own, so that staff copy the right agency); "" gives Advice's.
+func (c Code) AdviceFor(code string) string {
+	if code == "" {
+		code = defaultExample
+	}
+	return strings.ReplaceAll(texts[c].todo, example, code)
+}
+
+// AfterRescan tells staff, in a rejected file's note, what becomes of the
+// file once its dossier is scanned again; known says whether the file's
+// dossier code is known (then sohoa moves it out by itself).
+func AfterRescan(known bool) string {
+	if known {
+		return "Sau khi bản quét lại của hồ sơ này được tải lên, hệ thống tự chuyển tệp này và ghi chú này vào kho lưu trữ; " +
+			"cũng có thể tự xóa cả hai sau khi đã quét lại."
+	}
+	return "Sau khi đã quét lại hồ sơ, có thể xóa tệp này và tệp ghi chú này."
+}
 
 // English returns a short English description for logs.
 func (c Code) English() string {
