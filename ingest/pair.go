@@ -57,11 +57,7 @@ func (in *Ingester) addDossier(ctx context.Context, p, rel string, t taken, sc s
 	log.Info("content saved again for another dossier; queued for it", "sha256", sc.SHA256, "dossier", codes[0],
 		"also_for", sc.Dossiers, "first_seen_as", sc.Source)
 	in.cfg.Queued()
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return true, fmt.Errorf("remove %s: %w", rel, err)
-	}
-	in.removeEmptyParents(filepath.Dir(p))
-	return true, nil
+	return true, in.removeTaken(p, rel, log)
 }
 
 // unarchive puts back in the spool the files an upload of sc delivers, for

@@ -2,13 +2,10 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path"
-	"path/filepath"
 
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
@@ -47,11 +44,7 @@ func (in *Ingester) seenAgain(ctx context.Context, p, rel string, t taken, sc st
 			log.Info("duplicate of a recorded scan removed from the inbox", "sha256", sc.SHA256,
 				"state", sc.State, "dossiers", sc.Dossiers, "first_seen_as", sc.Source)
 		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", rel, err)
-		}
-		in.removeEmptyParents(filepath.Dir(p))
-		return nil
+		return in.removeTaken(p, rel, log)
 	}
 }
 
