@@ -395,7 +395,9 @@ func TestSettingsVerdictJudgedAgain(t *testing.T) {
 	if len(jobs) != 2 || jobs["000.00.12.H57-200320-0001"].SHA256 == "" || jobs["000.00.12.H57-200321-0005"].SHA256 == "" {
 		t.Errorf("jobs %v, want both judged again and queued", jobs)
 	}
-	if s := f.stats(); s.Scans != 2 || s.Duplicates != 1 {
+	// Three files taken: the one too large was judged by its size alone and
+	// not recorded, so its second drop is a new scan, not a duplicate.
+	if s := f.stats(); s.Scans != 3 || s.Duplicates != 1 {
 		t.Errorf("stats %+v", s)
 	}
 }
@@ -419,6 +421,14 @@ func TestRejectedAndHeldDossiersCountAsReceived(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A file over check.max_bytes is rejected by its size, unread: its
+	// name's code counts as received all the same.
+	f.restart(func(c *Config) { c.MaxBytes = 1 << 10 })
+	tooLarge := "000.00.12.H57-200321-0009.pdf"
+	f.drop("000.00.12.H57-200320-0001.pdf", tooLarge)
+	if err := f.ingest(tooLarge); err != nil {
+		t.Fatal(err)
+	}
 	list, _, err := f.st.Received("000.00.12.H57")
 	if err != nil {
 		t.Fatal(err)
@@ -428,14 +438,14 @@ func TestRejectedAndHeldDossiersCountAsReceived(t *testing.T) {
 		got[d.Code] = d
 	}
 	for _, code := range []string{"000.00.12.H57-200320-0001", "000.00.12.H57-200321-0005", "000.00.12.H57-200321-0006",
-		"000.00.12.H57-200321-0007", "000.00.12.H57-200321-0008"} {
+		"000.00.12.H57-200321-0007", "000.00.12.H57-200321-0008", "000.00.12.H57-200321-0009"} {
 		d, ok := got[code]
 		want, _ := dossier.Received(code, dossier.ICT())
 		if !ok || !d.Received.Equal(want) || !d.Digitized.IsZero() {
 			t.Errorf("%s: received %v (want %v), digitized %v, listed %v", code, d.Received, want, d.Digitized, ok)
 		}
 	}
-	if len(list) != 5 {
-		t.Errorf("%d received, want 5", len(list))
+	if len(list) != 6 {
+		t.Errorf("%d received, want 6", len(list))
 	}
 }

@@ -230,7 +230,7 @@ func (in *Ingester) rejectUnhashed(p, rel string, r reason.Code, detail string, 
 	if err != nil || place == "" {
 		return err
 	}
-	if err := in.cfg.Store.CountRejected(r); err != nil {
+	if err := in.cfg.Store.CountRejected(r, codes, in.cfg.Now()); err != nil {
 		return err
 	}
 	log.Warn("rejected without reading", "reason", r, "detail", detail, "moved_to", place)

@@ -30,13 +30,15 @@ const (
 )
 
 // CountRejected counts a rejection that has no content to record (a FIFO or
-// a symlink in the inbox).
-func (s *Store) CountRejected(r reason.Code) error {
+// a symlink in the inbox, a file too large to read), and records the
+// dossier codes its name or folders gave, which counts them as received
+// (see Received).
+func (s *Store) CountRejected(r reason.Code, codes []string, at time.Time) error {
 	if !r.IsRejection() {
 		return fmt.Errorf("count rejection: %q is not a rejection reason", r)
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return errors.Join(add(tx, cScans, 1), add(tx, pRejected+string(r), 1))
+		return errors.Join(add(tx, cScans, 1), add(tx, pRejected+string(r), 1), seeDossiers(tx, codes, at))
 	})
 }
 
