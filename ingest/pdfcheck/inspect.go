@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/validate"
@@ -55,12 +54,10 @@ func inspect(ctx context.Context, lim Limits, blanks BlankFinder, in input) verd
 		return verdict{res: findBlanks(ctx, lim, blanks, doc, judge(doc, lim))}
 	}
 
-	var buf bytes.Buffer
-	buf.Grow(len(data) + len(data)/4)
-	if err := api.WriteContext(doc, &buf); err != nil {
+	clean, err := rewrite(ctx, lim, doc, len(data))
+	if err != nil {
 		return verdict{res: unreadable("repair: write: %v (cross-reference table: %s)", err, broken)}
 	}
-	clean := buf.Bytes()
 	if p := xrefProblem(clean); p != "" {
 		return verdict{res: unreadable("repair: rewritten file still broken: %s", p)}
 	}
