@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/province"
@@ -329,10 +330,14 @@ func (w *Worker) attempt(ctx context.Context, j store.Job) outcome {
 	var e *Error
 	errors.As(err, &e)
 	w.Observe(Attempt{Bytes: j.Size, Duration: took, Kind: kind})
-	if e != nil && e.Permanent {
+	if final(err) {
+		status := 0
+		if e != nil {
+			status = e.Status
+		}
 		w.Logger.Error("upload rejected; parked until it is requeued", "dossier", j.Dossier, "file", j.Name,
-			"sha256", j.SHA256, "kind", kind, "status", e.Status, "attempt", j.Attempts+1, "err", err)
-		if err := w.Queue.Park(j, kind, e.Status, err.Error(), w.Now()); err != nil {
+			"sha256", j.SHA256, "kind", kind, "status", status, "attempt", j.Attempts+1, "err", err)
+		if err := w.Queue.Park(j, kind, status, err.Error(), w.Now()); err != nil {
 			out.err = fmt.Errorf("park rejected upload of %s for %s: %w", j.SHA256, j.Dossier, err)
 		}
 		return out
@@ -348,6 +353,18 @@ func (w *Worker) attempt(ctx context.Context, j store.Job) outcome {
 		out.err = fmt.Errorf("record failed upload of %s for %s: %w", j.SHA256, j.Dossier, err)
 	}
 	return out
+}
+
+// final reports whether retrying err cannot help until a person acts: the
+// sink said so (Error.Permanent), or the file system refuses the name
+// itself, which no later attempt changes. Such a job is parked: retried,
+// it would fail forever and pause every other upload each time.
+func final(err error) bool {
+	var e *Error
+	if errors.As(err, &e) && e.Permanent {
+		return true
+	}
+	return errors.Is(err, syscall.ENAMETOOLONG) || errors.Is(err, syscall.EILSEQ)
 }
 
 // storeError marks a failure of the store met inside the sink (Item.Save):
