@@ -35,9 +35,10 @@ type DirSink struct {
 	// Link delivers a hard link to the data dir's copy instead of a second
 	// copy when the folder is on the same file system (a local outbox): no
 	// second write and fsync of the bytes, no second copy on the disk. The
-	// copy is then not hashed again on the way: the data dir's files are
-	// written only by sohoa, once, and are read-only to everyone else. Where
-	// links cannot be made (another file system, a share) the file is copied.
+	// file is not hashed again on the way: the worker sealed it just before
+	// (its recorded bytes, and no process able to write into it: see seal).
+	// Where links cannot be made (another file system, a share) the file is
+	// copied.
 	Link bool
 }
 

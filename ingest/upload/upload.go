@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sohoa/sohoa/ingest/atomicfile"
 	"github.com/sohoa/sohoa/ingest/province"
 	"github.com/sohoa/sohoa/ingest/store"
 )
@@ -303,7 +304,10 @@ func (w *Worker) attempt(ctx context.Context, j store.Job) outcome {
 			return nil
 		}}
 	start := w.Now()
-	err := w.Sink.Put(ctx, it)
+	err := seal(ctx, it)
+	if err == nil {
+		err = w.Sink.Put(ctx, it)
+	}
 	took := w.Now().Sub(start)
 	out := outcome{job: j}
 	if err == nil {
@@ -353,6 +357,25 @@ func (w *Worker) attempt(ctx context.Context, j store.Job) outcome {
 		out.err = fmt.Errorf("record failed upload of %s for %s: %w", j.SHA256, j.Dossier, err)
 	}
 	return out
+}
+
+// seal makes sure that it's file holds the content recorded for it and
+// that no other process can change it while, and after, it is delivered and
+// archived (see atomicfile.Seal): a scan taken from the inbox by a hard
+// link shares its inode with the inbox file, which a program that opened
+// it may write into after its name there is gone. Bytes that changed are
+// never delivered: the job is parked, since its recorded content is gone.
+func seal(ctx context.Context, it Item) error {
+	err := atomicfile.Seal(ctx, it.Path, it.SHA256)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, atomicfile.ErrChanged):
+		return &Error{Kind: KindSource, Permanent: true, Err: fmt.Errorf(
+			"not delivered: the scan's file in the data dir was written into after it was taken from the inbox, "+
+				"its recorded content is gone (scan the document again): %w", err)}
+	}
+	return &Error{Kind: KindSource, Err: fmt.Errorf("our copy of the scan: %w", err)}
 }
 
 // final reports whether retrying err cannot help until a person acts: the
