@@ -10,6 +10,9 @@ import (
 // redactedMark replaces a secret in an answer.
 const redactedMark = "[redacted]"
 
+// minSecret is the length of the shortest secret looked for.
+const minSecret = 4
+
 // minTail is how many characters of a secret at the very end of an answer
 // (one cut short by the read limit) are blanked as the secret.
 const minTail = 4
@@ -20,12 +23,13 @@ const minTail = 4
 // and the other short escapes, also escaped again inside a JSON string),
 // \xHH, and as HTML character references; the forms may mix. A secret's
 // first characters at the end of b (an answer cut short) are blanked too.
-// b itself is not changed.
+// A secret of fewer than minSecret characters is not looked for: it would
+// blank ordinary text (a test token "t", every t). b itself is not changed.
 func RedactSecrets(b []byte, secrets ...string) []byte {
 	var rs [][]rune
 	for _, s := range secrets {
-		if s != "" {
-			rs = append(rs, []rune(s))
+		if r := []rune(s); len(r) >= minSecret {
+			rs = append(rs, r)
 		}
 	}
 	if len(rs) == 0 {
