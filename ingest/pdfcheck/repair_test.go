@@ -9,8 +9,9 @@ import (
 	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
-// TestRepairedPassesQpdf: every repaired copy, of the corpus's SANE scan
-// and of generated SANE-style files, passes `qpdf --check` with no
+// TestRepairedPassesQpdf: every repaired copy, of the corpus's SANE scan,
+// of generated SANE-style files and of files with bytes before their
+// header, passes `qpdf --check` with no
 // warning: a /Size that is not the highest object number plus one is one.
 func TestRepairedPassesQpdf(t *testing.T) {
 	dir := t.TempDir()
@@ -27,6 +28,17 @@ func TestRepairedPassesQpdf(t *testing.T) {
 		}
 		srcs = append(srcs, p)
 	}
+	// Bytes before the header: the offsets count from it. (qpdf's own
+	// leading-junk.pdf was rewritten with a page's content stream read from
+	// the wrong place.)
+	for i, b := range [][]byte{buildPDF([]testPage{scan}, intact), buildPDF([]testPage{scan, scan}, zeroXref)} {
+		p := filepath.Join(dir, "junk-"+string(rune('a'+i))+".pdf")
+		if err := os.WriteFile(p, append([]byte("scanner junk\n\n"), b...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, p)
+	}
+	srcs = append(srcs, filepath.Join(testenv.Wild(t), "leading-junk.pdf"))
 	c := testChecker()
 	repaired := 0
 	for i, src := range srcs {
@@ -41,7 +53,7 @@ func TestRepairedPassesQpdf(t *testing.T) {
 		repaired++
 		testenv.QpdfClean(t, dst)
 	}
-	if repaired < 4 {
-		t.Fatalf("%d files repaired, want the SANE sample and the generated ones", repaired)
+	if repaired < 7 {
+		t.Fatalf("%d files repaired, want the SANE sample, the generated ones and those with leading junk", repaired)
 	}
 }
