@@ -69,7 +69,7 @@ func asciiJSON(s string, upper bool) string {
 // reason show) holds neither secret in any form.
 func TestTokenRefusalIsRedacted(t *testing.T) {
 	echoes := map[string]func(r *http.Request, body string) string{
-		"form as sent": func(_ *http.Request, body string) string { return body },
+		"form as sent":         func(_ *http.Request, body string) string { return body },
 		"form, lower-case hex": func(_ *http.Request, body string) string { return lowerHex(body) },
 		"plain": func(r *http.Request, _ string) string {
 			return "bad client_secret=" + r.PostForm.Get("client_secret") + " password=" + r.PostForm.Get("password")
@@ -100,9 +100,6 @@ func TestTokenRefusalIsRedacted(t *testing.T) {
 				w.Header().Set("Content-Type", "text/plain")
 				w.WriteHeader(http.StatusUnauthorized)
 				fmt.Fprint(w, echo(r, body))
-				if h := r.Header.Get("Authorization"); h != "" {
-					fmt.Fprint(w, " Authorization: "+h)
-				}
 			}))
 			defer srv.Close()
 			t.Setenv("SOHOA_TEST_CLIENT_SECRET", testClientSecret)
