@@ -71,6 +71,22 @@ func (s Secret) read() (string, error) {
 	return v, nil
 }
 
+// Secrets returns the values of c's secrets that can be read here (a
+// command run by another user than the daemon may read none), to blank
+// them in text kept before it was redacted, such as old parked reasons.
+func (c AuthConfig) Secrets() []string {
+	var out []string
+	for _, s := range []Secret{c.Token, c.Password, c.ClientSecret} {
+		if !s.set() {
+			continue
+		}
+		if v, err := s.read(); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 func (s Secret) where() string {
 	if s.File != "" {
 		return "file " + s.File
