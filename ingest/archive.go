@@ -103,9 +103,27 @@ func (in *Ingester) ArchiveUploaded(sha string) error {
 // back in the spool and Recover moves it again. Once a scan is uploaded,
 // the files of its dossiers that were rejected before leave the errors
 // folder for the archive too (clearRejected).
+//
+// The scan's own copy is sealed first (atomicfile.Seal): taken by a hard
+// link, it may share its inode with the inbox file that a program still
+// has open for writing. The archive then holds the recorded bytes, which
+// nothing can change any more; if they were changed already, the file is
+// archived as <sha>.changed.pdf, logged, and the archive holds no file
+// under the recorded content's name (the sinks never deliver such bytes).
 func (in *Ingester) Archive(sha string) error {
 	for _, src := range []string{in.SpoolPath(sha, false), in.SpoolPath(sha, true), in.TrimmedPath(sha)} {
 		dst := filepath.Join(in.archive, filepath.Base(src))
+		if src == in.SpoolPath(sha, false) {
+			err := atomicfile.Seal(context.Background(), src, sha)
+			switch {
+			case errors.Is(err, atomicfile.ErrChanged):
+				in.cfg.Logger.Warn("a scan's file was written into after it was taken; archived under another name",
+					"sha256", sha, "archived_as", sha+".changed.pdf", "err", err)
+				dst = filepath.Join(in.archive, sha+".changed.pdf")
+			case err != nil && !errors.Is(err, fs.ErrNotExist):
+				return fmt.Errorf("archive %s: %w", sha, err)
+			}
+		}
 		if err := os.Rename(src, dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("archive %s: %w", sha, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sohoa/sohoa/cmd/sohoa/admin"
+	"github.com/sohoa/sohoa/ingest/province"
 	"github.com/sohoa/sohoa/ingest/store"
 )
 
@@ -44,6 +45,12 @@ func cmdParked(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa parked:", err)
 		return 1
+	}
+	// Reasons recorded before answers were redacted at the source may hold
+	// a secret the province echoed: blank those this user can read.
+	secrets := cfg.Upload.HTTP.Auth.AuthConfig().Secrets()
+	for i := range list {
+		list[i].Reason = string(province.RedactSecrets([]byte(list[i].Reason), secrets...))
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/validate"
@@ -33,18 +32,24 @@ type verdict struct {
 // inspect judges the PDF in. Files whose own cross-reference data
 // is unusable are read through pdfcpu's reconstruction, rewritten in memory,
 // and the rewritten bytes are judged from scratch.
+//
+// Bytes before the %PDF- header are not the document's: its offsets count
+// from the header, as readers take them. Such a file is judged from its
+// header on and, if valid, written again without them: a repaired copy.
 func inspect(ctx context.Context, lim Limits, blanks BlankFinder, in input) verdict {
 	data := in.data
-	if !bytes.Contains(data[:min(len(data), headerWindow)], []byte("%PDF-")) {
+	junk := bytes.Index(data[:min(len(data), headerWindow)], []byte("%PDF-"))
+	if junk < 0 {
 		return verdict{res: Result{Reason: reason.NotPDF, Detail: fmt.Sprintf("no %%PDF- header in the first %d bytes", headerWindow)}}
 	}
+	data = data[junk:]
 	broken := xrefProblem(data)
 	if broken != "" && !bytes.Contains(data[max(0, len(data)-eofWindow):], []byte("%%EOF")) {
 		// Rebuilding the table of a file cut short would accept the pages
 		// that happen to be complete: only whole files are repaired.
 		return verdict{res: unreadable("truncated: no %%%%EOF at the end; cross-reference table: %s", broken)}
 	}
-	doc, res := open(ctx, lim, in.reader())
+	doc, res := open(ctx, lim, in.reader(junk))
 	if res.Reason != "" {
 		if broken != "" {
 			res.Detail += "; cross-reference table: " + broken
@@ -52,15 +57,19 @@ func inspect(ctx context.Context, lim Limits, blanks BlankFinder, in input) verd
 		return verdict{res: res}
 	}
 	if broken == "" {
-		return verdict{res: findBlanks(ctx, lim, blanks, doc, judge(doc, lim))}
+		res := findBlanks(ctx, lim, blanks, doc, judge(doc, lim))
+		if junk == 0 || res.Reason != "" {
+			return verdict{res: res}
+		}
+		res.Repaired = true
+		res.Detail = fmt.Sprintf("removed %d bytes before the %%PDF- header", junk)
+		return verdict{res: res, clean: bytes.Clone(data)} // data is unmapped once inspect returns
 	}
 
-	var buf bytes.Buffer
-	buf.Grow(len(data) + len(data)/4)
-	if err := api.WriteContext(doc, &buf); err != nil {
+	clean, err := rewrite(ctx, lim, doc, len(data))
+	if err != nil {
 		return verdict{res: unreadable("repair: write: %v (cross-reference table: %s)", err, broken)}
 	}
-	clean := buf.Bytes()
 	if p := xrefProblem(clean); p != "" {
 		return verdict{res: unreadable("repair: rewritten file still broken: %s", p)}
 	}
@@ -74,6 +83,9 @@ func inspect(ctx context.Context, lim Limits, blanks BlankFinder, in input) verd
 	}
 	res.Repaired = true
 	res.Detail = "repaired cross-reference table: " + broken
+	if junk > 0 {
+		res.Detail += fmt.Sprintf("; removed %d bytes before the %%PDF- header", junk)
+	}
 	return verdict{res: findBlanks(ctx, lim, blanks, doc, res), clean: clean}
 }
 

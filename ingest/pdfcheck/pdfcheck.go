@@ -160,12 +160,12 @@ type input struct {
 	release func()
 }
 
-// reader returns a reader of the input's bytes for pdfcpu.
-func (in input) reader() io.ReadSeeker {
+// reader returns a reader of the input's bytes from off on, for pdfcpu.
+func (in input) reader(off int) io.ReadSeeker {
 	if in.file == nil {
-		return bytes.NewReader(in.data)
+		return bytes.NewReader(in.data[off:])
 	}
-	return io.NewSectionReader(in.file, 0, int64(len(in.data)))
+	return io.NewSectionReader(in.file, int64(off), int64(len(in.data)-off))
 }
 
 // load opens src and maps it into memory (see mapFile) after checking its

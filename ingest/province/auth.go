@@ -71,6 +71,22 @@ func (s Secret) read() (string, error) {
 	return v, nil
 }
 
+// Secrets returns the values of c's secrets that can be read here (a
+// command run by another user than the daemon may read none), to blank
+// them in text kept before it was redacted, such as old parked reasons.
+func (c AuthConfig) Secrets() []string {
+	var out []string
+	for _, s := range []Secret{c.Token, c.Password, c.ClientSecret} {
+		if !s.set() {
+			continue
+		}
+		if v, err := s.read(); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 func (s Secret) where() string {
 	if s.File != "" {
 		return "file " + s.File
@@ -238,9 +254,10 @@ type oauthAuth struct {
 	grant  func(ctx context.Context) (*oauth2.Token, error)
 	conf   *oauth2.Config // for refreshing
 
-	mu      sync.Mutex // held across a token request: one at a time
-	tok     *oauth2.Token
-	renewAt time.Time // zero: the token does not expire
+	mu       sync.Mutex // held across a token request: one at a time
+	tok      *oauth2.Token
+	renewAt  time.Time // zero: the token does not expire
+	password string    // as last read for a grant, for redaction
 }
 
 func newOAuth(c AuthConfig, client *http.Client, now func() time.Time) (*oauthAuth, error) {
@@ -268,6 +285,7 @@ func newOAuth(c AuthConfig, client *http.Client, now func() time.Time) (*oauthAu
 			if err != nil {
 				return nil, &Error{Kind: KindAuth, Err: fmt.Errorf("oauth2 password: %w", err)}
 			}
+			a.password = p // a.mu is held (fetch)
 			return a.conf.PasswordCredentialsToken(ctx, c.Username, p)
 		}
 	}
@@ -320,7 +338,7 @@ func (a *oauthAuth) fetch(ctx context.Context) error {
 		tok, err = a.grant(ctx)
 	}
 	if err != nil {
-		return tokenError(err)
+		return tokenError(err, a.secrets()...)
 	}
 	if tok.AccessToken == "" {
 		return &Error{Kind: KindAuth, Err: errors.New("oauth2: the token endpoint returned no access token")}
@@ -350,9 +368,21 @@ func lifetime(tok *oauth2.Token) time.Duration {
 	return time.Duration(secs * float64(time.Second))
 }
 
+// secrets are what a token request may carry and its answer echo: the
+// client secret, the password, the tokens; a.mu is held.
+func (a *oauthAuth) secrets() []string {
+	s := []string{a.conf.ClientSecret, a.password}
+	if a.tok != nil {
+		s = append(s, a.tok.AccessToken, a.tok.RefreshToken)
+	}
+	return s
+}
+
 // tokenError classifies a failed token request: the token endpoint being
-// unreachable is a network failure like any other; a refusal is auth.
-func tokenError(err error) error {
+// unreachable is a network failure like any other; a refusal is auth. The
+// refusal's text has the request's secrets (and its Authorization header,
+// the client's credentials) blanked: an endpoint may echo the form.
+func tokenError(err error, secrets ...string) error {
 	var e *Error
 	if errors.As(err, &e) {
 		return err
@@ -360,13 +390,15 @@ func tokenError(err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		status := 0
+		var req *http.Request
 		if re.Response != nil {
-			status = re.Response.StatusCode
+			status, req = re.Response.StatusCode, re.Response.Request
 		}
 		msg := re.ErrorCode
 		if msg == "" {
-			msg = string(Snippet(re.Body))
+			msg = string(re.Body)
 		}
+		msg = Snippet(WithoutCredentials([]byte(msg), req, secrets...))
 		return &Error{Kind: KindAuth, Status: status, Err: fmt.Errorf("token request refused: HTTP %d: %s", status, msg)}
 	}
 	if k := TransportKind(err); k != "" {

@@ -1,7 +1,6 @@
 package province
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
 	"strings"
@@ -50,28 +49,21 @@ func RedactString(s string) string {
 
 // WithoutCredentials blanks in an answer the credentials its request
 // carried, should the server echo them (some APIs answer an error with the
-// request's headers), before the answer is logged or kept as a parked
-// upload's reason: the Authorization value, its token or base64 part, a
-// basic password, also with JSON's escaped slashes.
-func WithoutCredentials(b []byte, req *http.Request) []byte {
-	if req == nil || req.Header.Get("Authorization") == "" {
-		return b
-	}
-	h := req.Header.Get("Authorization")
-	secrets := []string{h}
-	if _, cred, ok := strings.Cut(h, " "); ok {
-		secrets = append(secrets, cred)
-	}
-	if _, pass, ok := req.BasicAuth(); ok {
-		secrets = append(secrets, pass)
-	}
-	for _, s := range secrets {
-		if len(s) < 4 {
-			continue // too short to find without blanking other text
-		}
-		for _, form := range []string{s, strings.ReplaceAll(s, "/", `\/`)} {
-			b = bytes.ReplaceAll(b, []byte(form), []byte("[redacted]"))
+// request's headers or form), before the answer is logged or kept as a
+// parked upload's reason: the Authorization value, its token or base64
+// part, a basic password, and the secrets given, in every form
+// RedactSecrets knows.
+func WithoutCredentials(b []byte, req *http.Request, secrets ...string) []byte {
+	if req != nil {
+		if h := req.Header.Get("Authorization"); h != "" {
+			secrets = append(secrets, h)
+			if _, cred, ok := strings.Cut(h, " "); ok {
+				secrets = append(secrets, cred)
+			}
+			if _, pass, ok := req.BasicAuth(); ok {
+				secrets = append(secrets, pass)
+			}
 		}
 	}
-	return b
+	return RedactSecrets(b, secrets...)
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/sohoa/sohoa/ingest/atomicfile"
 )
@@ -34,9 +35,10 @@ type DirSink struct {
 	// Link delivers a hard link to the data dir's copy instead of a second
 	// copy when the folder is on the same file system (a local outbox): no
 	// second write and fsync of the bytes, no second copy on the disk. The
-	// copy is then not hashed again on the way: the data dir's files are
-	// written only by sohoa, once, and are read-only to everyone else. Where
-	// links cannot be made (another file system, a share) the file is copied.
+	// file is not hashed again on the way: the worker sealed it just before
+	// (its recorded bytes, and no process able to write into it: see seal).
+	// Where links cannot be made (another file system, a share) the file is
+	// copied.
 	Link bool
 }
 
@@ -55,8 +57,7 @@ func (d DirSink) Put(ctx context.Context, it Item) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return &Error{Kind: KindFilesystem, Err: err}
 	}
-	name := safeName(it.Name)
-	for _, cand := range []string{name, withHash(name, it.SHA256)} {
+	for _, cand := range names(safeName(it.Name), safeName(it.Dossier), it.SHA256) {
 		target := filepath.Join(dir, cand)
 		same, err := sameContent(target, it.SHA256)
 		if err != nil {
@@ -70,7 +71,9 @@ func (d DirSink) Put(ctx context.Context, it Item) error {
 		}
 		return d.write(ctx, it, target)
 	}
-	return &Error{Kind: KindFilesystem, Err: fmt.Errorf("%s: both %s and its hashed name are taken by other content", dir, name)}
+	// A person must move what holds both names: retrying cannot help.
+	return &Error{Kind: KindFilesystem, Permanent: true,
+		Err: fmt.Errorf("%s: both %s and its hashed name are taken by other content", dir, safeName(it.Name))}
 }
 
 func (d DirSink) write(ctx context.Context, it Item, target string) error {
@@ -179,7 +182,7 @@ func mountPoint(dir string) error {
 	return nil
 }
 
-// sameContent reports whether path exists with the given SHA-256.
+// sameContent reports whether path is a file with the given SHA-256.
 func sameContent(path, sha string) (bool, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -189,6 +192,9 @@ func sameContent(path, sha string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false, err // a folder, say: not this scan, and the name is taken
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return false, fmt.Errorf("read %s: %w", path, err)
@@ -201,9 +207,68 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
+// maxName is the longest file name, in bytes, that Linux file systems and
+// SMB shares take (a share counts UTF-16 units, never more than UTF-8's
+// bytes).
+const maxName = 255
+
+// maxExt is the longest extension kept when a name is shortened; a longer
+// one is part of the stem.
+const maxExt = 16
+
+// names returns the names a scan called name of the dossier code with
+// content sha may be delivered as, in order of preference: the name
+// itself, then beside it with the content's hash, each made to fit maxName.
+// A name that does not fit is shortened keeping the dossier code, the
+// extension and the hash.
+func names(name, code, sha string) []string {
+	hashed := withHash(name, sha)
+	switch {
+	case len(hashed) <= maxName:
+		return []string{name, hashed}
+	case len(name) <= maxName:
+		return []string{name, shorten(name, code, sha)}
+	}
+	return []string{shorten(name, code, sha)}
+}
+
 func withHash(name, sha string) string {
 	ext := filepath.Ext(name)
-	return strings.TrimSuffix(name, ext) + " (" + sha[:12] + ")" + ext
+	return strings.TrimSuffix(name, ext) + hashTag(sha) + ext
+}
+
+func hashTag(sha string) string { return " (" + sha[:min(12, len(sha))] + ")" }
+
+// shorten cuts name's stem to fit maxName with the hash of sha and the
+// extension after it. The dossier code stays: where the cut would lose it,
+// the code leads the name and the rest of the stem follows it.
+func shorten(name, code, sha string) string {
+	ext := filepath.Ext(name)
+	if len(ext) > maxExt {
+		ext = ""
+	}
+	stem := strings.TrimSuffix(name, ext)
+	room := maxName - len(hashTag(sha)) - len(ext)
+	if i := strings.Index(stem, code); code == "" || i >= 0 && i+len(code) <= room {
+		return trimCut(stem, room) + hashTag(sha) + ext
+	}
+	rest := strings.Trim(strings.Replace(stem, code, "", 1), " -_.")
+	return trimCut(code+" "+rest, room) + hashTag(sha) + ext
+}
+
+// trimCut cuts s to at most n bytes, on a character boundary, and drops
+// the spaces and separators the cut leaves at its end.
+func trimCut(s string, n int) string {
+	if len(s) > n {
+		s = s[:max(n, 0)]
+		for s != "" { // drop a character cut in two
+			if r, size := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || size > 1 {
+				break
+			}
+			s = s[:len(s)-1]
+		}
+	}
+	return strings.TrimRight(s, " -_.")
 }
 
 // safeName keeps a name to one path element that Windows shares accept.

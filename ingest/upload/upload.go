@@ -19,8 +19,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/sohoa/sohoa/ingest/atomicfile"
 	"github.com/sohoa/sohoa/ingest/province"
 	"github.com/sohoa/sohoa/ingest/store"
 )
@@ -305,7 +307,10 @@ func (w *Worker) attempt(ctx context.Context, j store.Job) outcome {
 			return nil
 		}}
 	start := w.Now()
-	err := w.Sink.Put(ctx, it)
+	err := seal(ctx, it)
+	if err == nil {
+		err = w.Sink.Put(ctx, it)
+	}
 	took := w.Now().Sub(start)
 	out := outcome{job: j}
 	if err == nil {
@@ -332,10 +337,14 @@ func (w *Worker) attempt(ctx context.Context, j store.Job) outcome {
 	var e *Error
 	errors.As(err, &e)
 	w.Observe(Attempt{Bytes: j.Size, Duration: took, Kind: kind})
-	if e != nil && e.Permanent {
+	if final(err) {
+		status := 0
+		if e != nil {
+			status = e.Status
+		}
 		w.Logger.Error("upload rejected; parked until it is requeued", "dossier", j.Dossier, "file", j.Name,
-			"sha256", j.SHA256, "kind", kind, "status", e.Status, "attempt", j.Attempts+1, "err", err)
-		if err := w.Queue.Park(j, kind, e.Status, err.Error(), w.Now()); err != nil {
+			"sha256", j.SHA256, "kind", kind, "status", status, "attempt", j.Attempts+1, "err", err)
+		if err := w.Queue.Park(j, kind, status, err.Error(), w.Now()); err != nil {
 			out.err = fmt.Errorf("park rejected upload of %s for %s: %w", j.SHA256, j.Dossier, err)
 		}
 		return out
@@ -351,6 +360,37 @@ func (w *Worker) attempt(ctx context.Context, j store.Job) outcome {
 		out.err = fmt.Errorf("record failed upload of %s for %s: %w", j.SHA256, j.Dossier, err)
 	}
 	return out
+}
+
+// seal makes sure that it's file holds the content recorded for it and
+// that no other process can change it while, and after, it is delivered and
+// archived (see atomicfile.Seal): a scan taken from the inbox by a hard
+// link shares its inode with the inbox file, which a program that opened
+// it may write into after its name there is gone. Bytes that changed are
+// never delivered: the job is parked, since its recorded content is gone.
+func seal(ctx context.Context, it Item) error {
+	err := atomicfile.Seal(ctx, it.Path, it.SHA256)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, atomicfile.ErrChanged):
+		return &Error{Kind: KindSource, Permanent: true, Err: fmt.Errorf(
+			"not delivered: the scan's file in the data dir was written into after it was taken from the inbox, "+
+				"its recorded content is gone (scan the document again): %w", err)}
+	}
+	return &Error{Kind: KindSource, Err: fmt.Errorf("our copy of the scan: %w", err)}
+}
+
+// final reports whether retrying err cannot help until a person acts: the
+// sink said so (Error.Permanent), or the file system refuses the name
+// itself, which no later attempt changes. Such a job is parked: retried,
+// it would fail forever and pause every other upload each time.
+func final(err error) bool {
+	var e *Error
+	if errors.As(err, &e) && e.Permanent {
+		return true
+	}
+	return errors.Is(err, syscall.ENAMETOOLONG) || errors.Is(err, syscall.EILSEQ)
 }
 
 // storeError marks a failure of the store met inside the sink (Item.Save):

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +29,7 @@ const (
 	bearerToken     = "bearer-tok/en+3"
 	wrongToken      = "stale-tok/en+4"
 	wrongKeycloakPW = "mật-khẩu sai+7"
+	echoedPW        = `echo "p@ss"+Đ9\/`
 )
 
 // sumMetric adds the values of every sample of name whose labels contain
@@ -50,12 +52,14 @@ func sumMetric(text, name string, labels ...string) float64 {
 	return sum
 }
 
-// leaks returns the secrets (or their URL, form or base64 encodings) that
-// text shows.
+// leaks returns the secrets (or their URL, form, base64, JSON or quoted
+// encodings) that text shows.
 func leaks(text string, secrets []string) []string {
 	var found []string
 	for _, s := range secrets {
-		forms := []string{s, url.QueryEscape(s), url.PathEscape(s), base64.StdEncoding.EncodeToString([]byte(s))}
+		j, _ := json.Marshal(s)
+		forms := []string{s, url.QueryEscape(s), url.PathEscape(s), base64.StdEncoding.EncodeToString([]byte(s)),
+			strings.Trim(string(j), `"`), strings.Trim(strconv.Quote(s), `"`), strings.Trim(strconv.QuoteToASCII(s), `"`)}
 		for _, f := range forms {
 			if strings.Contains(text, f) {
 				found = append(found, fmt.Sprintf("%q (as %q)", s, f))
@@ -92,6 +96,17 @@ func TestNoSecretInLogsParkedOrMetrics(t *testing.T) {
 	}
 	down := "http://" + ln.Addr().String() + "/token"
 	ln.Close()
+
+	// A token endpoint whose refusal echoes the form: as sent, and as JSON
+	// with every non-ASCII character as \uXXXX.
+	echoing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		form, _ := url.ParseQuery(string(body))
+		j, _ := json.Marshal(form)
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, "%s %s", body, strconv.QuoteToASCII(string(j)))
+	}))
+	t.Cleanup(echoing.Close)
 
 	var mu sync.Mutex
 	var issued []string // access tokens the province saw
@@ -158,13 +173,16 @@ func TestNoSecretInLogsParkedOrMetrics(t *testing.T) {
 		{"oauth2 password, wrong password", fmt.Sprintf("{type: oauth2_password, token_url: %q, client_id: %q, client_secret_file: %q, username: %s, password_file: %q}",
 			oidc.M.TokenEndpoint(), oidc.M.ClientID, clientFile, oidctest.User, secretFile("kc-wrong", wrongKeycloakPW)),
 			false, []string{"sohoa_upload_failures_total", `kind="auth"`}},
+		{"oauth2 password, the token endpoint's refusal echoes the form", fmt.Sprintf("{type: oauth2_password, token_url: %q, client_id: %q, client_secret_file: %q, username: %s, password_file: %q}",
+			echoing.URL, oidc.M.ClientID, clientFile, oidctest.User, secretFile("kc-echoed", echoedPW)),
+			false, []string{"sohoa_upload_failures_total", `kind="auth"`}},
 		{"oauth2, token endpoint down", fmt.Sprintf("{type: oauth2_client_credentials, token_url: %q, client_id: %q, client_secret_file: %q}",
 			down, oidc.M.ClientID, clientFile), false, []string{"sohoa_upload_failures_total", `kind="network"`}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			secrets := []string{basicPassword, wrongPassword, bearerToken, wrongToken, oidc.M.ClientSecret, oidctest.Password,
-				wrongKeycloakPW, "sohoa:" + basicPassword, "sohoa:" + wrongPassword}
+				wrongKeycloakPW, echoedPW, "sohoa:" + basicPassword, "sohoa:" + wrongPassword}
 			srv := good
 			if tt.refuse {
 				srv = refusing

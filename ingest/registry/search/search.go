@@ -309,10 +309,10 @@ func (p *Puller) once(ctx context.Context, vars map[string]string, mayRenew bool
 			return p.once(ctx, vars, false)
 		}
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
-		return page{}, &attemptError{err: fmt.Errorf("%s: HTTP %s: %s", where, resp.Status, province.Snippet(body)),
+		return page{}, &attemptError{err: fmt.Errorf("%s: HTTP %s: %s", where, resp.Status, province.Snippet(province.WithoutCredentials(body, req))),
 			retry: true, after: province.RetryAfter(resp.Header.Get("Retry-After"), p.c.Now())}
 	}
-	return page{}, fmt.Errorf("%w: %s: HTTP %s: %s", ErrRefused, where, resp.Status, province.Snippet(body))
+	return page{}, fmt.Errorf("%w: %s: HTTP %s: %s", ErrRefused, where, resp.Status, province.Snippet(province.WithoutCredentials(body, req)))
 }
 
 // authError: a token endpoint that cannot be reached is retried like the
