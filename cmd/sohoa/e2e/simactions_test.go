@@ -78,6 +78,8 @@ type simIntent struct {
 	// withdrawn: a person deleted it; it must not arrive.
 	withdrawn bool
 	via       int // the action that meant it
+	// over is what was still at its name when it was saved there.
+	over *simContent
 }
 
 // plan draws a sequence of n actions, with a kill -9 (and a start a few
@@ -249,8 +251,10 @@ func (s *simSeq) save(i int, rel string, c *simContent, dossier string, how simW
 		t.Fatal(err)
 	}
 	did := fmt.Sprintf("%s -> %s", c, rel)
+	in := &simIntent{c: c, dossier: dossier, via: i}
 	if prev := s.paths[rel]; prev != nil && fileExistsAt(p) {
 		prev.optional = true
+		in.over = prev.c
 		did += fmt.Sprintf(" (over %s, still there)", prev.c)
 	}
 	switch how {
@@ -280,7 +284,6 @@ func (s *simSeq) save(i int, rel string, c *simContent, dossier string, how simW
 			did += ", stalled past watch.quiet"
 		}
 	}
-	in := &simIntent{c: c, dossier: dossier, via: i}
 	s.intents = append(s.intents, in)
 	s.paths[rel] = in
 	return did
@@ -310,12 +313,14 @@ func writeSlowly(p string, b []byte) (time.Duration, error) {
 	return longest, f.Close()
 }
 
-// staffFiles lists the files (not notes) in a staff folder, sorted.
+// staffFiles lists the files (or the notes) in a staff folder, sorted;
+// not the hidden ones (the daemon's notes being written), which clerks do
+// not see.
 func (s *simSeq) staffFiles(folder string, notes bool) []string {
 	entries, _ := os.ReadDir(filepath.Join(s.e.inbox, folder))
 	var out []string
 	for _, ent := range entries {
-		if !ent.IsDir() && strings.HasSuffix(ent.Name(), ".txt") == notes {
+		if !ent.IsDir() && !strings.HasPrefix(ent.Name(), ".") && strings.HasSuffix(ent.Name(), ".txt") == notes {
 			out = append(out, path.Join(folder, ent.Name()))
 		}
 	}
@@ -380,6 +385,7 @@ func (s *simSeq) deleteStaff(a simAction) string {
 		if err := os.Remove(p); err != nil {
 			return fmt.Sprintf("%s: %v", rel, err)
 		}
+		s.notesDeleted[strings.TrimSuffix(rel, ".txt")] = true
 		return rel
 	}
 	b, err := os.ReadFile(p)

@@ -184,15 +184,17 @@ type simSeq struct {
 	intents  []*simIntent
 	paths    map[string]*simIntent // inbox path -> the last file saved there
 	stalled  map[string]bool       // dossiers a slow writer stalled on
-	log      []string
-	kills    int
-	counts   simCounts
+	// notesDeleted are the staff-folder files whose note a person deleted.
+	notesDeleted map[string]bool
+	log          []string
+	kills        int
+	counts       simCounts
 }
 
 func newSimSeq(t *testing.T, idx int, seed uint64, samples *simSamples) *simSeq {
 	rng := rand.New(rand.NewPCG(seed, uint64(idx)))
 	s := &simSeq{t: t, idx: idx, seed: seed, e: newEnv(t), samples: samples,
-		paths: map[string]*simIntent{}, stalled: map[string]bool{}}
+		paths: map[string]*simIntent{}, stalled: map[string]bool{}, notesDeleted: map[string]bool{}}
 	s.plan = simPlan(rng, 5+rng.IntN(11))
 	for d := range 3 {
 		s.codes = append(s.codes, fmt.Sprintf("000.00.12.H57-2011%02d-%04d", 1+d, 1+rng.IntN(9999)))
@@ -339,7 +341,11 @@ func (s *simSeq) verify(uploadsTotal, digitizedTotal float64) {
 			}
 			if !fileExistsAt(p + ".txt") {
 				c[simUnnoted]++
-				t.Errorf("UNNOTED: %s (%s) has no note beside it", rel, name(sha))
+				by := "the daemon removed it or never wrote it"
+				if s.notesDeleted[rel] {
+					by = "a person deleted it and it was not written again"
+				}
+				t.Errorf("UNNOTED: %s (%s) has no note beside it: %s", rel, name(sha), by)
 			}
 		}
 	}
@@ -376,7 +382,7 @@ func (s *simSeq) verify(uploadsTotal, digitizedTotal float64) {
 		case len(staff[pr.sha]) > 0:
 		default:
 			c[simLost]++
-			t.Errorf("LOST: %s meant for %s: neither in the sink nor in a staff folder (%s); %s", name(pr.sha), pr.dossier, s.meantBy(pr), s.lastSaid(pr.sha))
+			t.Errorf("LOST: %s meant for %s: neither in the sink nor in a staff folder (%s); %s", name(pr.sha), pr.dossier, s.meantBy(pr), s.said(pr.sha))
 		}
 	}
 	for pr, files := range delivered {
@@ -397,13 +403,13 @@ func (s *simSeq) verify(uploadsTotal, digitizedTotal float64) {
 		// reached a dossier (a copy of a scan already uploaded).
 		if len(staff[sha]) == 0 && !slices.ContainsFunc(slices.Collect(maps.Keys(delivered)), func(pr simPair) bool { return pr.sha == sha }) {
 			c[simLost]++
-			t.Errorf("LOST: %s, saved with no code, does not wait in %s; %s", name(sha), simWaiting, s.lastSaid(sha))
+			t.Errorf("LOST: %s, saved with no code, does not wait in %s; %s", name(sha), simWaiting, s.said(sha))
 		}
 	}
 	for sha, dossier := range damaged {
 		if len(staff[sha]) == 0 && !dossiers[dossier] {
 			c[simLost]++
-			t.Errorf("LOST: %s, a damaged file for %s, is not in %s (and its dossier got no other scan); %s", name(sha), dossier, simErrors, s.lastSaid(sha))
+			t.Errorf("LOST: %s, a damaged file for %s, is not in %s (and its dossier got no other scan); %s", name(sha), dossier, simErrors, s.said(sha))
 		}
 	}
 
@@ -433,26 +439,36 @@ func (s *simSeq) verify(uploadsTotal, digitizedTotal float64) {
 func (s *simSeq) meantBy(pr simPair) string {
 	var via []string
 	for _, in := range s.intents {
-		if in.dossier == pr.dossier && in.c.sha == pr.sha {
+		if in.dossier != pr.dossier || in.c.sha != pr.sha {
+			continue
+		}
+		if in.over != nil {
+			via = append(via, fmt.Sprintf("action %d, saved over %s still at its name", in.via, in.over))
+		} else {
 			via = append(via, fmt.Sprintf("action %d", in.via))
 		}
 	}
 	return strings.Join(slices.Compact(via), ", ")
 }
 
-// lastSaid is the daemon's last log message about a content, to tell a
-// loss the daemon knew of (a duplicate removed, say) from one it never saw.
-func (s *simSeq) lastSaid(sha string) string {
+// said is what the daemon logged about a content, to tell a loss it knew
+// of (a duplicate removed, say) from one it never saw.
+func (s *simSeq) said(sha string) string {
 	s.e.logMu.Lock()
 	defer s.e.logMu.Unlock()
-	last := ""
+	var msgs []string
 	for _, line := range strings.Split(s.e.log.String(), "\n") {
-		if strings.Contains(line, "sha256="+sha) {
-			last = line
+		if !strings.Contains(line, "sha256="+sha) {
+			continue
+		}
+		if m := simLogMsg.FindStringSubmatch(line); m != nil {
+			msgs = append(msgs, fmt.Sprintf("%s (%s)", strings.Trim(m[1], `"`), strings.Trim(m[3], `"`)))
 		}
 	}
-	if m := regexp.MustCompile(`msg=("[^"]*"|\S+)(.*file=("[^"]*"|\S+))?`).FindStringSubmatch(last); m != nil {
-		return fmt.Sprintf("the daemon last logged msg=%s file=%s about it", m[1], m[3])
+	if len(msgs) == 0 {
+		return "the daemon never logged its sha256"
 	}
-	return "the daemon never logged its sha256"
+	return "the daemon logged: " + strings.Join(msgs, "; ")
 }
+
+var simLogMsg = regexp.MustCompile(`msg=("[^"]*"|\S+)(.*? file=("[^"]*"|\S+))?`)
