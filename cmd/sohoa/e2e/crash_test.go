@@ -205,7 +205,7 @@ func newCrashRun(t *testing.T, sink string, rng *rand.Rand) *crashRun {
 	}
 	// Quick to take a file and to rescan, so that a cycle of a second
 	// sees files at every step.
-	h.e.fastWatch()
+	h.e.fastWatch("info")
 	return h
 }
 

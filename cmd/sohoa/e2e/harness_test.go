@@ -115,16 +115,16 @@ func envSeed(t *testing.T, name string) uint64 {
 }
 
 // fastWatch makes the daemon take files and rescan quickly (quiet 50ms,
-// rescan 500ms) and log at info, for the tests that drive many files
+// rescan 500ms) and log at level, for the tests that drive many files
 // through it in a second.
-func (e *env) fastWatch() {
+func (e *env) fastWatch(level string) {
 	e.t.Helper()
 	b, err := os.ReadFile(e.config)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	cfg := strings.Replace(string(b), "watch: {quiet: 300ms, rescan: 1s}", "watch: {quiet: 50ms, rescan: 500ms}", 1)
-	cfg = strings.Replace(cfg, "log_level: debug", "log_level: info", 1)
+	cfg = strings.Replace(cfg, "log_level: debug", "log_level: "+level, 1)
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
 		e.t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"io/fs"
-	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -41,7 +40,8 @@ import (
 // SOHOA_SIM_SEQUENCES sequences (default 20), SOHOA_SIM_PARALLEL daemons at
 // once (default 4). The seed is logged; SOHOA_SIM_SEED=S replays a run and
 // SOHOA_SIM_SEQUENCE=N only its sequence N. A failing sequence prints its
-// actions and the replay command.
+// actions, the daemon's last log lines (SOHOA_SIM_FULL_LOG=1: all of them,
+// at debug level) and the replay command.
 func TestStaffSimulator(t *testing.T) {
 	sequences := simEnvInt(t, "SOHOA_SIM_SEQUENCES", 20)
 	parallel := simEnvInt(t, "SOHOA_SIM_PARALLEL", 4)
@@ -206,17 +206,12 @@ func newSimSeq(t *testing.T, idx int, seed uint64, samples *simSamples) *simSeq 
   retry: {min_backoff: 50ms, max_backoff: 400ms}
   dir: {path: %q, link: %t}
 `, s.e.outbox, link))
-	s.e.fastWatch()
+	// SOHOA_SIM_FULL_LOG: the whole story of a replayed sequence.
+	level := "info"
 	if os.Getenv("SOHOA_SIM_FULL_LOG") != "" {
-		// The whole story of a replayed sequence, debug lines included.
-		b, err := os.ReadFile(s.e.config)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(s.e.config, []byte(strings.Replace(string(b), "log_level: info", "log_level: debug", 1)), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		level = "debug"
 	}
+	s.e.fastWatch(level)
 	s.log = append(s.log, fmt.Sprintf("codes %v, dir sink link %t", s.codes, link))
 	return s
 }
@@ -310,7 +305,7 @@ func (s *simSeq) verify(uploadsTotal, digitizedTotal float64) {
 
 	// What the sink holds: (dossier, content) -> files.
 	delivered := map[simPair][]string{}
-	dossiers := map[string]bool{}
+	dossiers, reached := map[string]bool{}, map[string]bool{} // dossiers and contents in the sink
 	filepath.WalkDir(e.outbox, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil
@@ -324,7 +319,7 @@ func (s *simSeq) verify(uploadsTotal, digitizedTotal float64) {
 		dossier, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
 		pr := simPair{dossier, fileSHA(t, p)}
 		delivered[pr] = append(delivered[pr], filepath.ToSlash(rel))
-		dossiers[dossier] = true
+		dossiers[dossier], reached[pr.sha] = true, true
 		return nil
 	})
 	// What the staff folders hold: content -> files, and files without notes.
@@ -350,29 +345,7 @@ func (s *simSeq) verify(uploadsTotal, digitizedTotal float64) {
 		}
 	}
 
-	// What people meant.
-	meant := map[simPair]bool{}    // must arrive (or wait)
-	allowed := map[simPair]bool{}  // may arrive
-	mustWait := map[string]bool{}  // contents meant to wait for a code
-	damaged := map[string]string{} // damaged contents -> their dossier
-	for _, in := range s.intents {
-		pr := simPair{in.dossier, in.c.sha}
-		switch {
-		case in.c.bad:
-			if !in.optional && !in.withdrawn {
-				damaged[in.c.sha] = in.dossier
-			}
-		case in.dossier == "":
-			if !in.optional && !in.withdrawn {
-				mustWait[in.c.sha] = true
-			}
-		default:
-			allowed[pr] = true
-			if !in.optional && !in.withdrawn {
-				meant[pr] = true
-			}
-		}
-	}
+	meant, allowed, mustWait, damaged := s.wants()
 	for pr := range meant {
 		switch n := len(delivered[pr]); {
 		case n == 1:
@@ -401,7 +374,7 @@ func (s *simSeq) verify(uploadsTotal, digitizedTotal float64) {
 	for sha := range mustWait {
 		// Saved with no code: it waits for one, unless the same bytes
 		// reached a dossier (a copy of a scan already uploaded).
-		if len(staff[sha]) == 0 && !slices.ContainsFunc(slices.Collect(maps.Keys(delivered)), func(pr simPair) bool { return pr.sha == sha }) {
+		if len(staff[sha]) == 0 && !reached[sha] {
 			c[simLost]++
 			t.Errorf("LOST: %s, saved with no code, does not wait in %s; %s", name(sha), simWaiting, s.said(sha))
 		}
@@ -433,6 +406,34 @@ func (s *simSeq) verify(uploadsTotal, digitizedTotal float64) {
 		t.Errorf("ORPHAN: database check: %v", err)
 	}
 	c[simOrphans] += checkSpool(t, e, st)
+}
+
+// wants sums up what people meant: the pairs that must arrive (or wait in
+// a staff folder), those that may arrive, the contents that must wait for a
+// code, and the damaged contents that must be in the errors folder, by
+// their dossier.
+func (s *simSeq) wants() (meant, allowed map[simPair]bool, mustWait map[string]bool, damaged map[string]string) {
+	meant, allowed, mustWait, damaged = map[simPair]bool{}, map[simPair]bool{}, map[string]bool{}, map[string]string{}
+	for _, in := range s.intents {
+		pr := simPair{in.dossier, in.c.sha}
+		must := !in.optional && !in.withdrawn
+		switch {
+		case in.c.bad:
+			if must {
+				damaged[in.c.sha] = in.dossier
+			}
+		case in.dossier == "":
+			if must {
+				mustWait[in.c.sha] = true
+			}
+		default:
+			allowed[pr] = true
+			if must {
+				meant[pr] = true
+			}
+		}
+	}
+	return meant, allowed, mustWait, damaged
 }
 
 // meantBy names the actions that meant a pair.
