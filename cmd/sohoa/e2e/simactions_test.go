@@ -204,6 +204,7 @@ func (s *simSeq) act(i int, a simAction) {
 		}
 		s.e.kill()
 		s.kills++
+		s.checkDatabase("after the kill").Close()
 	case simStart:
 		if s.e.cmd != nil {
 			did = "already up"

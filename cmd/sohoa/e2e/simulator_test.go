@@ -31,7 +31,8 @@ import (
 //   - nothing else was uploaded: no content in a dossier nobody meant it for
 //     (MISPLACED), no partial file;
 //   - every file in a staff folder has its note (UNNOTED);
-//   - no spool file without its record, the database is consistent (ORPHAN);
+//   - no spool file without its record, the database is consistent after
+//     every kill and at the end (ORPHAN);
 //   - sohoa_uploads_total equals the distinct (dossier, content) pairs in the
 //     sink and sohoa_dossiers_digitized_total the dossiers among them
 //     (MISCOUNTED);
@@ -396,16 +397,23 @@ func (s *simSeq) verify(uploadsTotal, digitizedTotal float64) {
 		t.Errorf("MISCOUNTED: sohoa_dossiers_digitized_total %v, but the sink holds %d dossiers", digitizedTotal, len(dossiers))
 	}
 
-	st, err := store.Open(filepath.Join(e.data, "sohoa.db"), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := s.checkDatabase("at the end")
 	defer st.Close()
-	if err := st.Check(); err != nil {
-		c[simOrphans]++
-		t.Errorf("ORPHAN: database check: %v", err)
-	}
 	c[simOrphans] += checkSpool(t, e, st)
+}
+
+// checkDatabase opens the stopped daemon's database and runs bbolt's
+// consistency check; it returns the store, open, for more checks.
+func (s *simSeq) checkDatabase(when string) *store.Store {
+	st, err := store.Open(filepath.Join(s.e.data, "sohoa.db"), 5*time.Second)
+	if err != nil {
+		s.t.Fatalf("open the database %s: %v", when, err)
+	}
+	if err := st.Check(); err != nil {
+		s.counts[simOrphans]++
+		s.t.Errorf("ORPHAN: database check %s: %v", when, err)
+	}
+	return st
 }
 
 // wants sums up what people meant: the pairs that must arrive (or wait in
