@@ -3,7 +3,9 @@ package e2e
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -246,11 +248,7 @@ const (
 // code). A file still at rel is saved over: what it held may or may not
 // have been taken by then.
 func (s *simSeq) save(i int, rel string, c *simContent, dossier string, how simWrite) string {
-	t := s.t
 	p := filepath.Join(s.e.inbox, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	did := fmt.Sprintf("%s -> %s", c, rel)
 	in := &simIntent{c: c, dossier: dossier, via: i}
 	if prev := s.paths[rel]; prev != nil && fileExistsAt(p) {
@@ -258,25 +256,41 @@ func (s *simSeq) save(i int, rel string, c *simContent, dossier string, how simW
 		in.over = prev.c
 		did += fmt.Sprintf(" (over %s, still there)", prev.c)
 	}
+	var gap time.Duration
+	write := func() (err error) {
+		switch how {
+		case simRename:
+			tmp := filepath.Join(filepath.Dir(p), ".writing-"+filepath.Base(p))
+			if err := os.WriteFile(tmp, c.b, 0o644); err != nil {
+				return err
+			}
+			return os.Rename(tmp, p)
+		case simInPlace:
+			return os.WriteFile(p, c.b, 0o644)
+		default:
+			gap, err = writeSlowly(p, c.b)
+			return err
+		}
+	}
+	for tries := 1; ; tries++ {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			s.t.Fatal(err)
+		}
+		err := write()
+		if err == nil {
+			break
+		}
+		// The daemon removes a code folder once it is empty: one made for
+		// this file may go before the file is in it, as a clerk's would.
+		if !errors.Is(err, fs.ErrNotExist) || tries == 5 {
+			s.t.Fatal(err)
+		}
+		did += " (its folder vanished; saved again)"
+	}
 	switch how {
-	case simRename:
-		tmp := filepath.Join(filepath.Dir(p), ".writing-"+filepath.Base(p))
-		if err := os.WriteFile(tmp, c.b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, p); err != nil {
-			t.Fatal(err)
-		}
 	case simInPlace:
-		if err := os.WriteFile(p, c.b, 0o644); err != nil {
-			t.Fatal(err)
-		}
 		did += " in place"
 	case simSlow:
-		gap, err := writeSlowly(p, c.b)
-		if err != nil {
-			t.Fatal(err)
-		}
 		did += fmt.Sprintf(" slowly (longest gap %v)", gap.Round(time.Millisecond))
 		if gap >= simQuiet {
 			// The writer paused as long as the watcher waits: a half-written
