@@ -10,7 +10,7 @@
 #   make bench                   every Go benchmark, once through
 #   make lint                    gofmt, go vet, golangci-lint (its settings: .golangci.yml)
 #
-# TESTFLAGS adds flags to the go test of test, test-e2e, race and crash:
+# TESTFLAGS adds flags to the go test of test, test-e2e, race, crash and sim:
 # CI passes -count=1, and leaves the crash harness and the staff simulator
 # out of `make test` (each has its own step).
 
