@@ -4,13 +4,15 @@
 #
 #   make test                    the README's `go test ./...`
 #   make test-e2e                the tests of the real binary, then the crash harness
+#   make sim SEQUENCES=200       the staff simulator alone (go test runs 20 sequences)
 #   make race                    the race detector over every package but the e2e one
 #   make fuzz FUZZTIME=300       every fuzz target, FUZZTIME seconds each (default 60)
 #   make bench                   every Go benchmark, once through
 #   make lint                    gofmt, go vet, golangci-lint (its settings: .golangci.yml)
 #
-# TESTFLAGS adds flags to the go test of test, test-e2e, race and crash:
-# CI passes -count=1, and leaves the crash harness out of `make test`.
+# TESTFLAGS adds flags to the go test of test, test-e2e, race, crash and sim:
+# CI passes -count=1, and leaves the crash harness and the staff simulator
+# out of `make test` (each has its own step).
 
 GO ?= go
 TESTFLAGS ?=
@@ -18,7 +20,10 @@ FUZZTIME ?= 60
 E2E := ./cmd/sohoa/e2e/
 CRASH := ^TestCrashHarness$$
 
-.PHONY: test test-e2e crash race fuzz bench lint
+SEQUENCES ?= 200
+SIM := ^TestStaffSimulator$$
+
+.PHONY: test test-e2e crash sim race fuzz bench lint
 
 test:
 	$(GO) test $(TESTFLAGS) ./...
@@ -32,6 +37,11 @@ test-e2e:
 
 crash:
 	$(GO) test $(TESTFLAGS) -timeout 20m -v -run '$(CRASH)' $(E2E)
+
+# The staff simulator: SEQUENCES random sequences of what clerks and
+# scanners do, with kill -9, against the real daemon; prints its counts.
+sim:
+	SOHOA_SIM_SEQUENCES=$(SEQUENCES) $(GO) test $(TESTFLAGS) -timeout 20m -v -run '$(SIM)' $(E2E)
 
 # Every package but the e2e one, whose tests drive the binary, which the
 # race detector does not see into. Tests that the detector's memory and

@@ -54,14 +54,7 @@ func TestCrashHarness(t *testing.T) {
 		}
 		cycles = n
 	}
-	seed := uint64(time.Now().UnixNano())
-	if v := os.Getenv("SOHOA_CRASH_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("SOHOA_CRASH_SEED=%q: %v", v, err)
-		}
-		seed = n
-	}
+	seed := envSeed(t, "SOHOA_CRASH_SEED")
 	t.Logf("%d cycles per sink; replay with SOHOA_CRASH_SEED=%d", cycles, seed)
 	for i, sink := range []string{"dir", "http"} {
 		t.Run(sink, func(t *testing.T) {
@@ -223,15 +216,7 @@ func newCrashRun(t *testing.T, sink string, rng *rand.Rand) *crashRun {
 	}
 	// Quick to take a file and to rescan, so that a cycle of a second
 	// sees files at every step.
-	b, err := os.ReadFile(h.e.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.Replace(string(b), "watch: {quiet: 300ms, rescan: 1s}", "watch: {quiet: 50ms, rescan: 500ms}", 1)
-	cfg = strings.Replace(cfg, "log_level: debug", "log_level: info", 1)
-	if err := os.WriteFile(h.e.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	h.e.fastWatch("info")
 	return h
 }
 
@@ -611,7 +596,7 @@ func (h *crashRun) verify() {
 	if left := e.inboxLeft(); len(left) > 0 {
 		t.Errorf("left in the inbox after the final run: %v", left)
 	}
-	h.checkSpool(st)
+	checkSpool(t, e, st)
 	h.checkStaffFolders()
 
 	var ms []string
@@ -700,20 +685,24 @@ func (h *crashRun) placesOf(in crashInput, st *store.Store, delivered map[string
 
 // checkSpool: after the final run the spool holds only scans waiting for a
 // person (everything else was uploaded and archived, or rejected), each
-// with its record, and no temporary file.
-func (h *crashRun) checkSpool(st *store.Store) {
-	entries, err := os.ReadDir(filepath.Join(h.e.data, "spool"))
+// with its record, and no temporary file. It returns how many others it
+// found.
+func checkSpool(t *testing.T, e *env, st *store.Store) int {
+	entries, err := os.ReadDir(filepath.Join(e.data, "spool"))
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
+	orphans := 0
 	for _, ent := range entries {
 		name := ent.Name()
 		sha := strings.TrimSuffix(strings.TrimSuffix(name, ".pdf"), ".repaired")
 		sc, err := st.Scan(sha)
 		if err != nil || sc.State != store.Waiting {
-			h.t.Errorf("ORPHAN in the spool: %s (record: %q, %v)", name, sc.State, err)
+			orphans++
+			t.Errorf("ORPHAN in the spool: %s (record: %q, %v)", name, sc.State, err)
 		}
 	}
+	return orphans
 }
 
 // checkStaffFolders: every note has its file and every file its note.

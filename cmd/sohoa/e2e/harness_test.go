@@ -99,6 +99,37 @@ watch: {quiet: 300ms, rescan: 1s}
 	}
 }
 
+// envSeed returns the seed a randomized test replays from the variable
+// name, or a new one.
+func envSeed(t *testing.T, name string) uint64 {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return uint64(time.Now().UnixNano())
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		t.Fatalf("%s=%q: %v", name, v, err)
+	}
+	return n
+}
+
+// fastWatch makes the daemon take files and rescan quickly (quiet 50ms,
+// rescan 500ms) and log at level, for the tests that drive many files
+// through it in a second.
+func (e *env) fastWatch(level string) {
+	e.t.Helper()
+	b, err := os.ReadFile(e.config)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "watch: {quiet: 300ms, rescan: 1s}", "watch: {quiet: 50ms, rescan: 500ms}", 1)
+	cfg = strings.Replace(cfg, "log_level: debug", "log_level: "+level, 1)
+	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 var readyLine = regexp.MustCompile(`msg="sohoa ready" metrics=(https?://\S+)/metrics`)
 
 // start runs the daemon and waits until it serves.
