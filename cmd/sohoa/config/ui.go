@@ -37,7 +37,7 @@ func (u UI) validate(metricsListen string) error {
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		return bad("ui.listen", "bad port in %q", u.Listen)
 	}
-	if u.Listen == metricsListen {
+	if u.Listen == metricsListen && port != "0" {
 		return bad("ui.listen", "must differ from listen (the metrics)")
 	}
 	for _, h := range u.Hosts {
