@@ -46,7 +46,7 @@ func (s *Server) unrecorded(inbox *os.Root, rows []errorRow, now time.Time) []er
 			continue // not sohoa's: no note
 		}
 		rows = append(rows, errorRow{Name: name, Time: when(at, now), Reason: code.Vietnamese(), Advice: code.Advice(),
-			Place: place, seen: at})
+			Place: place, seen: at, unrecorded: true, code: code})
 	}
 	return rows
 }

@@ -269,15 +269,30 @@ func TestView(t *testing.T) {
 		store.SourceImport, now); err != nil {
 		t.Fatal(err)
 	}
+	// An empty file sohoa rejected without a record, with its note.
+	empty := filepath.Join(f.inbox, errs, "empty.pdf")
+	note := "\ufeffTệp: empty.pdf\r\nThời gian: 09:00 20/03/2020\r\n\r\n(Dành cho cán bộ CNTT: empty: empty file; 0 bytes)\r\n"
+	for p, b := range map[string]string{empty: "", empty + ".txt": note, filepath.Join(f.inbox, errs, "stray.pdf"): "x"} {
+		if err := os.WriteFile(p, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-time.Hour), now.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	v, err := f.srv.build()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(v.Errors) != 1 || v.Errors[0].Name != "empty.pdf" || v.Errors[0].Reason != reason.Empty.Vietnamese() {
+		t.Errorf("errors folder: %+v; want the empty file alone (lowres.pdf is not there, stray.pdf has no note)", v.Errors)
 	}
 	var names []string
 	for _, r := range v.Today {
 		names = append(names, r.Name+": "+r.State)
 	}
-	want := []string{d1 + ".pdf: Đang chờ tải lên", "lowres.pdf: Lỗi: " + reason.LowDPI.Vietnamese(), "scan_0009.pdf: Chờ mã hồ sơ"}
+	want := []string{d1 + ".pdf: Đang chờ tải lên", "lowres.pdf: Lỗi: " + reason.LowDPI.Vietnamese(), "scan_0009.pdf: Chờ mã hồ sơ",
+		"empty.pdf: Lỗi: " + reason.Empty.Vietnamese()}
 	if strings.Join(names, "|") != strings.Join(want, "|") {
 		t.Errorf("today:\n%s\nwant\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/dossier"
+	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
 	"github.com/sohoa/sohoa/metrics"
 	"github.com/sohoa/sohoa/metrics/report"
@@ -72,6 +73,8 @@ type monthRow struct {
 type errorRow struct {
 	Name, Time, Reason, Advice, Place string
 	seen                              time.Time
+	unrecorded                        bool        // rejected without a scan record (an empty file, say)
+	code                              reason.Code // why
 }
 
 // version is what changes whenever the page would: the store's last
@@ -162,12 +165,19 @@ func (s *Server) build() (view, error) {
 				Reason: sc.Reason.Vietnamese(), Found: sc.Dossiers, seen: sc.Seen})
 		case sc.State == store.Rejected && strings.HasPrefix(sc.Place, s.cfg.Errors+"/") && present(sc.Place):
 			v.Errors = append(v.Errors, errorRow{Name: sc.Name, Time: when(sc.Seen, now), Reason: sc.Reason.Vietnamese(),
-				Advice: sc.Reason.Advice(), Place: sc.Place, seen: sc.Seen})
+				Advice: sc.Reason.Advice(), Place: sc.Place, seen: sc.Seen, code: sc.Reason})
 		}
 		return true
 	})
 	if err != nil {
 		return view{}, err
+	}
+	v.Errors = s.unrecorded(inbox, v.Errors, now)
+	for _, e := range v.Errors {
+		// Today's files rejected without a record are today's scans too.
+		if e.unrecorded && e.seen.In(dossier.ICT()).Format(time.DateOnly) == today {
+			todays = append(todays, store.Scan{Name: e.Name, Seen: e.seen, State: store.Rejected, Reason: e.code})
+		}
 	}
 	slices.SortFunc(todays, func(a, b store.Scan) int { return b.Seen.Compare(a.Seen) })
 	for _, sc := range todays {
@@ -181,7 +191,6 @@ func (s *Server) build() (view, error) {
 		}
 		v.Today = append(v.Today, row)
 	}
-	v.Errors = s.unrecorded(inbox, v.Errors, now)
 	slices.SortFunc(v.Waiting, func(a, b waitRow) int { return a.seen.Compare(b.seen) })
 	slices.SortFunc(v.Errors, func(a, b errorRow) int { return b.seen.Compare(a.seen) })
 	if err := s.registry(&v, now, up); err != nil {
