@@ -16,6 +16,10 @@ import (
 // thumbSide is the longest side of a thumbnail, in pixels.
 const thumbSide = 240
 
+// pdfCSP is the cover sheet's policy: csp, with the PDF itself allowed as
+// the viewer's content.
+const pdfCSP = "default-src 'none'; object-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 // maxThumbs bounds the thumbnails kept in memory.
 const maxThumbs = 64
 
@@ -96,6 +100,9 @@ func (s *Server) serveCoversheet(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Không tạo được phiếu bìa. Báo cán bộ CNTT.", http.StatusInternalServerError)
 		return
 	}
+	// The browser shows a PDF in its viewer, which counts as a plugin:
+	// object-src 'none' (from default-src) would leave the page blank.
+	w.Header().Set("Content-Security-Policy", pdfCSP)
 	w.Header().Set("Content-Type", "application/pdf")
 	w.Header().Set("Content-Disposition", `inline; filename="phieu-bia-`+code+`.pdf"`)
 	w.Write(buf.Bytes()) //nolint:errcheck // the browser went away

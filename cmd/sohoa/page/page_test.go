@@ -269,6 +269,17 @@ func TestView(t *testing.T) {
 		store.SourceImport, now); err != nil {
 		t.Fatal(err)
 	}
+	// A batch cut in two, its parts under it in page order (not in the
+	// store's SHA-256 order).
+	p1, p2 := strings.Repeat("e", 64), strings.Repeat("f", 64)
+	batch := store.Scan{SHA256: strings.Repeat("9", 64), Name: "batch.pdf", State: store.Split, Dossiers: []string{d1, d1}, Seen: now.Add(-5 * time.Minute)}
+	parts := []store.Scan{
+		{SHA256: p2, Name: "batch - 1.pdf", State: store.Queued, Dossiers: []string{d1}, Batch: batch.SHA256, Seen: batch.Seen},
+		{SHA256: p1, Name: "batch - 2.pdf", State: store.Queued, Dossiers: []string{d1}, Batch: batch.SHA256, Seen: batch.Seen},
+	}
+	if err := f.st.RecordSplit(batch, parts); err != nil {
+		t.Fatal(err)
+	}
 	// An empty file sohoa rejected without a record, with its note.
 	empty := filepath.Join(f.inbox, errs, "empty.pdf")
 	note := "\ufeffTệp: empty.pdf\r\nThời gian: 09:00 20/03/2020\r\n\r\n(Dành cho cán bộ CNTT: empty: empty file; 0 bytes)\r\n"
@@ -291,10 +302,13 @@ func TestView(t *testing.T) {
 	for _, r := range v.Today {
 		names = append(names, r.Name+": "+r.State)
 	}
-	want := []string{d1 + ".pdf: Đang chờ tải lên", "lowres.pdf: Lỗi: " + reason.LowDPI.Vietnamese(), "scan_0009.pdf: Chờ mã hồ sơ",
+	want := []string{"batch.pdf: Tệp nhiều hồ sơ, đã tách thành 2 phần", d1 + ".pdf: Đang chờ tải lên", "lowres.pdf: Lỗi: " + reason.LowDPI.Vietnamese(), "scan_0009.pdf: Chờ mã hồ sơ",
 		"empty.pdf: Lỗi: " + reason.Empty.Vietnamese()}
 	if strings.Join(names, "|") != strings.Join(want, "|") {
 		t.Errorf("today:\n%s\nwant\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
+	}
+	if p := v.Today[0].Parts; len(p) != 2 || p[0].Name != "batch - 1.pdf" || p[1].Name != "batch - 2.pdf" {
+		t.Errorf("the batch's parts: %+v", p)
 	}
 	if len(v.Waiting) != 1 || v.Waiting[0].Name != "scan_0009.pdf" {
 		t.Errorf("waiting: %+v", v.Waiting)
@@ -317,7 +331,7 @@ func TestView(t *testing.T) {
 	}
 	// d1's scan uploaded: 1 of 4, as the report prints it.
 	jobs, _, err := f.st.Due(now.AddDate(1, 0, 0), 10, nil)
-	if err != nil || len(jobs) != 2 {
+	if err != nil || len(jobs) != 4 {
 		t.Fatalf("jobs: %v %v", jobs, err)
 	}
 	for _, j := range jobs {
@@ -330,7 +344,7 @@ func TestView(t *testing.T) {
 	if v, err = f.srv.build(); err != nil {
 		t.Fatal(err)
 	}
-	if m := v.Months[0]; m.Received != "4" || m.Digitized != "1" || m.Rate != "25" || v.Today[0].State != "Đã tải lên" {
-		t.Errorf("after the upload: %+v, %s", m, v.Today[0].State)
+	if m := v.Months[0]; m.Received != "4" || m.Digitized != "1" || m.Rate != "25" || v.Today[1].State != "Đã tải lên" {
+		t.Errorf("after the upload: %+v, %s", m, v.Today[1].State)
 	}
 }
