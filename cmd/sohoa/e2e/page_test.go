@@ -266,6 +266,11 @@ ui: {listen: "127.0.0.1:0"}
 	}
 	waitText("the answer to the link", "body", func(s string) bool { return strings.Contains(s, "Đã gắn mã "+b) })
 	mark()
+	// The answer is in view, below the page's header.
+	if seen, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const r = document.getElementById("answer").getBoundingClientRect();
+		return r.top >= document.querySelector("header").getBoundingClientRect().bottom && r.bottom <= innerHeight; })()`)); err != nil || !seen {
+		t.Errorf("the answer is not in view (%v)", err)
+	}
 	shot("6-gan-ma", "answer")
 	waitText("B's scan uploaded", "#hom-nay", func(s string) bool {
 		return strings.Contains(s, b+".pdf") && !strings.Contains(s, "Chờ mã hồ sơ")

@@ -169,7 +169,7 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, a answer) {
 		s.order = s.order[1:]
 	}
 	s.mu.Unlock()
-	http.Redirect(w, r, "/?answer="+id+"#cho-ma", http.StatusSeeOther)
+	http.Redirect(w, r, "/?answer="+id+"#answer", http.StatusSeeOther)
 }
 
 // takeAnswer returns an answer once.
