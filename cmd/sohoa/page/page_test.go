@@ -1,6 +1,8 @@
 package page
 
 import (
+	"context"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,9 +15,11 @@ import (
 	"time"
 
 	"github.com/sohoa/sohoa/ingest"
+	"github.com/sohoa/sohoa/ingest/barcode"
 	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/reason"
 	"github.com/sohoa/sohoa/ingest/store"
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 const (
@@ -346,5 +350,48 @@ func TestView(t *testing.T) {
 	}
 	if m := v.Months[0]; m.Received != "4" || m.Digitized != "1" || m.Rate != "25" || v.Today[1].State != "Đã tải lên" {
 		t.Errorf("after the upload: %+v, %s", m, v.Today[1].State)
+	}
+}
+
+// TestThumb: a waiting scan's thumbnail is its spool copy's first page
+// made by the Thumbnailer, as a PNG, made once; a scan that does not
+// wait has none.
+func TestThumb(t *testing.T) {
+	f := newFixture(t)
+	sha := f.waitingScan('a', "scan.pdf", reason.NoCode)
+	spool := filepath.Join(testenv.Corpus(t), "scan_0009.pdf")
+	calls := 0
+	f.srv.cfg.SpoolPath = func(s string) string {
+		if s != sha {
+			t.Errorf("spool path asked for %s", s)
+		}
+		return spool
+	}
+	f.srv.cfg.Thumbnails = func(ctx context.Context, path string, maxSide int) (barcode.Thumbnail, error) {
+		calls++
+		return (&barcode.Reader{}).Thumbnail(ctx, path, maxSide)
+	}
+	for range 2 {
+		resp, body := f.do("GET", "/thumb/"+sha, nil, nil)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+			t.Fatalf("thumbnail: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+		}
+		img, err := png.Decode(strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := img.Bounds(); b.Dx() > thumbSide || b.Dy() > thumbSide || b.Dy() < thumbSide*3/4 {
+			t.Errorf("thumbnail %v, want its long side near %d", b, thumbSide)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("thumbnail made %d times, want once", calls)
+	}
+	if err := f.st.Record(store.Scan{SHA256: strings.Repeat("b", 64), Name: "b.pdf", State: store.Queued,
+		Dossiers: []string{ward + "-200320-0001"}, Seen: now}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := f.do("GET", "/thumb/"+strings.Repeat("b", 64), nil, nil); resp.StatusCode != 404 {
+		t.Errorf("a queued scan's thumbnail: %s, want 404", resp.Status)
 	}
 }
