@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,12 +114,13 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	}
 	defer stopParsers()
 	var staffFolderReplaced atomic.Pointer[func(string)]
+	linker := &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign, SkipFolder: cfg.Folders.Waiting}
 	in, err := ingest.New(ingest.Config{
 		Inbox:             cfg.Inbox,
 		DataDir:           cfg.DataDir,
 		Errors:            cfg.Folders.Errors,
 		Waiting:           cfg.Folders.Waiting,
-		Linker:            &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign, SkipFolder: cfg.Folders.Waiting},
+		Linker:            linker,
 		Checker:           checker,
 		Barcodes:          receipts,
 		CheckTimeout:      time.Duration(cfg.Check.Timeout) + time.Minute, // the parser's own limit comes first
@@ -204,10 +206,16 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		WriteTimeout:      30 * time.Second,
 	}
 
+	// The counter's page (ui.listen), for the clerk on this PC.
+	pageLn, pageSrv, err := newPage(cfg, st, in, linker, checker, log.With("component", "page"))
+	if err != nil {
+		return err
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 5)
+	errc := make(chan error, 6)
 	goRun := func(name string, f func() error) {
 		wg.Add(1)
 		go func() {
@@ -224,6 +232,14 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		}
 		return nil
 	})
+	if pageSrv != nil {
+		goRun("page server", func() error {
+			if err := serveMetrics(pageLn, pageSrv, cfg.UI.WebConfig, log.With("component", "page")); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 	goRun("admin server", adm.Serve)
 	goRun("upload", func() error { return worker.Run(ctx) })
 	// Parsing a burst of scans grows the heap; once the counter goes quiet,
@@ -259,6 +275,9 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	ready.Store(true)
 	notify(log, daemon.SdNotifyReady)
 	log.Info("sohoa ready", "metrics", metricsURL(ln.Addr(), cfg.WebConfig))
+	if pageLn != nil {
+		log.Info("counter page ready", "url", strings.TrimSuffix(metricsURL(pageLn.Addr(), cfg.UI.WebConfig), "metrics"))
+	}
 	watchdog(ctx, st, log)
 
 	<-ctx.Done()
@@ -268,6 +287,9 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer shutCancel()
 	_ = srv.Shutdown(shutCtx)
+	if pageSrv != nil {
+		_ = pageSrv.Shutdown(shutCtx)
+	}
 	_ = adm.Shutdown(shutCtx)
 	wg.Wait()
 	close(errc)

@@ -274,6 +274,28 @@ func (p *Pool) Find(ctx context.Context, path string) (barcode.Blanks, error) {
 	return a.Blanks, nil
 }
 
+// Thumbnail makes a scan's first-page thumbnail in a parser process, as
+// barcode.Reader.Thumbnail does; its size is checked here, so the daemon
+// takes from the process no more than a maxSide × maxSide picture. A
+// process that dies or is killed on the file gives none.
+func (p *Pool) Thumbnail(ctx context.Context, path string, maxSide int) (barcode.Thumbnail, error) {
+	a, limit, err := p.do(ctx, request{Op: opThumb, Path: path, N: maxSide})
+	switch {
+	case err != nil:
+		return barcode.Thumbnail{}, fmt.Errorf("thumbnail of %s: %w", path, err)
+	case limit != "":
+		p.cfg.Logger.Warn("a thumbnail hit the parser limit; none shown", "path", path, "limit", limit)
+		return barcode.Thumbnail{}, nil
+	case a.Err != "":
+		return barcode.Thumbnail{}, fmt.Errorf("thumbnail of %s in the parser process: %s", path, a.Err)
+	}
+	t := a.Thumb
+	if t.W <= 0 || t.H <= 0 || t.W > maxSide || t.H > maxSide || len(t.Pix) != t.W*t.H {
+		return barcode.Thumbnail{}, nil
+	}
+	return t, nil
+}
+
 // Warm starts, in the background, the parser process the next request
 // will use if none is in use and it is not running, so that the request
 // does not wait for a start: the daemon calls it when a file appears in the

@@ -115,6 +115,8 @@ func Serve(in io.Reader, out io.Writer) error {
 			a.Pages, err = reader.ReadFirst(ctx, req.Path, req.N)
 		case opBlanks:
 			a.Blanks, err = blanks.Find(ctx, req.Path)
+		case opThumb:
+			a.Thumb, err = reader.Thumbnail(ctx, req.Path, req.N)
 		default:
 			err = fmt.Errorf("unknown request %q", req.Op)
 		}

@@ -37,19 +37,21 @@ const (
 	opCheck    = "check"
 	opBarcodes = "barcodes"
 	opBlanks   = "blanks"
+	opThumb    = "thumbnail"
 )
 
 type request struct {
-	Op   string // opCheck, opBarcodes or opBlanks
+	Op   string // opCheck, opBarcodes, opBlanks or opThumb
 	Path string // the file
 	Dst  string // check: where a repaired copy goes ("" : nowhere)
-	N    int    // barcodes: pages with images to decode (0: all)
+	N    int    // barcodes: pages with images to decode (0: all); thumbnail: its longest side
 }
 
 type answer struct {
 	Result pdfcheck.Result
 	Pages  []barcode.Page
 	Blanks barcode.Blanks
+	Thumb  barcode.Thumbnail
 	Err    string // the request failed for a reason of our own (I/O), not the file's content
 	// Retire: the process nears its lifetime CPU budget and exits after
 	// this answer.

@@ -37,6 +37,7 @@ type Config struct {
 	Archive  Archive  `yaml:"archive"`
 	Registry Registry `yaml:"registry"`
 	Pages    Pages    `yaml:"pages"`
+	UI       UI       `yaml:"ui"` // the counter's page (ui.go)
 
 	// WebConfig is an exporter-toolkit web configuration file (TLS, basic
 	// auth) for the listen address; "" serves plain HTTP.
@@ -142,6 +143,7 @@ func Default() Config {
 			Retry: PullRetry{Attempts: search.DefaultAttempts, MinBackoff: Duration(time.Second), MaxBackoff: Duration(5 * time.Minute)},
 		}},
 		Pages: Pages{DropBlank: true, BlankWhite: 70, BlankMaxInk: 0.01},
+		UI:    defaultUI(),
 	}
 }
 
@@ -284,6 +286,9 @@ func (c *Config) validate() error {
 		if err := checkWebConfig(c.WebConfig); err != nil {
 			return bad("web_config", "%v", err)
 		}
+	}
+	if err := c.UI.validate(c.Listen); err != nil {
+		return err
 	}
 	for key, name := range map[string]string{"folders.errors": c.Folders.Errors, "folders.waiting": c.Folders.Waiting} {
 		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
