@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -515,57 +514,4 @@ func noted(root *os.Root, folder string) (*os.File, []string, error) {
 		}
 	}
 	return dir, out, nil
-}
-
-// RemoveOrphanNotes removes, from both staff folders, the notes sohoa wrote
-// whose file is no longer beside them (a person deleted or moved it), so
-// that what staff see is only what is still to do. A .txt file that is
-// not one of sohoa's notes is left alone. It returns how many it removed.
-func (in *Ingester) RemoveOrphanNotes() (int, error) {
-	root, err := os.OpenRoot(in.cfg.Inbox)
-	if err != nil {
-		return 0, fmt.Errorf("open the inbox: %w", err)
-	}
-	defer root.Close()
-	// A note is written before its file is moved in beside it.
-	in.moving.Lock()
-	defer in.moving.Unlock()
-	n := 0
-	for _, folder := range []string{in.cfg.Errors, in.cfg.Waiting} {
-		dir, _, notes, err := staffFiles(root, folder)
-		if err != nil {
-			return n, err
-		}
-		if dir == nil {
-			continue
-		}
-		sub, err := root.OpenRoot(folder)
-		dir.Close()
-		if err != nil {
-			return n, err
-		}
-		for _, note := range notes {
-			if _, err := sub.Lstat(strings.TrimSuffix(note, ".txt")); !errors.Is(err, fs.ErrNotExist) || !isNote(sub, note) {
-				continue
-			}
-			if err := sub.Remove(note); err == nil {
-				n++
-				in.cfg.Logger.Info("note removed: its file is no longer in the staff folder", "note", folder+"/"+note)
-			}
-		}
-		sub.Close()
-	}
-	return n, nil
-}
-
-// isNote reports whether name, in root, is a note sohoa wrote.
-func isNote(root *os.Root, name string) bool {
-	f, err := root.Open(name)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head := make([]byte, len(noteHead))
-	_, err = io.ReadFull(f, head)
-	return err == nil && string(head) == noteHead
 }

@@ -418,7 +418,7 @@ func TestRescanClearsErrorsFolder(t *testing.T) {
 	if err := os.WriteFile(own, []byte("của tôi"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := f.in.RemoveOrphanNotes(); err != nil || n != 1 {
+	if n, _, err := f.in.TidyNotes(); err != nil || n != 1 {
 		t.Errorf("removed %d notes, err %v", n, err)
 	}
 	if exists(filepath.Join(errorsDir, other+".txt")) || !exists(own) {

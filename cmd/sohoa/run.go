@@ -323,11 +323,12 @@ func prune(ctx context.Context, in *ingest.Ingester, retention time.Duration, lo
 // waiting scans whose file staff removed from the inbox (Ingester.Reconcile),
 // so that sohoa_scans_unlinked stays true. With no scan waiting it reads
 // only the counters. Every interval it also removes the notes whose file
-// staff deleted (Ingester.RemoveOrphanNotes).
+// staff deleted, and writes again the notes staff deleted beside a file
+// that still waits (Ingester.TidyNotes).
 func reconcile(ctx context.Context, in *ingest.Ingester, st *store.Store, every, grace time.Duration, log *slog.Logger) {
 	tick(ctx, every, func() {
-		if _, err := in.RemoveOrphanNotes(); err != nil && ctx.Err() == nil {
-			log.Warn("removing notes whose file staff deleted failed", "err", err)
+		if _, _, err := in.TidyNotes(); err != nil && ctx.Err() == nil {
+			log.Warn("tidying the notes in the staff folders failed", "err", err)
 		}
 		if s, err := st.Stats(); err != nil || s.Unlinked == 0 {
 			return
