@@ -70,7 +70,7 @@ func TestCheckJSONOverCorpus(t *testing.T) {
 func TestCLIExitCodes(t *testing.T) {
 	good := filepath.Join(testenv.Corpus(t), "000.00.12.H57-200320-0001.pdf")
 	badCfg := filepath.Join(t.TempDir(), "bad.yaml")
-	os.WriteFile(badCfg, []byte("ward:\n  code: x\nwatch:\n  mode: inotify\n"), 0o600)
+	os.WriteFile(badCfg, []byte("ward:\n  code: 000.00.12.H57\nwatch:\n  mode: inotify\n"), 0o600)
 	tests := []struct {
 		args []string
 		code int
