@@ -32,14 +32,14 @@ import (
 	"github.com/sohoa/sohoa/watcher"
 )
 
-func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "config `file`; embedded defaults (folders under ./var) if empty")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	cfgPath := fs.String("config", "", "config `file`; else $SOHOA_CONFIG, "+systemConfig+" or the embedded defaults (folders under ./var)")
+	if code, ok := parseFlags(fs, args, "sohoa run [-config FILE]", stdout, stderr); !ok {
+		return code
 	}
-	cfg, err := loadConfig(*cfgPath)
+	chosen := chooseConfig(*cfgPath, os.Getenv("SOHOA_CONFIG"), systemConfig)
+	cfg, err := chosen.load()
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa:", err)
 		return 2
@@ -47,7 +47,8 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if err := daemonMain(ctx, cfg, *cfgPath == "", log); err != nil {
+	log.Info("configuration", "from", chosen.String())
+	if err := daemonMain(ctx, cfg, chosen.Path == "", log); err != nil {
 		log.Error("sohoa stopped", "err", err)
 		return 1
 	}

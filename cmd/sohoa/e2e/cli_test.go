@@ -78,12 +78,22 @@ func TestCLIExitCodes(t *testing.T) {
 	}{
 		{[]string{"check", good}, 0, "valid"},
 		{[]string{"check", filepath.Join(testenv.Corpus(t), "lowres_0001.pdf")}, 1, "low_dpi"},
-		{[]string{"check", "/nonexistent.pdf"}, 1, "unreadable"},
+		{[]string{"check", "/nonexistent.pdf"}, 2, "/nonexistent.pdf: no such file"},
+		{[]string{"check", good, "/nonexistent.pdf"}, 2, "no such file"},
 		{[]string{"check"}, 2, "no files"},
 		{[]string{"check", "--bogus", good}, 2, "flag provided but not defined"},
 		{[]string{"check", "-config", badCfg}, 2, "line 4: watch.mode"},
 		{[]string{"run", "-config", badCfg}, 2, "line 4: watch.mode"},
 		{[]string{"version"}, 0, "sohoa "},
+		// --help: exit 0, with the arguments, not only the flags.
+		{[]string{"run", "--help"}, 0, "usage: sohoa run [-config FILE]"},
+		{[]string{"check", "--help"}, 0, "[--json] FILE..."},
+		{[]string{"parked", "-h"}, 0, "usage: sohoa parked"},
+		{[]string{"retry", "--help"}, 0, "(--all | --dossier CODE | SHA256-PREFIX)"},
+		{[]string{"coversheet", "--help"}, 0, "CODE... -o FILE.pdf"},
+		{[]string{"import", "--help"}, 0, "FILE.csv|FILE.xlsx..."},
+		{[]string{"report", "--help"}, 0, "no period: the current month"},
+		{[]string{"report", "merge", "--help"}, 0, "WARD.csv..."},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{nil, 2, "Usage"},
 	}
@@ -166,5 +176,66 @@ func TestReportMergeCLI(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(xlsx); !bytes.HasPrefix(b, []byte("PK")) {
 		t.Error("xlsx output is not a zip file")
+	}
+}
+
+// Without -config a command uses $SOHOA_CONFIG, and says so: on a counter PC
+// `sohoa check` judged with the embedded defaults' ward.
+func TestCLIFindsConfig(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "inbox"), 0o755)
+	cfg := filepath.Join(dir, "other.yaml")
+	os.WriteFile(cfg, []byte("ward: {code: G22.38.01.H57}\ninbox: "+filepath.Join(dir, "inbox")+"\n"), 0o600)
+	good := filepath.Join(testenv.Corpus(t), "000.00.12.H57-200320-0001.pdf")
+	check := func(env ...string) (checkResult, string) {
+		cmd := exec.Command(binPath, "check", "--json", good)
+		cmd.Env = append(os.Environ(), env...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		var r checkResult
+		if err != nil || json.Unmarshal(out, &r) != nil {
+			t.Fatalf("check %v: %v\n%s%s", env, err, out, stderr.String())
+		}
+		return r, stderr.String()
+	}
+	r, said := check("SOHOA_CONFIG=" + cfg)
+	if r.Hold != "foreign_agency" || !strings.Contains(said, "using "+cfg+" ($SOHOA_CONFIG)") {
+		t.Errorf("with $SOHOA_CONFIG of ward G22.38.01.H57: hold %q, stderr %q", r.Hold, said)
+	}
+	r, said = check("SOHOA_CONFIG=")
+	if r.Hold != "" || len(r.Dossiers) != 1 || !strings.Contains(said, "using the embedded defaults") {
+		t.Errorf("with the embedded defaults: hold %q, dossiers %q, stderr %q", r.Hold, r.Dossiers, said)
+	}
+	// -config wins, and a $SOHOA_CONFIG that is missing is an error, not the defaults.
+	cmd := exec.Command(binPath, "check", "-config", cfg)
+	cmd.Env = append(os.Environ(), "SOHOA_CONFIG=/nonexistent.yaml")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), cfg+": configuration is valid") {
+		t.Errorf("check -config with a bad $SOHOA_CONFIG: %v %s", err, out)
+	}
+	cmd = exec.Command(binPath, "check", good)
+	cmd.Env = append(os.Environ(), "SOHOA_CONFIG=/nonexistent.yaml")
+	if out, err := cmd.CombinedOutput(); exitCode(err) != 2 || !strings.Contains(string(out), "/nonexistent.yaml") {
+		t.Errorf("check with a missing $SOHOA_CONFIG: exit %d %s", exitCode(err), out)
+	}
+}
+
+// The IT commands against a running daemon: report with no period is this
+// month's, retry with nothing to requeue exits 1 as the README says.
+func TestCLIReportAndRetryDefaults(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	out, err := exec.Command(binPath, "report", "-config", e.config, "--format", "csv").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Phường Hương Văn") {
+		t.Errorf("report with no period: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{{"--all"}, {"--dossier", "000.00.12.H57-200320-0001"}, {"0123456789ab"}} {
+		out, err := exec.Command(binPath, append([]string{"retry", "-config", e.config}, args...)...).CombinedOutput()
+		if exitCode(err) != 1 || !strings.Contains(string(out), "no parked upload") {
+			t.Errorf("retry %q with nothing parked: exit %d\n%s", args, exitCode(err), out)
+		}
+	}
+	if out, err := exec.Command(binPath, "parked", "-config", e.config).CombinedOutput(); err != nil || !strings.Contains(string(out), "no parked uploads") {
+		t.Errorf("parked with nothing parked: %v\n%s", err, out)
 	}
 }
