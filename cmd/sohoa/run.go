@@ -69,6 +69,13 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 			return fmt.Errorf("create outbox: %w", err)
 		}
 	}
+	if embedded {
+		// Only the embedded defaults make their inbox (./var/inbox): a
+		// configured one must exist (config.Load), so a typo makes nothing.
+		if err := os.MkdirAll(cfg.Inbox, 0o750); err != nil {
+			return fmt.Errorf("create inbox: %w", err)
+		}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
@@ -77,6 +84,11 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		return err
 	}
 	defer st.Close()
+	unlockInbox, err := lockInbox(cfg.Inbox, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlockInbox()
 
 	grammar, err := dossier.NewGrammar(cfg.Link.Pattern)
 	if err != nil {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -237,5 +239,64 @@ func TestCLIReportAndRetryDefaults(t *testing.T) {
 	}
 	if out, err := exec.Command(binPath, "parked", "-config", e.config).CombinedOutput(); err != nil || !strings.Contains(string(out), "no parked uploads") {
 		t.Errorf("parked with nothing parked: %v\n%s", err, out)
+	}
+}
+
+// Two daemons on one inbox with different data dirs: the second refuses,
+// naming the first, instead of both taking and uploading every scan.
+func TestSecondDaemonOnSameInboxFails(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	other := newEnv(t)
+	other.inbox = e.inbox
+	other.writeConfig(fmt.Sprintf("upload:\n  sink: dir\n  dir: {path: %q}\n", other.outbox))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a daemon that runs fails the test
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binPath, "run", "-config", other.config).CombinedOutput()
+	want := fmt.Sprintf("inbox %s is watched by another sohoa (pid %d, data_dir %s", e.inbox, e.cmd.Process.Pid, e.data)
+	if exitCode(err) != 1 || !strings.Contains(string(out), want) {
+		t.Errorf("second daemon on the inbox: exit %d, want 1 with %q:\n%s", exitCode(err), want, out)
+	}
+	// The lock goes with its holder, even killed.
+	e.kill()
+	other.start()
+}
+
+// An inbox the daemon cannot write (no staff folders, no notes) fails
+// `sohoa check -config` run as the daemon's user, and the start. As root
+// only (it runs sohoa as another user).
+func TestUnwritableInboxFailsCheckAndStart(t *testing.T) {
+	testenv.NeedRoot(t, "running sohoa as another user")
+	e := newEnv(t)
+	const nobody = 65534
+	for _, d := range []string{filepath.Dir(binPath), filepath.Dir(e.dir), e.dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(e.config, 0o644)
+	os.Mkdir(e.data, 0o750)
+	for _, d := range []string{e.data, e.outbox} {
+		if err := os.Chown(d, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(args ...string) (string, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a daemon that runs fails the test
+		defer cancel()
+		cmd := exec.CommandContext(ctx, binPath, append(args, "-config", e.config)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		out, err := cmd.CombinedOutput()
+		return string(out), exitCode(err)
+	}
+	if out, code := run("check"); code != 1 || !strings.Contains(out, "inbox: "+e.inbox+" is not writable") {
+		t.Errorf("check -config with an inbox root's 0755: exit %d\n%s", code, out)
+	}
+	if out, code := run("run"); code != 1 || !strings.Contains(out, "inbox "+e.inbox+": cannot make its lock file") {
+		t.Errorf("run with an inbox root's 0755: exit %d\n%s", code, out)
+	}
+	os.Chown(e.inbox, nobody, nobody)
+	if out, code := run("check"); code != 0 {
+		t.Errorf("check -config with the inbox nobody's: exit %d\n%s", code, out)
 	}
 }
