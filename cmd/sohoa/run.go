@@ -59,7 +59,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // them down in order: the watcher stops taking files, the uploader finishes
 // its attempt, the HTTP server and the admin socket drain, the store closes.
 func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog.Logger) error {
-	log.Info("starting sohoa", "version", version, "ward", cfg.Ward.Code, "inbox", cfg.Inbox,
+	log.Info("starting sohoa", "version", buildInfo().Version, "ward", cfg.Ward.Code, "inbox", cfg.Inbox,
 		"data_dir", cfg.DataDir, "sink", cfg.Upload.Sink, "listen", cfg.Listen, "watch", cfg.Watch.Mode)
 	if embedded && cfg.Upload.Sink == "dir" {
 		// The embedded defaults deliver to a local outbox; a configured
@@ -160,7 +160,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(metrics.Config{
 		Registerer: reg,
-		Ward:       cfg.Ward.Code, WardName: cfg.Ward.Name, Version: version, Source: st,
+		Ward:       cfg.Ward.Code, WardName: cfg.Ward.Name, Build: buildInfo(), Source: st,
 		QueueMaxBytes: int64(cfg.Upload.QueueMaxBytes),
 		Logger:        log.With("component", "metrics"),
 		Registry:      st, // sohoa_dossiers_received_total and the month cohorts

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -239,6 +241,25 @@ func TestCLIReportAndRetryDefaults(t *testing.T) {
 	}
 	if out, err := exec.Command(binPath, "parked", "-config", e.config).CombinedOutput(); err != nil || !strings.Contains(string(out), "no parked uploads") {
 		t.Errorf("parked with nothing parked: %v\n%s", err, out)
+	}
+	// sohoa_build_info carries node_exporter's build labels, and the ward.
+	info := regexp.MustCompile(`(?m)^sohoa_build_info\{branch="[^"]+",goarch="` + runtime.GOARCH + `",goos="` + runtime.GOOS +
+		`",goversion="go[^"]+",revision="[^"]+",tags="[^"]+",version="[^"]+",ward="000.00.12.H57"\} 1$`)
+	if m := e.metrics(); !info.MatchString(m) {
+		t.Errorf("sohoa_build_info lacks labels:\n%s", regexp.MustCompile(`(?m)^sohoa_build_info\{.*$`).FindAllString(m, -1))
+	}
+}
+
+// A release build's -ldflags name its version, revision and branch.
+func TestVersionFromLdflags(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "sohoa")
+	ld := "-X main.version=9.9.9 -X main.revision=feedbeef -X main.branch=release-9"
+	if out, err := exec.Command("go", "build", "-ldflags", ld, "-o", bin, "github.com/sohoa/sohoa/cmd/sohoa").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if want := "sohoa 9.9.9 (revision feedbeef, branch release-9) " + runtime.Version(); err != nil || !strings.HasPrefix(string(out), want) {
+		t.Errorf("version: %v %q, want %q", err, out, want)
 	}
 }
 
