@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -320,4 +321,25 @@ func TestUnwritableInboxFailsCheckAndStart(t *testing.T) {
 	if out, code := run("check"); code != 0 {
 		t.Errorf("check -config with the inbox nobody's: exit %d\n%s", code, out)
 	}
+}
+
+// A relative inbox, as in the README's demo (./var/inbox), works as an
+// absolute one: the code-named folder a scan was saved in is removed once
+// it is taken.
+func TestRelativeInbox(t *testing.T) {
+	e := newEnv(t)
+	e.workDir = e.dir
+	cfg := fmt.Sprintf("ward: {code: %q}\ninbox: ./inbox\ndata_dir: data\nlisten: \"127.0.0.1:0\"\nlog_level: debug\n"+
+		"watch: {quiet: 300ms, rescan: 1s}\nupload: {sink: dir, dir: {path: ./outbox}}\n", e.ward)
+	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	folder := filepath.Join(e.inbox, "000.00.12.H57-200320-0001")
+	copyFile(t, filepath.Join(testenv.Corpus(t), "000.00.12.H57-200320-0001.pdf"), filepath.Join(folder, "scan.pdf"))
+	e.waitFor("the delivery", 30*time.Second, func() bool { return len(e.outboxFiles()) == 1 })
+	e.waitFor("the emptied code-named folder to go", 10*time.Second, func() bool {
+		_, err := os.Stat(folder)
+		return errors.Is(err, fs.ErrNotExist)
+	})
 }

@@ -61,6 +61,8 @@ type env struct {
 	log                      bytes.Buffer
 	// onLine, when set before start, sees each log line as it is written.
 	onLine func(line string)
+	// workDir is the daemon's working directory; "": the test's.
+	workDir string
 }
 
 func newEnv(t *testing.T) *env {
@@ -105,6 +107,7 @@ var readyLine = regexp.MustCompile(`msg="sohoa ready" metrics=(https?://\S+)/met
 func (e *env) start() {
 	e.t.Helper()
 	e.cmd = exec.Command(binPath, "run", "-config", e.config)
+	e.cmd.Dir = e.workDir
 	if e.credential != nil {
 		e.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.credential}
 	}
