@@ -256,7 +256,8 @@ func (e *env) outboxFiles() map[string]string {
 	return files
 }
 
-// inboxFiles lists the files left in the inbox outside the staff folders.
+// inboxLeft lists the files left in the inbox outside the staff folders,
+// less the daemon's lock file (.sohoa.lock), which stays.
 func (e *env) inboxLeft() []string {
 	var left []string
 	filepath.WalkDir(e.inbox, func(p string, d fs.DirEntry, err error) error {
@@ -267,7 +268,7 @@ func (e *env) inboxLeft() []string {
 		if d.IsDir() && (rel == "Lỗi" || rel == "Chờ mã hồ sơ") {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() {
+		if !d.IsDir() && rel != ".sohoa.lock" {
 			left = append(left, filepath.ToSlash(rel))
 		}
 		return nil
