@@ -39,7 +39,8 @@ func lockInbox(inbox, dataDir string) (release func(), err error) {
 		return nil, fmt.Errorf("lock inbox %s: %w", p, err)
 	}
 	holder := fmt.Sprintf("pid %d, data_dir %s\n", os.Getpid(), dataDir)
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(holder), 0)
 	}
 	if err != nil {
