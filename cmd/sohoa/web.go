@@ -65,7 +65,9 @@ func (h scrubHandler) Handle(ctx context.Context, r slog.Record) error {
 	out := slog.NewRecord(r.Time, r.Level, scrubYAML(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		if v := a.Value.Resolve(); v.Kind() == slog.KindString || v.Kind() == slog.KindAny {
-			a = slog.String(a.Key, scrubYAML(v.String()))
+			if clean := scrubYAML(v.String()); clean != v.String() {
+				a = slog.String(a.Key, clean)
+			}
 		}
 		out.AddAttrs(a)
 		return true
