@@ -34,6 +34,14 @@ type StatsSource interface {
 	UnlinkedSince() (time.Time, error)
 }
 
+// Build describes the running binary: the labels of sohoa_build_info, those
+// prometheus/common/version gives an exporter's build_info (goversion, goos
+// and goarch are the runtime's). An empty field is "unknown".
+type Build struct {
+	Version, Revision, Branch string
+	Tags                      string // the -tags it was built with
+}
+
 // Config is what New needs.
 type Config struct {
 	// Ward is this unit's agency code (e.g. "000.00.12.H57"), the value of
@@ -42,8 +50,8 @@ type Config struct {
 	// WardName is the unit's name (e.g. "Phường Hương Văn"), shown only on
 	// sohoa_ward_info. May be empty.
 	WardName string
-	// Version and Revision label sohoa_build_info; empty means "unknown".
-	Version, Revision string
+	// Build labels sohoa_build_info.
+	Build Build
 	// Source is read at every scrape. Required.
 	Source StatsSource
 	// QueueMaxBytes is the cap of the upload queue, shown as
@@ -132,9 +140,13 @@ func New(cfg Config) (*Metrics, error) {
 		Name: "sohoa_build_info",
 		Help: "The sohoa build running here, in its labels; always 1.",
 		ConstLabels: prometheus.Labels{
-			"version":   orUnknown(cfg.Version),
-			"revision":  orUnknown(cfg.Revision),
+			"version":   orUnknown(cfg.Build.Version),
+			"revision":  orUnknown(cfg.Build.Revision),
+			"branch":    orUnknown(cfg.Build.Branch),
+			"tags":      orUnknown(cfg.Build.Tags),
 			"goversion": runtime.Version(),
+			"goos":      runtime.GOOS,
+			"goarch":    runtime.GOARCH,
 			"ward":      cfg.Ward,
 		},
 	})
@@ -150,7 +162,7 @@ func New(cfg Config) (*Metrics, error) {
 		gatherer:      gatherer,
 		ward:          cfg.Ward,
 		wardName:      cfg.WardName,
-		version:       orUnknown(cfg.Version),
+		version:       orUnknown(cfg.Build.Version),
 		uploadSuccess: durations.WithLabelValues(outcomeSuccess),
 		uploadFailure: durations.WithLabelValues(outcomeFailure),
 		staffFolders:  staffFolders,

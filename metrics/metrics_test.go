@@ -57,7 +57,7 @@ var storeNames = []string{
 func newMetrics(t *testing.T, src StatsSource, log *slog.Logger) (*Metrics, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	m, err := New(Config{Ward: ward, WardName: "Phường Hương Văn", Version: "1.2.3", Revision: "abc123",
+	m, err := New(Config{Ward: ward, WardName: "Phường Hương Văn", Build: Build{Version: "1.2.3", Revision: "abc123", Branch: "main", Tags: "netgo"},
 		Source: src, Registerer: reg, Logger: log})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -441,7 +441,7 @@ func TestInfo(t *testing.T) {
 	want := `
 # HELP sohoa_build_info The sohoa build running here, in its labels; always 1.
 # TYPE sohoa_build_info gauge
-sohoa_build_info{goversion="` + runtime.Version() + `",revision="abc123",version="1.2.3",ward="000.00.12.H57"} 1
+sohoa_build_info{branch="main",goarch="` + runtime.GOARCH + `",goos="` + runtime.GOOS + `",goversion="` + runtime.Version() + `",revision="abc123",tags="netgo",version="1.2.3",ward="000.00.12.H57"} 1
 # HELP sohoa_ward_info The ward this sohoa serves: ward is its agency code, name its name; always 1.
 # TYPE sohoa_ward_info gauge
 sohoa_ward_info{name="Phường Hương Văn",ward="000.00.12.H57"} 1
@@ -458,7 +458,7 @@ sohoa_ward_info{name="Phường Hương Văn",ward="000.00.12.H57"} 1
 	want = `
 # HELP sohoa_build_info The sohoa build running here, in its labels; always 1.
 # TYPE sohoa_build_info gauge
-sohoa_build_info{goversion="` + runtime.Version() + `",revision="unknown",version="unknown",ward="000.00.12.H57"} 1
+sohoa_build_info{branch="unknown",goarch="` + runtime.GOARCH + `",goos="` + runtime.GOOS + `",goversion="` + runtime.Version() + `",revision="unknown",tags="unknown",version="unknown",ward="000.00.12.H57"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sohoa_build_info"); err != nil {
 		t.Fatal(err)

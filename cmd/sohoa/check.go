@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -41,26 +43,42 @@ type checkResult struct {
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const synopsis = "sohoa check [-config FILE] [--json] FILE...   (or sohoa check -config FILE: the configuration alone)"
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "config `file` (limits, ward, code pattern); embedded defaults if empty")
+	cfgPath := fs.String("config", "", "config `file` (limits, ward, code pattern); else $SOHOA_CONFIG, "+systemConfig+" or the embedded defaults")
 	asJSON := fs.Bool("json", false, "one JSON object per line")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, synopsis, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() == 0 && *cfgPath == "" {
-		fmt.Fprintln(stderr, "sohoa check: no files given")
+		fmt.Fprintln(stderr, "sohoa check: no files given\nusage:", synopsis)
 		return 2
 	}
-	cfg, grammar, err := loadGrammar(*cfgPath)
+	cfg, grammar, err := loadGrammar(*cfgPath, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa check:", err)
 		return 2
 	}
 	if fs.NArg() == 0 {
-		// `sohoa check -config FILE`: check the configuration alone.
+		// `sohoa check -config FILE`: check the configuration alone, and
+		// that this user (the daemon's, when run as sohoa) can write the inbox.
+		if err := cfg.InboxWritable(); err != nil {
+			fmt.Fprintf(stderr, "sohoa check: %s: %v\n", *cfgPath, err)
+			return 1
+		}
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *cfgPath)
 		return 0
+	}
+	// A file that is not there is a mistake in the command, not an invalid scan.
+	missing := false
+	for _, file := range fs.Args() {
+		if _, err := os.Lstat(file); errors.Is(err, iofs.ErrNotExist) {
+			fmt.Fprintf(stderr, "sohoa check: %s: no such file\n", file)
+			missing = true
+		}
+	}
+	if missing {
+		return 2
 	}
 	linker := &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign}
 	checker, reader, stopParsers, err := parsers(cfg, grammar, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))

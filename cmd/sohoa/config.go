@@ -1,13 +1,62 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
 	"github.com/sohoa/sohoa/ingest/dossier"
 )
 
-// loadGrammar loads the config and compiles its dossier-code pattern.
-func loadGrammar(path string) (config.Config, *dossier.Grammar, error) {
-	cfg, err := loadConfig(path)
+// systemConfig is where the install steps put the configuration; commands
+// run without -config on a counter PC use it.
+const systemConfig = "/etc/sohoa/sohoa.yaml"
+
+// configChoice is the configuration a command uses and why.
+type configChoice struct {
+	Path string // "" for the embedded defaults
+	Why  string // "-config", "$SOHOA_CONFIG", "the installed configuration", "the embedded defaults"
+}
+
+// chooseConfig finds the configuration: the -config flag, else
+// $SOHOA_CONFIG (env), else the installed file system if it exists, else the
+// embedded defaults.
+func chooseConfig(flag, env, system string) configChoice {
+	switch {
+	case flag != "":
+		return configChoice{flag, "-config"}
+	case env != "":
+		return configChoice{env, "$SOHOA_CONFIG"}
+	}
+	if _, err := os.Stat(system); !errors.Is(err, fs.ErrNotExist) {
+		return configChoice{system, "the installed configuration"} // unreadable: Load says why
+	}
+	return configChoice{"", "the embedded defaults"}
+}
+
+func (c configChoice) String() string {
+	if c.Path == "" {
+		return c.Why + " (no -config, no $SOHOA_CONFIG, no " + systemConfig + ")"
+	}
+	return c.Path + " (" + c.Why + ")"
+}
+
+// load loads the chosen configuration. The embedded defaults' paths are
+// relative to the working directory (./var), made absolute here.
+func (c configChoice) load() (config.Config, error) {
+	if c.Path == "" {
+		return config.Parse(nil)
+	}
+	return config.Load(c.Path)
+}
+
+// loadGrammar loads the config as loadConfig does and compiles its
+// dossier-code pattern.
+func loadGrammar(path string, stderr io.Writer) (config.Config, *dossier.Grammar, error) {
+	cfg, err := loadConfig(path, stderr)
 	if err != nil {
 		return cfg, nil, err
 	}
@@ -15,11 +64,13 @@ func loadGrammar(path string) (config.Config, *dossier.Grammar, error) {
 	return cfg, g, err
 }
 
-// loadConfig loads the config file at path, or the embedded defaults when
-// path is empty.
-func loadConfig(path string) (config.Config, error) {
+// loadConfig loads the configuration a command uses (chooseConfig; path is
+// its -config flag) and, when it was not given with -config, says on
+// stderr which one it is.
+func loadConfig(path string, stderr io.Writer) (config.Config, error) {
+	c := chooseConfig(path, os.Getenv("SOHOA_CONFIG"), systemConfig)
 	if path == "" {
-		return config.Default(), nil
+		fmt.Fprintln(stderr, "sohoa: using", c)
 	}
-	return config.Load(path)
+	return c.load()
 }

@@ -14,19 +14,19 @@ import (
 
 // cmdCoversheet prints cover sheets for counters whose receipts carry no
 // barcode: `sohoa coversheet CODE... -o FILE.pdf`.
-func cmdCoversheet(_ context.Context, args []string, stderr io.Writer) int {
+func cmdCoversheet(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	const synopsis = "sohoa coversheet [-config FILE] CODE... -o FILE.pdf"
 	fs := flag.NewFlagSet("coversheet", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	out := fs.String("o", "", "output `FILE.pdf` (required)")
-	cfgPath := fs.String("config", "", "config `file` whose link.pattern the codes must match; strict grammar if empty")
-	if err := fs.Parse(interleave(args, "o", "config")); err != nil {
-		return 2
+	cfgPath := fs.String("config", "", "config `file` whose link.pattern the codes must match; else $SOHOA_CONFIG, "+systemConfig+" or the strict grammar")
+	if code, ok := parseFlags(fs, interleave(args, "o", "config"), synopsis, stdout, stderr); !ok {
+		return code
 	}
 	if *out == "" || fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: sohoa coversheet CODE... -o FILE.pdf")
+		fmt.Fprintln(stderr, "usage:", synopsis)
 		return 2
 	}
-	_, g, err := loadGrammar(*cfgPath)
+	_, g, err := loadGrammar(*cfgPath, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa coversheet:", err)
 		return 2

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"strings"
 )
 
@@ -24,4 +29,28 @@ func interleave(args []string, valued ...string) []string {
 		}
 	}
 	return append(flags, rest...)
+}
+
+// parseFlags parses a subcommand's flags. synopsis is its usage line after
+// "usage: ", with its arguments. On --help it prints the usage and the
+// flags on stdout and returns exit status 0; on a bad flag it prints them on
+// stderr and returns 2; ok says the command goes on.
+func parseFlags(fs *flag.FlagSet, args []string, synopsis string, stdout, stderr io.Writer) (code int, ok bool) {
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	fs.Usage = func() {
+		fmt.Fprintf(&buf, "usage: %s\n", synopsis)
+		fs.PrintDefaults()
+	}
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		stdout.Write(buf.Bytes())
+		return 0, false
+	case err != nil:
+		stderr.Write(buf.Bytes())
+		return 2, false
+	}
+	return 0, true
 }

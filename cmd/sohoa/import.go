@@ -28,18 +28,18 @@ type importFile struct {
 // database directly. A file with bad rows is not imported unless
 // --skip-bad; another agency's codes are listed and left out.
 func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const synopsis = "sohoa import [-config FILE] [--skip-bad] FILE.csv|FILE.xlsx..."
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "the daemon's config `file` (ward, link.pattern, data_dir); embedded defaults if empty")
+	cfgPath := fs.String("config", "", "the daemon's config `file` (ward, link.pattern, data_dir); else $SOHOA_CONFIG, "+systemConfig+" or the embedded defaults")
 	skipBad := fs.Bool("skip-bad", false, "import the good rows of a file that has bad rows")
-	if err := fs.Parse(interleave(args, "config")); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, interleave(args, "config"), synopsis, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: sohoa import [-config FILE] [--skip-bad] FILE.csv|FILE.xlsx...")
+		fmt.Fprintln(stderr, "usage:", synopsis)
 		return 2
 	}
-	cfg, g, err := loadGrammar(*cfgPath)
+	cfg, g, err := loadGrammar(*cfgPath, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa import:", err)
 		return 2

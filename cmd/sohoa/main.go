@@ -15,7 +15,7 @@ import (
 const usage = `sohoa: digitize one-stop counter scans.
 
 Usage:
-  sohoa run [-config FILE]            run the daemon (embedded defaults without -config)
+  sohoa run [-config FILE]            run the daemon
   sohoa check [-config FILE] [--json] FILE...
                                       validate and link files without a daemon;
                                       exit 1 if any file is invalid
@@ -32,12 +32,19 @@ Usage:
   sohoa import [-config FILE] [--skip-bad] FILE...
                                       record the province's received-dossier
                                       exports (CSV, XLSX); exit 1 on bad rows
-  sohoa report [-config FILE] (--from YYYY-MM-DD --to YYYY-MM-DD | --month YYYY-MM)
+  sohoa report [-config FILE] [--from YYYY-MM-DD --to YYYY-MM-DD | --month YYYY-MM]
          [--format table|csv|xlsx] [-o FILE]
                                       this ward's row of the town's report
+                                      (no period: the current month)
   sohoa report merge [--format table|csv|xlsx] [-o FILE] WARD.csv...
                                       the town's table from the wards' report files
   sohoa version                       print the version
+  sohoa COMMAND --help                its flags and arguments
+
+Without -config a command uses $SOHOA_CONFIG, else /etc/sohoa/sohoa.yaml if it
+exists, else the embedded defaults (folders under ./var), and says which.
+Exit status: 0 done, 1 failed (an invalid file for check, nothing matched for
+retry), 2 a usage or configuration error (a file that does not exist).
 `
 
 func main() {
@@ -48,8 +55,9 @@ func main() {
 }
 
 // run dispatches a subcommand and returns the process exit code: 0 fine,
-// 1 failure (or an invalid file for check, or no daemon for parked and
-// retry without a database), 2 usage error.
+// 1 failure (or an invalid file for check, nothing to requeue for retry, or
+// no daemon for parked and retry without a database), 2 usage or
+// configuration error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -57,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "run":
-		return cmdRun(ctx, args[1:], stderr)
+		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, args[1:], stdout, stderr)
 	case "parked":
@@ -65,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "retry":
 		return cmdRetry(ctx, args[1:], stdout, stderr)
 	case "coversheet":
-		return cmdCoversheet(ctx, args[1:], stderr)
+		return cmdCoversheet(ctx, args[1:], stdout, stderr)
 	case "import":
 		return cmdImport(ctx, args[1:], stdout, stderr)
 	case "report":

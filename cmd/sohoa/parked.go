@@ -17,17 +17,16 @@ import (
 // cmdParked lists the uploads the provincial system refused for good.
 func cmdParked(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("parked", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "the daemon's config `file` (for data_dir); embedded defaults if empty")
+	cfgPath := fs.String("config", "", "the daemon's config `file` (for data_dir); else $SOHOA_CONFIG, "+systemConfig+" or the embedded defaults")
 	asJSON := fs.Bool("json", false, "one JSON object per line")
-	if err := fs.Parse(interleave(args, "config")); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, interleave(args, "config"), "sohoa parked [-config FILE] [--json]", stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() != 0 {
 		fmt.Fprintf(stderr, "sohoa parked: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := loadConfig(*cfgPath, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa parked:", err)
 		return 2

@@ -27,17 +27,17 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if len(args) == 0 || args[0] != "merge" {
 		return cmdWardReport(ctx, args, stdout, stderr)
 	}
+	const synopsis = "sohoa report merge [--format table|csv|xlsx] [-o FILE] WARD.csv..."
 	fs := flag.NewFlagSet("report merge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	format := fs.String("format", "table", "table | csv | xlsx")
 	out := fs.String("o", "", "output `FILE` (standard output if empty; required for xlsx)")
 	title := fs.String("title", reportTitle, "title line of the xlsx annex")
 	period := fs.String("period", "", "period line of the xlsx annex, e.g. \"Từ ngày 16/12/2019 đến ngày 18/3/2020\"")
-	if err := fs.Parse(interleave(args[1:], "format", "o", "title", "period")); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, interleave(args[1:], "format", "o", "title", "period"), synopsis, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() == 0 || (*format == "xlsx" && *out == "") {
-		fmt.Fprintln(stderr, "usage: sohoa report merge [--format table|csv|xlsx] [-o FILE] WARD.csv...")
+		fmt.Fprintln(stderr, "usage:", synopsis)
 		return 2
 	}
 	var readers []io.Reader
@@ -68,20 +68,19 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // cmdWardReport prints this ward's row of the town's table:
 // `sohoa report --from DAY --to DAY | --month YYYY-MM [--format table|csv|xlsx] [-o FILE]`.
 func cmdWardReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const usage = "usage: sohoa report [-config FILE] (--from YYYY-MM-DD --to YYYY-MM-DD | --month YYYY-MM) [--format table|csv|xlsx] [-o FILE]"
+	const synopsis = "sohoa report [-config FILE] [--from YYYY-MM-DD --to YYYY-MM-DD | --month YYYY-MM] [--format table|csv|xlsx] [-o FILE]\n  (no period: the current month)"
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "the daemon's config `file` (ward, data_dir); embedded defaults if empty")
+	cfgPath := fs.String("config", "", "the daemon's config `file` (ward, data_dir); else $SOHOA_CONFIG, "+systemConfig+" or the embedded defaults")
 	fromS := fs.String("from", "", "first `day` of the period, YYYY-MM-DD (Vietnam time)")
 	toS := fs.String("to", "", "last `day` of the period, YYYY-MM-DD, included")
 	monthS := fs.String("month", "", "the calendar `month` YYYY-MM as the period")
 	format := fs.String("format", "table", "table | csv | xlsx")
 	out := fs.String("o", "", "output `FILE` (standard output if empty; required for xlsx)")
 	title := fs.String("title", reportTitle, "title line of the xlsx annex")
-	if err := fs.Parse(interleave(args, "config", "from", "to", "month", "format", "o", "title")); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, interleave(args, "config", "from", "to", "month", "format", "o", "title"), synopsis, stdout, stderr); !ok {
+		return code
 	}
-	from, to, err := period(*fromS, *toS, *monthS)
+	from, to, err := period(*fromS, *toS, *monthS, time.Now())
 	if err == nil && fs.NArg() > 0 {
 		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
@@ -90,10 +89,10 @@ func cmdWardReport(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa report:", err)
-		fmt.Fprintln(stderr, usage)
+		fmt.Fprintln(stderr, "usage:", synopsis)
 		return 2
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := loadConfig(*cfgPath, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa report:", err)
 		return 2
@@ -127,9 +126,13 @@ func cmdWardReport(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return 0
 }
 
-// period reads the report's days: --from and --to, or --month.
-func period(from, to, month string) (first, last time.Time, err error) {
+// period reads the report's days: --from and --to, or --month, or with
+// none of them the month of now (Vietnam time).
+func period(from, to, month string, now time.Time) (first, last time.Time, err error) {
 	switch {
+	case from == "" && to == "" && month == "":
+		first, last = metrics.Month(now.In(dossier.ICT()), 0)
+		return first, last, nil
 	case month != "" && (from != "" || to != ""):
 		return first, last, errors.New("give --month or --from and --to, not both")
 	case month != "":

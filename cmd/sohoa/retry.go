@@ -12,14 +12,14 @@ import (
 
 // cmdRetry puts parked uploads back in the queue.
 func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const synopsis = "sohoa retry [-config FILE] [--restart] (--all | --dossier CODE | SHA256-PREFIX)"
 	fs := flag.NewFlagSet("retry", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "the daemon's config `file` (for data_dir); embedded defaults if empty")
+	cfgPath := fs.String("config", "", "the daemon's config `file` (for data_dir); else $SOHOA_CONFIG, "+systemConfig+" or the embedded defaults")
 	all := fs.Bool("all", false, "every parked upload")
 	code := fs.String("dossier", "", "the parked uploads of one dossier `code`")
 	restart := fs.Bool("restart", false, "a two-step upload starts again at its first request instead of resuming")
-	if err := fs.Parse(interleave(args, "config", "dossier")); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, interleave(args, "config", "dossier"), synopsis, stdout, stderr); !ok {
+		return code
 	}
 	req := admin.RetryRequest{All: *all, Dossier: *code, Restart: *restart}
 	switch fs.NArg() {
@@ -32,10 +32,10 @@ func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if _, err := req.Match(); err != nil {
 		fmt.Fprintln(stderr, "sohoa retry:", err)
-		fmt.Fprintln(stderr, "usage: sohoa retry [-config FILE] [--restart] (--all | --dossier CODE | SHA256-PREFIX)")
+		fmt.Fprintln(stderr, "usage:", synopsis)
 		return 2
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := loadConfig(*cfgPath, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa retry:", err)
 		return 2
@@ -49,12 +49,12 @@ func cmdRetry(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "sohoa retry:", err)
 		return 1
 	}
-	if res.Requeued == 0 {
+	if res.Requeued == 0 { // exit 1, as for a prefix that matches nothing: nothing was done
 		if req.All {
-			fmt.Fprintln(stdout, "no parked uploads")
-			return 0
+			fmt.Fprintln(stderr, "sohoa retry: no parked uploads")
+		} else {
+			fmt.Fprintln(stderr, "sohoa retry: no parked upload matches (see sohoa parked)")
 		}
-		fmt.Fprintln(stderr, "sohoa retry: no parked upload matches (see sohoa parked)")
 		return 1
 	}
 	for _, p := range res.Jobs {

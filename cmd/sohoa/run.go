@@ -33,14 +33,14 @@ import (
 	"github.com/sohoa/sohoa/watcher"
 )
 
-func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "config `file`; embedded defaults (folders under ./var) if empty")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	cfgPath := fs.String("config", "", "config `file`; else $SOHOA_CONFIG, "+systemConfig+" or the embedded defaults (folders under ./var)")
+	if code, ok := parseFlags(fs, args, "sohoa run [-config FILE]", stdout, stderr); !ok {
+		return code
 	}
-	cfg, err := loadConfig(*cfgPath)
+	chosen := chooseConfig(*cfgPath, os.Getenv("SOHOA_CONFIG"), systemConfig)
+	cfg, err := chosen.load()
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa:", err)
 		return 2
@@ -48,7 +48,8 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if err := daemonMain(ctx, cfg, *cfgPath == "", log); err != nil {
+	log.Info("configuration", "from", chosen.String())
+	if err := daemonMain(ctx, cfg, chosen.Path == "", log); err != nil {
 		log.Error("sohoa stopped", "err", err)
 		return 1
 	}
@@ -59,7 +60,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) int {
 // them down in order: the watcher stops taking files, the uploader finishes
 // its attempt, the HTTP server and the admin socket drain, the store closes.
 func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog.Logger) error {
-	log.Info("starting sohoa", "version", version, "ward", cfg.Ward.Code, "inbox", cfg.Inbox,
+	log.Info("starting sohoa", "version", buildInfo().Version, "ward", cfg.Ward.Code, "inbox", cfg.Inbox,
 		"data_dir", cfg.DataDir, "sink", cfg.Upload.Sink, "listen", cfg.Listen, "watch", cfg.Watch.Mode)
 	if embedded && cfg.Upload.Sink == "dir" {
 		// The embedded defaults deliver to a local outbox; a configured
@@ -67,6 +68,13 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		// unmounted share is not silently filled on the local disk.
 		if err := os.MkdirAll(cfg.Upload.Dir.Path, 0o750); err != nil {
 			return fmt.Errorf("create outbox: %w", err)
+		}
+	}
+	if embedded {
+		// Only the embedded defaults make their inbox (./var/inbox): a
+		// configured one must exist (config.Load), so a typo makes nothing.
+		if err := os.MkdirAll(cfg.Inbox, 0o750); err != nil {
+			return fmt.Errorf("create inbox: %w", err)
 		}
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
@@ -77,6 +85,11 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		return err
 	}
 	defer st.Close()
+	unlockInbox, err := lockInbox(cfg.Inbox, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlockInbox()
 
 	grammar, err := dossier.NewGrammar(cfg.Link.Pattern)
 	if err != nil {
@@ -154,7 +167,7 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(metrics.Config{
 		Registerer: reg,
-		Ward:       cfg.Ward.Code, WardName: cfg.Ward.Name, Version: version, Source: st,
+		Ward:       cfg.Ward.Code, WardName: cfg.Ward.Name, Build: buildInfo(), Source: st,
 		QueueMaxBytes: int64(cfg.Upload.QueueMaxBytes),
 		Logger:        log.With("component", "metrics"),
 		Registry:      st, // sohoa_dossiers_received_total and the month cohorts

@@ -19,6 +19,15 @@ import (
 // code, the receipt day as YYMMDD and a four-digit sequence number.
 const StrictPattern = `^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9]{2}-[0-9]{6}-[0-9]{4}$`
 
+// AgencyPattern is the grammar of an agency code alone, QCVN 102:2016's
+// V1V2V3.Z1Z2.Y1Y2.MX1X2 in upper case, e.g. 000.00.12.H57: the part of a
+// strict code before its date.
+const AgencyPattern = `^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9]{2}$`
+
+// ValidAgency reports whether s is an agency code exactly as codes carry it:
+// upper case, no space, not a whole dossier code.
+func ValidAgency(s string) bool { return regexp.MustCompile(AgencyPattern).MatchString(s) }
+
 // Grammar recognises dossier codes. It is safe for concurrent use.
 type Grammar struct {
 	whole *regexp.Regexp // the configured pattern, anchored

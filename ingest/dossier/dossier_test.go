@@ -72,6 +72,18 @@ func TestAgencyAndReceived(t *testing.T) {
 	}
 }
 
+func TestValidAgency(t *testing.T) {
+	for s, want := range map[string]bool{
+		"000.00.12.H57": true, "G22.38.01.H57": true,
+		"000.00.12.h57": false, "H57.12.000": false, "000.00.12.H57-200320-0001": false,
+		" 000.00.12.H57": false, "000.00.12": false, "": false, "000.00.12.H577": false,
+	} {
+		if got := ValidAgency(s); got != want {
+			t.Errorf("ValidAgency(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
 func TestNFD(t *testing.T) {
 	g, _ := NewGrammar("")
 	// "Hồ sơ" in NFD (decomposed), as macOS clients send it.

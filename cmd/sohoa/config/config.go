@@ -5,11 +5,11 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -148,34 +148,45 @@ func Default() Config {
 }
 
 // Load reads a config file over the defaults. Errors name the file, the key
-// and the line.
+// and the line. Besides Parse's checks, the inbox must exist.
 func Load(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
-	c, err := Parse(b)
+	c, err := parse(b, true)
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
 }
 
-// Parse decodes YAML over the defaults and validates the result.
-func Parse(b []byte) (Config, error) {
+// Parse decodes YAML over the defaults, makes its paths absolute and
+// validates the result.
+func Parse(b []byte) (Config, error) { return parse(b, false) }
+
+// parse is Parse; onDisk also checks the folders that must already exist.
+func parse(b []byte, onDisk bool) (Config, error) {
 	c := Default()
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return Config{}, cleanYAMLError(err)
+		return Config{}, cleanYAMLError(err, &root)
 	}
 	if len(bytes.TrimSpace(b)) > 0 {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil {
-			return Config{}, cleanYAMLError(err)
+			return Config{}, cleanYAMLError(err, &root)
 		}
 	}
-	if err := c.validate(); err != nil {
+	err := c.absolute()
+	if err == nil {
+		err = c.validate()
+	}
+	if err == nil && onDisk {
+		err = c.checkInbox()
+	}
+	if err != nil {
 		var ke *keyError
 		if errors.As(err, &ke) {
 			if line := lineOf(&root, ke.key); line > 0 {
@@ -188,8 +199,10 @@ func Parse(b []byte) (Config, error) {
 }
 
 // cleanYAMLError makes yaml's "yaml: unmarshal errors:\n  line 3: field x not
-// found in type config.Ward" read as one line that names the key.
-func cleanYAMLError(err error) error {
+// found in type config.Ward" read as one line that names the key, and names
+// the key of a value of the wrong type ("line 2: watch.workers: cannot
+// unmarshal !!str `two` into int").
+func cleanYAMLError(err error, root *yaml.Node) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
 	var lines []string
@@ -197,12 +210,78 @@ func cleanYAMLError(err error) error {
 		l = strings.TrimSpace(l)
 		if i := strings.Index(l, " not found in type "); i >= 0 {
 			l = strings.Replace(l[:i], "field ", "unknown key ", 1)
+		} else if n, what, ok := lineAndMessage(l); ok {
+			if key := keyAt(root, n, what); key != "" {
+				l = fmt.Sprintf("line %d: %s: %s", n, key, what)
+			}
 		}
 		if l != "" {
 			lines = append(lines, l)
 		}
 	}
 	return errors.New(strings.Join(lines, "; "))
+}
+
+// lineAndMessage splits "line 3: cannot unmarshal ...".
+func lineAndMessage(l string) (line int, msg string, ok bool) {
+	rest, ok := strings.CutPrefix(l, "line ")
+	if !ok {
+		return 0, "", false
+	}
+	n, msg, ok := strings.Cut(rest, ": ")
+	line, err := strconv.Atoi(n)
+	return line, msg, ok && err == nil
+}
+
+// quoted is the value a decoding error quotes, `two` or "two"; "" if none.
+func quoted(msg string) string {
+	for _, q := range []string{"`", `"`} {
+		if i := strings.Index(msg, q); i >= 0 {
+			if j := strings.Index(msg[i+1:], q); j >= 0 {
+				return msg[i+1 : i+1+j]
+			}
+		}
+	}
+	return ""
+}
+
+// keyAt returns the dotted key whose value starts at line: of those, the
+// one whose value is the value quoted in msg, or else the innermost of the
+// type msg names (cannot unmarshal !!seq), or else the first; "" if none.
+func keyAt(root *yaml.Node, line int, msg string) string {
+	value, tag := quoted(msg), ""
+	if i := strings.Index(msg, "!!"); i >= 0 {
+		tag, _, _ = strings.Cut(msg[i:], " ")
+	}
+	var first, exact, typed string
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				key := strings.TrimPrefix(path+"."+k.Value, ".")
+				if v.Line == line {
+					if v.Kind != yaml.MappingNode { // a block mapping starts at its first key's line
+						first = cmp.Or(first, key)
+					}
+					if value != "" && v.Kind == yaml.ScalarNode && v.Value == value {
+						exact = cmp.Or(exact, key)
+					}
+					if tag != "" && v.ShortTag() == tag {
+						typed = key
+					}
+				}
+				walk(v, key)
+			}
+		}
+	}
+	walk(root, "")
+	return cmp.Or(exact, typed, first)
 }
 
 type keyError struct{ key, msg string }
@@ -230,8 +309,9 @@ func (c *Config) validate() error {
 	switch {
 	case c.Ward.Code == "":
 		return bad("ward.code", "must be set to this unit's agency code, e.g. 000.00.12.H57")
-	case strings.ContainsAny(c.Ward.Code, " /\\"):
-		return bad("ward.code", "%q is not an agency code", c.Ward.Code)
+	case !dossier.ValidAgency(c.Ward.Code):
+		return bad("ward.code", "%q is not an agency code: QCVN 102:2016's V1V2V3.Z1Z2.Y1Y2.MX1X2 in capitals, "+
+			"as its dossier codes begin, e.g. 000.00.12.H57", c.Ward.Code)
 	case c.Inbox == "":
 		return bad("inbox", "must be set")
 	case c.DataDir == "":
@@ -306,9 +386,6 @@ func (c *Config) validate() error {
 		if c.Upload.Dir.Path == "" {
 			return bad("upload.dir.path", "must be set when upload.sink is dir")
 		}
-		if sameDir(c.Upload.Dir.Path, c.Inbox) {
-			return bad("upload.dir.path", "must not be the inbox")
-		}
 	case "http":
 		if err := c.Upload.HTTP.validate(); err != nil {
 			return err
@@ -316,16 +393,13 @@ func (c *Config) validate() error {
 	default:
 		return bad("upload.sink", "%q is not one of dir, http", c.Upload.Sink)
 	}
+	if err := c.checkNesting(); err != nil {
+		return err
+	}
 	if c.Registry.Pull.URL != "" {
 		return c.Registry.Pull.validate()
 	}
 	return nil
-}
-
-func sameDir(a, b string) bool {
-	aa, err1 := filepath.Abs(a)
-	bb, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && aa == bb
 }
 
 // lineOf finds the line of a dotted key in a YAML document, 0 if absent.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,9 @@ func TestDefaultsAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("empty config: %v", err)
 	}
-	if c.Inbox != "var/inbox" || c.Upload.Dir.Path != "var/outbox" || c.Check.MinDPI != 200 || c.Check.MaxBytes != 30<<20 {
+	wd, _ := os.Getwd()
+	if c.Inbox != filepath.Join(wd, "var/inbox") || c.Upload.Dir.Path != filepath.Join(wd, "var/outbox") ||
+		c.Check.MinDPI != 200 || c.Check.MaxBytes != 30<<20 {
 		t.Errorf("defaults changed: %+v", c)
 	}
 }
@@ -52,7 +55,11 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 	tests := []struct{ yaml, want string }{
 		{"ward:\n  code: x\n  nmae: y\n", "line 3: unknown key nmae"},
 		{"inbox: /a\nwatch:\n  mode: inotify\n", "line 3: watch.mode"},
-		{"watch:\n  quiet: soon\n", `line 2: "soon" is not a duration`},
+		{"watch:\n  quiet: soon\n", `line 2: watch.quiet: "soon" is not a duration`},
+		{"watch:\n  workers: two\n", "line 2: watch.workers: cannot unmarshal !!str `two`"},
+		{"watch: {quiet: 1s, workers: [2]}\n", "line 1: watch.workers: cannot unmarshal !!seq"},
+		{"check:\n  max_bytes: 30 parsecs\n", "line 2: check.max_bytes: "},
+		{"ward:\n  code: [a]\n", "line 2: ward.code: cannot unmarshal"},
 		{"watch:\n  workers: 0\n", "line 2: watch.workers"},
 		{"check:\n  max_bytes: 30 parsecs\n", "line 2: "},
 		{"check:\n  min_dpi: -1\n", "line 2: check.min_dpi"},
@@ -96,8 +103,11 @@ func TestLoadNamesFile(t *testing.T) {
 }
 
 func TestShippedExampleParses(t *testing.T) {
-	p := filepath.Join("..", "..", "..", "configs", "sohoa.yaml")
-	if _, err := Load(p); err != nil {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "configs", "sohoa.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(b); err != nil { // its inbox, /srv/scans, is not on this machine
 		t.Fatalf("the shipped example config does not load: %v", err)
 	}
 }
@@ -314,5 +324,107 @@ func TestWatchLinkAndParsers(t *testing.T) {
 	}
 	if c.Watch.Link || c.Check.Parsers != 3 {
 		t.Errorf("watch.link %v, check.parsers %d; want false, 3", c.Watch.Link, c.Check.Parsers)
+	}
+}
+
+// ward.code is an agency code as dossier codes carry it: lowercase would
+// split the ward label, and a whole dossier code matches no scan.
+func TestWardCodeIsAnAgencyCode(t *testing.T) {
+	for _, code := range []string{"H57.12.000", "000.00.12.h57", "000.00.12.H57-200320-0001", "000.00.12", "000 00 12 H57"} {
+		_, err := Parse(fmt.Appendf(nil, "ward:\n  code: %q\n", code))
+		if err == nil || !strings.Contains(err.Error(), "line 2: ward.code") {
+			t.Errorf("ward.code %q: %v", code, err)
+		}
+	}
+	if _, err := Parse([]byte("ward: {code: G22.38.01.H57}\n")); err != nil {
+		t.Errorf("a commune's code: %v", err)
+	}
+}
+
+// Every path is absolute after loading, whatever the working directory was
+// (a relative inbox broke removing emptied code-named folders).
+func TestPathsAreAbsolute(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.Mkdir("inbox", 0o755)
+	os.WriteFile("web.yml", nil, 0o600)
+	os.WriteFile("sohoa.yaml", []byte("inbox: ./inbox\ndata_dir: data\nweb_config: web.yml\nupload: {dir: {path: ../out}}\n"), 0o600)
+	c, err := Load("sohoa.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{c.Inbox: filepath.Join(dir, "inbox"), c.DataDir: filepath.Join(dir, "data"),
+		c.WebConfig: filepath.Join(dir, "web.yml"), c.Upload.Dir.Path: filepath.Join(filepath.Dir(dir), "out")}
+	for got, w := range want {
+		if got != w {
+			t.Errorf("path %q, want %q", got, w)
+		}
+	}
+}
+
+// No folder sohoa writes lies in another, either way, through a relative
+// path or a symlink: a data dir in the inbox had its database taken as a scan.
+func TestWrittenFoldersDoNotNest(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, d := range []string{"scans", "var"} {
+		os.Mkdir(d, 0o755)
+	}
+	os.Symlink(filepath.Join(dir, "scans"), "link-to-scans")
+	tests := []struct{ yaml, want string }{
+		{"inbox: scans\ndata_dir: scans/.sohoa\n", "line 2: data_dir: " + dir + "/scans/.sohoa is inside inbox"},
+		{"inbox: scans/in\ndata_dir: scans\n", "line 1: inbox: " + dir + "/scans/in is inside data_dir"},
+		{"inbox: scans\nupload: {dir: {path: ./scans/out}}\n", "line 2: upload.dir.path: " + dir + "/scans/out is inside inbox"},
+		{"inbox: scans\ndata_dir: link-to-scans/data\n", "data_dir: " + dir + "/link-to-scans/data is inside inbox"},
+		{"inbox: scans\ndata_dir: link-to-scans\n", "data_dir: " + dir + "/link-to-scans is the same folder as inbox"},
+		{"inbox: /tmp/../" + dir + "/scans\nupload: {dir: {path: scans}}\n", "upload.dir.path: " + dir + "/scans is the same folder as inbox"},
+		{"data_dir: var/data\nupload: {dir: {path: var/data/out}}\n", "upload.dir.path: " + dir + "/var/data/out is inside data_dir"},
+		{"data_dir: var/out/data\nupload: {dir: {path: var/out}}\n", "data_dir: " + dir + "/var/out/data is inside upload.dir.path"},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.yaml))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%q)\n  = %v\n  want an error containing %q", tt.yaml, err, tt.want)
+		}
+	}
+	// Siblings, and an inbox elsewhere with an http sink, are fine.
+	for _, ok := range []string{"inbox: scans\ndata_dir: var/data\nupload: {dir: {path: var/outbox}}\n",
+		"inbox: scans\ndata_dir: var/scans\n", "inbox: scans\nupload: {sink: http, dir: {path: scans}, http: {url: 'https://x.example/up'}}\n"} {
+		if _, err := Parse([]byte(ok)); err != nil {
+			t.Errorf("Parse(%q) = %v", ok, err)
+		}
+	}
+}
+
+// An inbox a configuration file names must exist: a typo does not create a
+// folder nobody scans into.
+func TestLoadNeedsTheInbox(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "sohoa.yaml")
+	os.WriteFile(p, []byte("ward: {code: 000.00.12.H57}\ninbox: "+dir+"/scnas\n"), 0o600)
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "line 2: inbox: "+dir+"/scnas does not exist") {
+		t.Errorf("Load with a missing inbox: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "scnas")); err == nil {
+		t.Error("loading created the inbox")
+	}
+	os.WriteFile(filepath.Join(dir, "scnas"), nil, 0o600)
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "inbox: "+dir+"/scnas is not a folder") {
+		t.Errorf("Load with a file as inbox: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "scnas"))
+	os.Mkdir(filepath.Join(dir, "scnas"), 0o755)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.InboxWritable(); err != nil {
+		t.Errorf("writable inbox: %v", err)
+	}
+	if os.Getuid() != 0 { // root writes anywhere
+		os.Chmod(c.Inbox, 0o555)
+		if err := c.InboxWritable(); err == nil || !strings.Contains(err.Error(), "inbox: "+c.Inbox+" is not writable") {
+			t.Errorf("read-only inbox: %v", err)
+		}
 	}
 }

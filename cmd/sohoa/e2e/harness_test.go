@@ -61,6 +61,8 @@ type env struct {
 	log                      bytes.Buffer
 	// onLine, when set before start, sees each log line as it is written.
 	onLine func(line string)
+	// workDir is the daemon's working directory; "": the test's.
+	workDir string
 }
 
 func newEnv(t *testing.T) *env {
@@ -141,6 +143,7 @@ var readyLine = regexp.MustCompile(`msg="sohoa ready" metrics=(https?://\S+)/met
 func (e *env) start() {
 	e.t.Helper()
 	e.cmd = exec.Command(binPath, "run", "-config", e.config)
+	e.cmd.Dir = e.workDir
 	if e.credential != nil {
 		e.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.credential}
 	}
@@ -289,7 +292,8 @@ func (e *env) outboxFiles() map[string]string {
 	return files
 }
 
-// inboxFiles lists the files left in the inbox outside the staff folders.
+// inboxLeft lists the files left in the inbox outside the staff folders,
+// less the daemon's lock file (.sohoa.lock), which stays.
 func (e *env) inboxLeft() []string {
 	var left []string
 	filepath.WalkDir(e.inbox, func(p string, d fs.DirEntry, err error) error {
@@ -300,7 +304,7 @@ func (e *env) inboxLeft() []string {
 		if d.IsDir() && (rel == "Lỗi" || rel == "Chờ mã hồ sơ") {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() {
+		if !d.IsDir() && rel != ".sohoa.lock" {
 			left = append(left, filepath.ToSlash(rel))
 		}
 		return nil

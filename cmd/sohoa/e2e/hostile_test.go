@@ -146,7 +146,7 @@ func children(pid int) []int {
 func TestCheckFlags(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "sohoa.yaml")
-	if err := os.WriteFile(cfg, []byte("check: {parser_cpu: 1s}\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, "inbox: %q\ncheck: {parser_cpu: 1s}\n", dir), 0o600); err != nil { // a file's inbox must exist
 		t.Fatal(err)
 	}
 	want := map[string]checkResult{}

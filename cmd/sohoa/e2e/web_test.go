@@ -133,6 +133,20 @@ func TestMetricsBehindTLSAndBasicAuth(t *testing.T) {
 		}
 	}
 
+	// Failed logins are rate-limited (ten, then one a second): a LAN
+	// client cannot keep the cores busy with bcrypt.
+	codes := map[int]int{}
+	for i := range 20 {
+		code, _, err := get(trusting, base+"/metrics", user, fmt.Sprintf("guess%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes[code]++
+	}
+	if codes[http.StatusTooManyRequests] < 10 || codes[http.StatusOK] > 0 {
+		t.Errorf("20 more wrong passwords: %v, want most refused with 429", codes)
+	}
+
 	// Plain HTTP gets no metrics, even with the right credentials.
 	plain := "http://" + strings.TrimPrefix(base, "https://") + "/metrics"
 	if code, body, err := get(&http.Client{Timeout: 10 * time.Second}, plain, user, password); err == nil && (code == http.StatusOK || strings.Contains(body, "sohoa_")) {
