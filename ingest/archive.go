@@ -72,8 +72,12 @@ func (in *Ingester) Recover(ctx context.Context) error {
 		return err
 	}
 	removed += dropped
-	if removed+archived+returned > 0 {
-		in.cfg.Logger.Info("spool recovered", "removed", removed, "archived", archived, "returned_to_inbox", returned)
+	// Kept: the spool copies of a take cut short, whose inbox file is
+	// still there to be taken again.
+	kept := len(orphans) - returned
+	if removed+archived+returned+kept > 0 {
+		in.cfg.Logger.Info("spool recovered", "removed", removed, "archived", archived, "returned_to_inbox", returned,
+			"kept_for_inbox_file", kept)
 	}
 	// Notes whose write was cut short leave a hidden temporary file in the
 	// staff folders, which nothing else ever looks at.
