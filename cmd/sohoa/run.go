@@ -156,6 +156,14 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		return err
 	}
 	worker.Observe = m.ObserveUpload
+	signing, err := newSigning(cfg, st, reg, log.With("component", "sign"))
+	if err != nil {
+		return err
+	}
+	if signing != nil {
+		signUploads(worker, signing)
+		defer signing.Key.Close()
+	}
 	pull, err := newPuller(cfg, grammar, st, reg, log.With("component", "registry"))
 	if err != nil {
 		return err
@@ -190,6 +198,9 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Handler: m.Handler(func() error {
 			if !ready.Load() {
 				return errors.New("starting")
+			}
+			if signing != nil {
+				return signing.Ready()
 			}
 			return nil
 		}),

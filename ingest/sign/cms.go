@@ -31,6 +31,9 @@ var (
 	errUnsupportedKeyClass = errors.New("the key is neither RSA nor ECDSA")
 )
 
+// ErrKeyFailed wraps the key's failure to sign (a token pulled out).
+var ErrKeyFailed = errors.New("the key did not sign")
+
 // cms returns a detached CMS SignedData (RFC 5652) over content's digest,
 // with the signed attributes a PAdES baseline signature carries:
 // content-type, message-digest and signing-certificate-v2 (no signing-time:
@@ -80,7 +83,7 @@ func cms(digest []byte, key crypto.Signer, chain []*x509.Certificate, stamp func
 	h := sha256.Sum256(signedAttrs)
 	sig, err := key.Sign(rand.Reader, h[:], crypto.SHA256)
 	if err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrKeyFailed, err)
 	}
 	var token []byte
 	if stamp != nil {

@@ -85,6 +85,7 @@ type harness struct {
 	scans   []testScan
 	now     func() time.Time
 	backoff province.Backoff // zero: 10ms to 100ms
+	sign    func(ctx context.Context, j store.Job, path string) (Signed, error) // the worker's Sign
 	done    chan store.Job
 	parked  chan store.Job
 	w       *Worker
@@ -140,7 +141,7 @@ func (h *harness) start(sink Sink, concurrency int, after func(time.Duration) <-
 		Path:        func(j store.Job) string { return filepath.Join(h.spool, j.Content+".pdf") },
 		Done:        func(j store.Job) { h.done <- j },
 		Backoff:     h.backoff,
-		Concurrency: concurrency, Now: h.now, After: after,
+		Concurrency: concurrency, Now: h.now, After: after, Sign: h.sign,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.stopped = cancel, make(chan error, 1)

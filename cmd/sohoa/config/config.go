@@ -37,6 +37,7 @@ type Config struct {
 	Archive  Archive  `yaml:"archive"`
 	Registry Registry `yaml:"registry"`
 	Pages    Pages    `yaml:"pages"`
+	Sign     Sign     `yaml:"sign"`
 
 	// WebConfig is an exporter-toolkit web configuration file (TLS, basic
 	// auth) for the listen address; "" serves plain HTTP.
@@ -142,6 +143,7 @@ func Default() Config {
 			Retry: PullRetry{Attempts: search.DefaultAttempts, MinBackoff: Duration(time.Second), MaxBackoff: Duration(5 * time.Minute)},
 		}},
 		Pages: Pages{DropBlank: true, BlankWhite: 70, BlankMaxInk: 0.01},
+		Sign:  defaultSign(),
 	}
 }
 
@@ -295,6 +297,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := dossier.NewGrammar(c.Link.Pattern); err != nil {
 		return bad("link.pattern", "%v", err)
+	}
+	if err := c.Sign.validate(); err != nil {
+		return err
 	}
 	switch c.Upload.Sink {
 	case "dir":

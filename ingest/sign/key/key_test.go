@@ -1,4 +1,4 @@
-package key
+package key_test
 
 import (
 	"context"
@@ -7,12 +7,13 @@ import (
 	"crypto/x509"
 	"os"
 	"os/exec"
-	"path/filepath"
+		"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sohoa/sohoa/ingest/sign"
+	"github.com/sohoa/sohoa/ingest/sign/key"
 	"github.com/sohoa/sohoa/ingest/sign/signtest"
 	"github.com/sohoa/sohoa/ingest/testenv"
 )
@@ -20,7 +21,7 @@ import (
 // token makes a SoftHSM2 token "sohoa" (PIN 123456) holding a key issued
 // by a test CA, with its certificate when withCert, and returns the
 // config, the token's folder and the chain.
-func token(t *testing.T, withCert bool) (Config, string, []*x509.Certificate) {
+func token(t *testing.T, withCert bool) (key.Config, string, []*x509.Certificate) {
 	t.Helper()
 	dir := t.TempDir()
 	ca := signtest.NewCA(t)
@@ -36,7 +37,7 @@ func token(t *testing.T, withCert bool) (Config, string, []*x509.Certificate) {
 	tokens := testenv.SoftHSM(t, "sohoa", "123456", keyPEM, certDER, "signer")
 	pin := filepath.Join(dir, "sign-pin")
 	writeFile(t, pin, "123456\n")
-	return Config{Kind: "pkcs11", PKCS11: PKCS11{Module: testenv.SoftHSMModule, TokenLabel: "sohoa", PINFile: pin}}, tokens, chain
+	return key.Config{Kind: "pkcs11", PKCS11: key.PKCS11{Module: testenv.SoftHSMModule, TokenLabel: "sohoa", PINFile: pin}}, tokens, chain
 }
 
 func writeFile(t *testing.T, path, s string) {
@@ -47,7 +48,7 @@ func writeFile(t *testing.T, path, s string) {
 }
 
 // signs checks that the key signs and its certificate verifies it.
-func signs(t *testing.T, s *Source, want *x509.Certificate) {
+func signs(t *testing.T, s *key.Source, want *x509.Certificate) {
 	t.Helper()
 	k, err := s.Get()
 	if err != nil {
@@ -68,7 +69,7 @@ func signs(t *testing.T, s *Source, want *x509.Certificate) {
 }
 
 // signsPDF signs a scan with the key and has pdfsig check it.
-func signsPDF(t *testing.T, k *Key) {
+func signsPDF(t *testing.T, k *key.Key) {
 	t.Helper()
 	pdfsig := testenv.NeedTool(t, "pdfsig", "poppler-utils")
 	in, err := os.ReadFile(filepath.Join(testenv.Corpus(t), "scan_0003.pdf"))
@@ -94,13 +95,13 @@ func signsPDF(t *testing.T, k *Key) {
 
 func TestPKCS11(t *testing.T) {
 	cfg, _, chain := token(t, true)
-	s := NewSource(cfg)
+	s := key.NewSource(cfg)
 	defer s.Close()
 	signs(t, s, chain[0])
 
 	// The certificate from a file instead, with the CA's after it.
 	cfg.Certificate = signtest.WritePEM(t, t.TempDir(), "chain.pem", chain[1], chain[0])
-	s2 := NewSource(cfg)
+	s2 := key.NewSource(cfg)
 	defer s2.Close()
 	signs(t, s2, chain[0])
 	k, _ := s2.Get()
@@ -111,9 +112,9 @@ func TestPKCS11(t *testing.T) {
 
 func TestPKCS11NoCertificate(t *testing.T) {
 	cfg, _, _ := token(t, false)
-	s := NewSource(cfg)
+	s := key.NewSource(cfg)
 	defer s.Close()
-	if _, err := s.Get(); KindOf(err) != KindKey || !strings.Contains(err.Error(), "sign.certificate") {
+	if _, err := s.Get(); key.KindOf(err) != key.KindKey || !strings.Contains(err.Error(), "sign.certificate") {
 		t.Fatalf("a token without a certificate and none configured: %v", err)
 	}
 }
@@ -122,7 +123,7 @@ func TestPKCS11NoCertificate(t *testing.T) {
 // opens again once it is back.
 func TestPKCS11Unplugged(t *testing.T) {
 	cfg, tokens, chain := token(t, true)
-	s := NewSource(cfg)
+	s := key.NewSource(cfg)
 	defer s.Close()
 	signs(t, s, chain[0])
 	s.Reset()
@@ -130,8 +131,8 @@ func TestPKCS11Unplugged(t *testing.T) {
 	if err := os.Rename(tokens, away); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(); KindOf(err) != KindToken {
-		t.Fatalf("token pulled out: %v, want kind %s", err, KindToken)
+	if _, err := s.Get(); key.KindOf(err) != key.KindToken {
+		t.Fatalf("token pulled out: %v, want kind %s", err, key.KindToken)
 	}
 	if err := os.Rename(away, tokens); err != nil {
 		t.Fatal(err)
@@ -144,23 +145,23 @@ func TestPKCS11Unplugged(t *testing.T) {
 func TestPKCS11WrongPIN(t *testing.T) {
 	cfg, tokens, chain := token(t, true)
 	writeFile(t, cfg.PKCS11.PINFile, "654321\n")
-	s := NewSource(cfg)
+	s := key.NewSource(cfg)
 	defer s.Close()
 	_, err := s.Get()
-	if KindOf(err) != KindPIN {
-		t.Fatalf("wrong PIN: %v, want kind %s", err, KindPIN)
+	if key.KindOf(err) != key.KindPIN {
+		t.Fatalf("wrong PIN: %v, want kind %s", err, key.KindPIN)
 	}
 	if strings.Contains(err.Error(), "654321") {
 		t.Fatalf("the error shows the PIN: %v", err)
 	}
 	// With the token pulled out, a second try that reached the token would
-	// fail as KindToken: a KindPIN failure shows it was not offered again.
+	// fail as KindToken: a key.KindPIN failure shows it was not offered again.
 	away := tokens + ".away"
 	if err := os.Rename(tokens, away); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if _, err := s.Get(); KindOf(err) != KindPIN || !strings.Contains(err.Error(), "refused before") {
+		if _, err := s.Get(); key.KindOf(err) != key.KindPIN || !strings.Contains(err.Error(), "refused before") {
 			t.Fatalf("the refused PIN again: %v", err)
 		}
 	}
@@ -171,32 +172,24 @@ func TestPKCS11WrongPIN(t *testing.T) {
 	signs(t, s, chain[0])
 }
 
-// p12 writes a .p12 file of a key issued by a test CA with openssl, with
-// the extra arguments given, and returns the config and the chain.
-func p12(t *testing.T, password string, args ...string) (Config, []*x509.Certificate) {
+// p12 writes a .p12 file of a key issued by a test CA (legacy encryption,
+// or AES as OpenSSL 3's default) and returns the config and the chain.
+func p12(t *testing.T, password string, aes bool) (key.Config, []*x509.Certificate) {
 	t.Helper()
-	openssl := testenv.NeedTool(t, "openssl", "openssl")
 	dir := t.TempDir()
 	ca := signtest.NewCA(t)
 	k, chain := ca.Issue(t, "Trần Thị Ưởng", true)
-	keyPEM := signtest.WriteKey(t, dir, "key.pem", k)
-	certPEM := signtest.WritePEM(t, dir, "cert.pem", chain[0])
-	caPEM := signtest.WritePEM(t, dir, "ca.pem", chain[1])
 	pw := filepath.Join(dir, "sign-password")
 	writeFile(t, pw, password+"\n")
 	file := filepath.Join(dir, "signer.p12")
-	cmd := append([]string{"pkcs12", "-export", "-inkey", keyPEM, "-in", certPEM, "-certfile", caPEM, "-out", file, "-passout", "file:" + pw}, args...)
-	if out, err := exec.Command(openssl, cmd...).CombinedOutput(); err != nil {
-		t.Fatalf("openssl %v: %v\n%s", cmd, err, out)
-	}
-	return Config{Kind: "pkcs12", PKCS12: PKCS12{File: file, PasswordFile: pw}}, chain
+	testenv.PKCS12(t, file, signtest.WriteKey(t, dir, "key.pem", k), signtest.WritePEM(t, dir, "cert.pem", chain[0]),
+		signtest.WritePEM(t, dir, "ca.pem", chain[1]), pw, aes)
+	return key.Config{Kind: "pkcs12", PKCS12: key.PKCS12{File: file, PasswordFile: pw}}, chain
 }
 
-var legacy = []string{"-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1"}
-
 func TestPKCS12(t *testing.T) {
-	cfg, chain := p12(t, "mật khẩu", legacy...)
-	s := NewSource(cfg)
+	cfg, chain := p12(t, "mật khẩu", false)
+	s := key.NewSource(cfg)
 	signs(t, s, chain[0])
 	k, _ := s.Get()
 	if len(k.Chain) != 2 || !k.Chain[1].Equal(chain[1]) {
@@ -204,11 +197,11 @@ func TestPKCS12(t *testing.T) {
 	}
 
 	writeFile(t, cfg.PKCS12.PasswordFile, "wrong")
-	s = NewSource(cfg)
-	if _, err := s.Get(); KindOf(err) != KindPIN || strings.Contains(err.Error(), "wrong") {
+	s = key.NewSource(cfg)
+	if _, err := s.Get(); key.KindOf(err) != key.KindPIN || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("wrong password: %v", err)
 	}
-	if _, err := s.Get(); KindOf(err) != KindPIN || !strings.Contains(err.Error(), "refused before") {
+	if _, err := s.Get(); key.KindOf(err) != key.KindPIN || !strings.Contains(err.Error(), "refused before") {
 		t.Fatalf("wrong password again: %v", err)
 	}
 }
@@ -216,8 +209,8 @@ func TestPKCS12(t *testing.T) {
 // TestPKCS12AES: OpenSSL 3's default encryption is not read, and the error
 // says how to re-export the file.
 func TestPKCS12AES(t *testing.T) {
-	cfg, _ := p12(t, "secret")
-	if _, err := NewSource(cfg).Get(); KindOf(err) != KindKey || !strings.Contains(err.Error(), "-legacy") {
+	cfg, _ := p12(t, "secret", true)
+	if _, err := key.NewSource(cfg).Get(); key.KindOf(err) != key.KindKey || !strings.Contains(err.Error(), "-legacy") {
 		t.Fatalf("AES .p12: %v", err)
 	}
 }

@@ -45,3 +45,18 @@ func SoftHSM(t testing.TB, label, pin, keyPEM, certDER, keyLabel string) string 
 	}
 	return tokens
 }
+
+// PKCS12 writes out, a .p12 file of the key and certificates of the PEM
+// files given, encrypted with the password in passwordFile the legacy way
+// (3DES, SHA-1 MAC) or, with aes, as OpenSSL 3 does by default.
+func PKCS12(t testing.TB, out, keyPEM, certPEM, caPEM, passwordFile string, aes bool) {
+	t.Helper()
+	openssl := NeedTool(t, "openssl", "openssl")
+	args := []string{"pkcs12", "-export", "-inkey", keyPEM, "-in", certPEM, "-certfile", caPEM, "-out", out, "-passout", "file:" + passwordFile}
+	if !aes {
+		args = append(args, "-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1")
+	}
+	if b, err := exec.Command(openssl, args...).CombinedOutput(); err != nil {
+		t.Fatalf("openssl %v: %v\n%s", args, err, b)
+	}
+}
