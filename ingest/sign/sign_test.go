@@ -70,16 +70,16 @@ func TestSign(t *testing.T) {
 			if err := os.WriteFile(p, out, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			Verify(t, p, tt.wantName, "07/12/2026 22:04")
+			verifyWithTools(t, p, tt.wantName, "07/12/2026 22:04")
 		})
 	}
 }
 
-// Verify checks a signed file with independent tools: pdfsig finds one
+// verifyWithTools checks a signed file with independent tools: pdfsig finds one
 // valid signature over the whole file, pdfcpu's validation agrees, qpdf
 // finds no fault, the top-left of page 1 reads name and time, and a byte
 // changed in the scanned part makes pdfsig and pdfcpu report it.
-func Verify(t *testing.T, path, name, when string) {
+func verifyWithTools(t *testing.T, path, name, when string) {
 	t.Helper()
 	pdfsig := testenv.NeedTool(t, "pdfsig", "poppler-utils")
 	out, _ := exec.Command(pdfsig, "-nocert", path).CombinedOutput()
@@ -163,4 +163,32 @@ func pdfcpuVerdict(t *testing.T, path string) *model.SignatureValidationResult {
 		t.Fatalf("pdfcpu: %d signatures", len(res))
 	}
 	return res[0]
+}
+
+// TestVerify: Verify accepts what Sign made, on the sample page too, and
+// finds a changed byte. The sample also passes pdfsig and qpdf.
+func TestVerify(t *testing.T) {
+	ca := signtest.NewCA(t)
+	for _, rsa := range []bool{true, false} {
+		k, chain := ca.Issue(t, "Nguyễn Văn An", rsa)
+		out, err := (&Signer{Key: k, Chain: chain}).Sign(context.Background(), Sample(), signedAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err := Verify(out); err != nil || !c.Equal(chain[0]) {
+			t.Fatalf("rsa %v: %v", rsa, err)
+		}
+		if rsa {
+			p := filepath.Join(t.TempDir(), "sample.pdf")
+			if err := os.WriteFile(p, out, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			trustCA(t, ca)
+			verifyWithTools(t, p, "Nguyễn Văn An", "07/12/2026 22:04")
+		}
+		out[100] ^= 1
+		if _, err := Verify(out); err == nil || !strings.Contains(err.Error(), "changed") {
+			t.Errorf("rsa %v, a byte changed: %v", rsa, err)
+		}
+	}
 }

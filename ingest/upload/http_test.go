@@ -85,12 +85,14 @@ type harness struct {
 	scans   []testScan
 	now     func() time.Time
 	backoff province.Backoff // zero: 10ms to 100ms
-	sign    func(ctx context.Context, j store.Job, path string) (Signed, error) // the worker's Sign
 	done    chan store.Job
 	parked  chan store.Job
 	w       *Worker
 	cancel  context.CancelFunc
 	stopped chan error
+
+	// sign is the worker's Sign; nil: none.
+	sign func(ctx context.Context, j store.Job, path string) (Signed, error)
 }
 
 func newHarness(t testing.TB, now func() time.Time) *harness {

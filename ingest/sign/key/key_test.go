@@ -7,7 +7,7 @@ import (
 	"crypto/x509"
 	"os"
 	"os/exec"
-		"path/filepath"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
