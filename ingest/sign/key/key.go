@@ -78,7 +78,7 @@ type PKCS12 struct {
 type Key struct {
 	Signer crypto.Signer
 	Chain  []*x509.Certificate
-	close  func() error
+	close  func() // releases the token's session; errors are unactionable
 }
 
 // Source opens the configured key when asked and keeps it. It is safe for

@@ -67,5 +67,5 @@ func findKey(ctx *crypto11.Context, cfg PKCS11) (*Key, error) {
 			certs = append(certs, p.Leaf)
 		}
 	}
-	return &Key{Signer: signer, Chain: sortChain(certs, signer.Public()), close: ctx.Close}, nil
+	return &Key{Signer: signer, Chain: sortChain(certs, signer.Public()), close: func() { ctx.Close() }}, nil
 }

@@ -51,7 +51,7 @@ func openPKCS12(path, password string) (*Key, error) {
 		}
 		certs = append(certs, c)
 	}
-	return &Key{Signer: signer, Chain: sortChain(certs, signer.Public()), close: func() error { return nil }}, nil
+	return &Key{Signer: signer, Chain: sortChain(certs, signer.Public()), close: func() {}}, nil
 }
 
 func parseKey(der []byte) (crypto.Signer, error) {
