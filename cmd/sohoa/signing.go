@@ -26,9 +26,6 @@ func newSigning(cfg config.Config, st *store.Store, reg prometheus.Registerer, l
 	if !cfg.Sign.Enabled {
 		return nil, nil
 	}
-	if cfg.Sign.TSAURL != "" {
-		return nil, errors.New("sign.tsa_url: timestamps (PAdES B-T) are not supported by this version; leave it empty for B-B")
-	}
 	m, err := sign.NewMetrics(reg, cfg.Ward.Code)
 	if err != nil {
 		return nil, err
@@ -39,6 +36,9 @@ func newSigning(cfg config.Config, st *store.Store, reg prometheus.Registerer, l
 		Name:    cfg.Sign.SignerName,
 		Logger:  log,
 		Metrics: m,
+	}
+	if cfg.Sign.TSAURL != "" {
+		c.Timestamp = (&sign.TSA{URL: cfg.Sign.TSAURL}).Timestamp
 	}
 	queued, _, err := st.Jobs(time.Now().Add(100*365*24*time.Hour), 1<<30)
 	if err != nil {

@@ -42,6 +42,9 @@ func cmdSignTest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	now := time.Now()
 	s := &sign.Signer{Key: k.Signer, Chain: k.Chain, Name: cfg.Sign.SignerName}
+	if cfg.Sign.TSAURL != "" {
+		s.Timestamp = (&sign.TSA{URL: cfg.Sign.TSAURL}).Timestamp
+	}
 	signed, err := s.Sign(ctx, sign.Sample(), now)
 	if err != nil {
 		fmt.Fprintln(stderr, "sohoa sign-test: sign the sample:", err)
@@ -56,7 +59,11 @@ func cmdSignTest(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if name == "" {
 		name = cert.Subject.CommonName
 	}
-	fmt.Fprintf(stdout, "signed and verified a sample page with the %s key\n", cfg.Sign.Key)
+	level := "B-B, no timestamp"
+	if s.Timestamp != nil {
+		level = "B-T, timestamp from " + cfg.Sign.TSAURL
+	}
+	fmt.Fprintf(stdout, "signed and verified a sample page with the %s key (PAdES %s)\n", cfg.Sign.Key, level)
 	fmt.Fprintf(stdout, "  certificate: %s\n  issued by:   %s\n  valid:       %s to %s\n  chain:       %d certificate(s)\n",
 		cert.Subject, cert.Issuer, cert.NotBefore.Format(time.DateOnly), cert.NotAfter.Format(time.DateOnly), len(k.Chain))
 	fmt.Fprintf(stdout, "  stamp:       %s\n", strings.Join(sign.StampLines(name, now), " / "))

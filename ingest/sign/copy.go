@@ -21,11 +21,14 @@ import (
 	"github.com/sohoa/sohoa/ingest/sign/key"
 )
 
-// KindPDF is a failure kind besides key's: the PDF could not be signed.
-const KindPDF = "pdf"
+// Failure kinds besides key's.
+const (
+	KindPDF = "pdf" // the PDF cannot be signed
+	KindTSA = "tsa" // the timestamp authority did not give a timestamp
+)
 
 // Kinds lists every signing failure kind, for metrics to create at zero.
-var Kinds = append(append([]string(nil), key.Kinds...), KindPDF)
+var Kinds = append(append([]string(nil), key.Kinds...), KindPDF, KindTSA)
 
 // maxBytes caps the file read into memory to be signed.
 const maxBytes = 1 << 30
@@ -59,8 +62,8 @@ func (c *Copies) Path(dossier, content string) string {
 
 // Sign returns the signed copy of the file src (of SHA-256 content) for
 // dossier: the one made before, or a new one. Its error is a *key.Error
-// (the key is unavailable: try later) or wraps ErrNotSignable (it never
-// will be).
+// (the key or the TSA is unavailable: try later; the kind says which) or
+// wraps ErrNotSignable (it never will be).
 func (c *Copies) Sign(ctx context.Context, dossier, content, src string) (path, sha string, size int64, err error) {
 	path = c.Path(dossier, content)
 	if data, err := os.ReadFile(path); err == nil {
@@ -90,6 +93,8 @@ func (c *Copies) Sign(ctx context.Context, dossier, content, src string) (path, 
 		return "", "", 0, &key.Error{Kind: key.KindToken, Err: err}
 	case err != nil && ctx.Err() != nil:
 		return "", "", 0, ctx.Err()
+	case errors.Is(err, ErrTimestamp):
+		return "", "", 0, &key.Error{Kind: KindTSA, Err: err}
 	case err != nil && !errors.Is(err, ErrNotSignable):
 		return "", "", 0, fmt.Errorf("%w: %w", ErrNotSignable, err)
 	case err != nil:
@@ -136,7 +141,7 @@ func (c *Copies) Ready() error {
 	if c.last == nil || errors.Is(c.last, ErrNotSignable) {
 		return nil
 	}
-	return fmt.Errorf("uploads held, the signing key is unavailable: %w", c.last)
+	return fmt.Errorf("uploads held, signing fails: %w", c.last)
 }
 
 // Remove removes the signed copy of content for dossier once its upload
@@ -185,7 +190,7 @@ func NewMetrics(reg prometheus.Registerer, ward string) (*Metrics, error) {
 	m := &Metrics{failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sohoa_sign_failures_total",
 		Help: "Failed attempts to sign an upload, by kind (token: absent, unplugged or not answering; pin: PIN or password refused; " +
-			"key: no usable key or certificate; pdf: the file cannot be signed). Uploads wait while the key fails.",
+			"key: no usable key or certificate; pdf: the file cannot be signed; tsa: no timestamp). Uploads wait while the key or the TSA fails.",
 		ConstLabels: prometheus.Labels{"ward": ward},
 	}, []string{"kind"})}
 	for _, k := range Kinds {

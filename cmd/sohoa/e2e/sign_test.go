@@ -58,7 +58,7 @@ func TestSignWithToken(t *testing.T) {
 	copyFile(t, filepath.Join(testenv.Corpus(t), "000.00.12.H57-200320-0001.pdf"), filepath.Join(e.inbox, "000.00.12.H57-200320-0001.pdf"))
 	ward := `{kind="token",ward="000.00.12.H57"}`
 	e.waitFor("a token failure", time.Minute, func() bool { return e.metric("sohoa_sign_failures_total"+ward) > 0 })
-	if code, body := readyz(t, e); code != http.StatusServiceUnavailable || !strings.Contains(body, "signing key is unavailable") {
+	if code, body := readyz(t, e); code != http.StatusServiceUnavailable || !strings.Contains(body, "uploads held, signing fails") {
 		t.Errorf("/readyz with the token out: %d %q", code, body)
 	}
 	if files := e.outboxFiles(); len(files) != 0 {

@@ -33,7 +33,8 @@ const (
 // Kinds lists every failure kind, for metrics to create at zero.
 var Kinds = []string{KindToken, KindPIN, KindKey}
 
-// Error is a failure to get the key, with its kind.
+// Error is a failure to get the key, with its kind (ingest/sign uses it
+// for a timestamp authority that fails too: a failure that holds uploads).
 type Error struct {
 	Kind string
 	Err  error
