@@ -155,14 +155,7 @@ func TestCopiesHoldForTSA(t *testing.T) {
 	tsa := newOpenSSLTSA(t, ca)
 	tsa.refuse = true
 	dir := t.TempDir()
-	k, chain := ca.Issue(t, "Nguyễn Văn An", false)
-	pw := filepath.Join(dir, "pw")
-	if err := os.WriteFile(pw, []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p12 := filepath.Join(dir, "signer.p12")
-	testenv.PKCS12(t, p12, signtest.WriteKey(t, dir, "key.pem", k), signtest.WritePEM(t, dir, "cert.pem", chain[0]),
-		signtest.WritePEM(t, dir, "ca.pem", chain[1]), pw, false)
+	p12, pw, _ := ca.WriteP12(t, dir, "Nguyễn Văn An", "x", false)
 	c := &Copies{Dir: filepath.Join(dir, "signed"), Key: key.NewSource(key.Config{Kind: "pkcs12", PKCS12: key.PKCS12{File: p12, PasswordFile: pw}}),
 		Timestamp: (&TSA{URL: tsa.URL}).Timestamp}
 	src := filepath.Join(testenv.Corpus(t), "scan_0003.pdf")

@@ -26,14 +26,7 @@ import (
 func signing(t *testing.T, h *harness, wrongPassword bool) (*sign.Copies, string) {
 	t.Helper()
 	dir := t.TempDir()
-	k, chain := signtest.NewCA(t).Issue(t, "Nguyễn Văn An", false)
-	pw := filepath.Join(dir, "sign-password")
-	if err := os.WriteFile(pw, []byte("đúng"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p12 := filepath.Join(dir, "signer.p12")
-	testenv.PKCS12(t, p12, signtest.WriteKey(t, dir, "key.pem", k), signtest.WritePEM(t, dir, "cert.pem", chain[0]),
-		signtest.WritePEM(t, dir, "ca.pem", chain[1]), pw, false)
+	p12, pw, _ := signtest.NewCA(t).WriteP12(t, dir, "Nguyễn Văn An", "đúng", false)
 	if wrongPassword {
 		if err := os.WriteFile(pw, []byte("sai"), 0o600); err != nil {
 			t.Fatal(err)
@@ -94,7 +87,7 @@ func TestWorkerSigns(t *testing.T) {
 		t.Fatalf("queue while the key is unavailable: %+v", due)
 	}
 
-	if err := os.WriteFile(pw, []byte("đúng"), 0o600); err != nil {
+	if err := os.WriteFile(pw, []byte("đúng\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	h.wait(1, 1)

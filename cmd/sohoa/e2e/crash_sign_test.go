@@ -11,21 +11,13 @@ import (
 	"testing"
 
 	"github.com/sohoa/sohoa/ingest/sign/signtest"
-	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // signConfig makes a .p12 key of a test CA in dir and returns the sign:
 // section that has the daemon sign every upload with it.
 func signConfig(t *testing.T, dir string) string {
 	t.Helper()
-	k, chain := signtest.NewCA(t).Issue(t, "Nguyễn Văn An", false)
-	pw := filepath.Join(dir, "sign-password")
-	if err := os.WriteFile(pw, []byte("mật khẩu\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p12 := filepath.Join(dir, "signer.p12")
-	testenv.PKCS12(t, p12, signtest.WriteKey(t, dir, "key.pem", k), signtest.WritePEM(t, dir, "cert.pem", chain[0]),
-		signtest.WritePEM(t, dir, "ca.pem", chain[1]), pw, false)
+	p12, pw, _ := signtest.NewCA(t).WriteP12(t, dir, "Nguyễn Văn An", "mật khẩu", false)
 	return fmt.Sprintf("sign:\n  enabled: true\n  key: pkcs12\n  pkcs12: {file: %q, password_file: %q}\n", p12, pw)
 }
 

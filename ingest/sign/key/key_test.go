@@ -177,13 +177,11 @@ func TestPKCS11WrongPIN(t *testing.T) {
 func p12(t *testing.T, password string, aes bool) (key.Config, []*x509.Certificate) {
 	t.Helper()
 	dir := t.TempDir()
-	ca := signtest.NewCA(t)
-	k, chain := ca.Issue(t, "Trần Thị Ưởng", true)
-	pw := filepath.Join(dir, "sign-password")
-	writeFile(t, pw, password+"\n")
-	file := filepath.Join(dir, "signer.p12")
-	testenv.PKCS12(t, file, signtest.WriteKey(t, dir, "key.pem", k), signtest.WritePEM(t, dir, "cert.pem", chain[0]),
-		signtest.WritePEM(t, dir, "ca.pem", chain[1]), pw, aes)
+	file, pw, chain := signtest.NewCA(t).WriteP12(t, dir, "Trần Thị Ưởng", password, true)
+	if aes {
+		keyPEM, certPEM, caPEM := filepath.Join(dir, "key.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "ca.pem")
+		testenv.PKCS12(t, file, keyPEM, certPEM, caPEM, pw, true)
+	}
 	return key.Config{Kind: "pkcs12", PKCS12: key.PKCS12{File: file, PasswordFile: pw}}, chain
 }
 

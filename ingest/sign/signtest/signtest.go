@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
 // CA is a test certificate authority.
@@ -72,7 +74,13 @@ func (ca *CA) IssueTSA(t testing.TB) (crypto.Signer, *x509.Certificate) {
 		KeyUsage:        x509.KeyUsageDigitalSignature,
 		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: eku}},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	return key, ca.sign(t, tmpl, key.Public())
+}
+
+// sign issues the certificate of tmpl for pub.
+func (ca *CA) sign(t testing.TB, tmpl *x509.Certificate, pub crypto.PublicKey) *x509.Certificate {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +88,7 @@ func (ca *CA) IssueTSA(t testing.TB) (crypto.Signer, *x509.Certificate) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return key, cert
+	return cert
 }
 
 // Issue makes a signer's key (RSA 2048 when rsaKey, else ECDSA P-256) and
@@ -110,15 +118,23 @@ func (ca *CA) Issue(t testing.TB, commonName string, rsaKey bool) (crypto.Signer
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
-	if err != nil {
+	return key, []*x509.Certificate{ca.sign(t, tmpl, key.Public()), ca.Cert}
+}
+
+// WriteP12 issues a key and certificate for commonName (RSA when rsaKey)
+// and writes them with the CA's certificate into dir/signer.p12, encrypted
+// the legacy way (3DES) with password, which it writes to
+// dir/sign-password. It returns both paths and the chain.
+func (ca *CA) WriteP12(t testing.TB, dir, commonName, password string, rsaKey bool) (p12, passwordFile string, chain []*x509.Certificate) {
+	t.Helper()
+	k, chain := ca.Issue(t, commonName, rsaKey)
+	passwordFile = filepath.Join(dir, "sign-password")
+	if err := os.WriteFile(passwordFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, []*x509.Certificate{cert, ca.Cert}
+	p12 = filepath.Join(dir, "signer.p12")
+	testenv.PKCS12(t, p12, WriteKey(t, dir, "key.pem", k), WritePEM(t, dir, "cert.pem", chain[0]), WritePEM(t, dir, "ca.pem", chain[1]), passwordFile, false)
+	return p12, passwordFile, chain
 }
 
 // WritePEM writes the certificates to a PEM file in dir and returns its path.
