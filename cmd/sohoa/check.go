@@ -38,6 +38,10 @@ type checkResult struct {
 	// HeldPages are the pages of a batch before its first receipt, which
 	// wait for a person.
 	HeldPages []int `json:"held_pages,omitempty"`
+	// Sign is what signing at upload does with it when sign.enabled:
+	// "signed" or "not_signable" (SignDetail says why); "" when off.
+	Sign       string `json:"sign,omitempty"`
+	SignDetail string `json:"sign_detail,omitempty"`
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -60,6 +64,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if fs.NArg() == 0 {
 		// `sohoa check -config FILE`: check the configuration alone.
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *cfgPath)
+		fmt.Fprintln(stdout, signingSummary(cfg.Sign))
 		return 0
 	}
 	linker := &ingest.Linker{Grammar: grammar, Ward: cfg.Ward.Code, AcceptForeign: cfg.Link.AcceptForeign}
@@ -80,7 +85,14 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	for i, file := range fs.Args() {
-		r := checkFile(ctx, checker, reader, cfg.Link.Barcodes == "unnamed", linker, file, filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
+		repaired := filepath.Join(tmp, fmt.Sprintf("%d.pdf", i))
+		r := checkFile(ctx, checker, reader, cfg.Link.Barcodes == "unnamed", linker, file, repaired)
+		if cfg.Sign.Enabled && r.Valid {
+			if !r.Repaired {
+				repaired = file
+			}
+			r.Sign, r.SignDetail = signVerdict(repaired)
+		}
 		if !r.Valid {
 			exit = 1
 		}
@@ -160,6 +172,12 @@ func (r checkResult) line() string {
 		}
 		if r.BlankDropped > 0 {
 			fmt.Fprintf(&b, ", %d blank pages dropped", r.BlankDropped)
+		}
+		switch r.Sign {
+		case "signed":
+			b.WriteString(", signed at upload")
+		case "not_signable":
+			fmt.Fprintf(&b, ", cannot be signed (%s): parked at upload", r.SignDetail)
 		}
 		if len(r.Dossiers) > 0 {
 			fmt.Fprintf(&b, ", dossier %s (found by %s)", strings.Join(r.Dossiers, ","), r.FoundBy)

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
+	"github.com/sohoa/sohoa/ingest/pdfdoc"
 	"github.com/sohoa/sohoa/ingest/sign"
 	"github.com/sohoa/sohoa/ingest/sign/key"
 	"github.com/sohoa/sohoa/ingest/store"
@@ -60,6 +61,39 @@ func newSigning(cfg config.Config, st *store.Store, reg prometheus.Registerer, l
 		log.Info("removed signed copies of uploads already recorded", "files", n)
 	}
 	return c, nil
+}
+
+// signingSummary says what signing will do with uploads, for `sohoa check`.
+func signingSummary(s config.Sign) string {
+	if !s.Enabled {
+		return "signing: off (sign.enabled: false): uploads are not signed"
+	}
+	where := fmt.Sprintf("the key on token %q (library %s)", s.PKCS11.TokenLabel, s.PKCS11.Module)
+	if s.Key == "pkcs12" {
+		where = "the key in " + s.PKCS12.File
+	}
+	name := "the certificate's name"
+	if s.SignerName != "" {
+		name = fmt.Sprintf("%q", s.SignerName)
+	}
+	level := "PAdES B-B (no timestamp)"
+	if s.TSAURL != "" {
+		level = "PAdES B-T, timestamps from " + s.TSAURL
+	}
+	return fmt.Sprintf("signing: on: each upload signed with %s, %s, stamp top-left of page 1 naming %s; try it with sohoa sign-test", where, level, name)
+}
+
+// signVerdict says whether the file at path can be signed at upload:
+// "signed", or "not_signable" and why.
+func signVerdict(path string) (string, string) {
+	b, err := pdfdoc.ReadFile(path, 1<<30)
+	if err == nil {
+		err = sign.Signable(b)
+	}
+	if err != nil {
+		return "not_signable", err.Error()
+	}
+	return "signed", ""
 }
 
 // signUploads has the worker deliver each job's signed copy, and remove it

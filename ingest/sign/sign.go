@@ -138,6 +138,13 @@ func (s *Signer) Sign(ctx context.Context, pdf []byte, at time.Time) ([]byte, er
 	return out, nil
 }
 
+// Signable is nil when Sign can add a signature to pdf, else why not
+// (wrapping ErrNotSignable); `sohoa check` reports it.
+func Signable(pdf []byte) error {
+	_, err := read(pdf)
+	return err
+}
+
 // byteRangePlaceholder is overwritten by the byte range, padded with spaces.
 var byteRangePlaceholder = "[0 " + strings.Repeat("0", 10) + " " + strings.Repeat("0", 10) + " " + strings.Repeat("0", 10) + "]"
 

@@ -116,3 +116,33 @@ func TestSignTestCommand(t *testing.T) {
 		t.Errorf("sign-test with a wrong PIN: %v\n%s", err, out)
 	}
 }
+
+// TestCheckReportsSigning: `sohoa check` says what signing will do, for the
+// configuration and for each file.
+func TestCheckReportsSigning(t *testing.T) {
+	dir := t.TempDir()
+	p12, pw, _ := signtest.NewCA(t).WriteP12(t, dir, "Nguyễn Văn An", "x", false)
+	conf := filepath.Join(dir, "sohoa.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(conf, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("sign: {enabled: false}\n")
+	if out, err := exec.Command(binPath, "check", "-config", conf).CombinedOutput(); err != nil || !strings.Contains(string(out), "signing: off") {
+		t.Errorf("check -config, signing off: %v\n%s", err, out)
+	}
+	write(fmt.Sprintf("sign:\n  enabled: true\n  key: pkcs12\n  pkcs12: {file: %q, password_file: %q}\n", p12, pw))
+	if out, err := exec.Command(binPath, "check", "-config", conf).CombinedOutput(); err != nil || !strings.Contains(string(out), "signing: on: each upload signed with the key in "+p12) {
+		t.Errorf("check -config, signing on: %v\n%s", err, out)
+	}
+	scan := filepath.Join(testenv.Corpus(t), "000.00.12.H57-200320-0001.pdf")
+	out, err := exec.Command(binPath, "check", "-config", conf, "--json", scan).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"sign":"signed"`) {
+		t.Errorf("check --json: %v\n%s", err, out)
+	}
+	out, _ = exec.Command(binPath, "check", "-config", conf, scan).CombinedOutput()
+	if !strings.Contains(string(out), ", signed at upload") {
+		t.Errorf("check: %s", out)
+	}
+}
