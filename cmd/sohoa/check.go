@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ type checkResult struct {
 	MinDPI   float64     `json:"min_dpi"`
 	Repaired bool        `json:"repaired"`
 	Flags    []string    `json:"flags"` // fonts, javascript, embedded_files: accepted, never run
+	// Format holds the archives' format findings of the upload: not_color,
+	// pdf_version (none when signing raises the version).
+	Format []string `json:"format"`
 
 	// BlankDropped counts the blank back sides left out of the upload.
 	BlankDropped int `json:"blank_pages_dropped"`
@@ -92,6 +96,9 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				repaired = file
 			}
 			r.Sign, r.SignDetail = signVerdict(repaired)
+			if r.Sign == "signed" { // the signature's update says PDF 1.7
+				r.Format = slices.DeleteFunc(r.Format, func(f string) bool { return f == pdfcheck.FormatPDFVersion })
+			}
 		}
 		if !r.Valid {
 			exit = 1
@@ -112,7 +119,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // of the file, the daemon's Linker.Decide turns into its fate. b nil: no
 // receipts are read (link.barcodes: off); skipNamed: not for named files.
 func checkFile(ctx context.Context, c ingest.Checker, b ingest.BarcodeReader, skipNamed bool, l *ingest.Linker, file, repaired string) checkResult {
-	r := checkResult{File: file, Dossiers: []string{}, Flags: []string{}}
+	r := checkResult{File: file, Dossiers: []string{}, Flags: []string{}, Format: []string{}}
 	found := ingest.Findings{Path: file}
 	info, err := os.Lstat(file)
 	switch {
@@ -130,6 +137,7 @@ func checkFile(ctx context.Context, c ingest.Checker, b ingest.BarcodeReader, sk
 		}
 		r.Pages, r.MinDPI, r.Repaired = res.Pages, res.MinDPI, res.Repaired
 		r.Flags = append([]string{}, res.Flags...)
+		r.Format = append([]string{}, res.Format...)
 		if found, err = l.Examine(ctx, b, skipNamed, file, file, res); err != nil {
 			found.Check.Reason, found.Check.Detail = reason.Unreadable, err.Error()
 		}
@@ -172,6 +180,9 @@ func (r checkResult) line() string {
 		}
 		if r.BlankDropped > 0 {
 			fmt.Fprintf(&b, ", %d blank pages dropped", r.BlankDropped)
+		}
+		if len(r.Format) > 0 {
+			fmt.Fprintf(&b, ", format %s", strings.Join(r.Format, ", "))
 		}
 		switch r.Sign {
 		case "signed":

@@ -207,7 +207,9 @@ func read(pdf []byte) (*document, error) {
 
 // addField returns the new versions of the objects that must refer to the
 // signature field: the form dictionary's /Fields (in the catalog, or its
-// own object) and page 1's /Annots.
+// own object) and page 1's /Annots. A file that says it is older than PDF
+// 1.7 gets /Version 1.7 in its catalog, the version whose signatures it
+// now carries (and above the archives' minimum of 1.4).
 func (d *document) addField(field int) ([]object, error) {
 	ref := *types.NewIndirectRef(field, 0)
 	var objs []object
@@ -226,10 +228,17 @@ func (d *document) addField(field int) ([]object, error) {
 	fields, _ := d.xt.DereferenceArray(form["Fields"])
 	form["Fields"] = append(append(types.Array{}, fields...), ref)
 	form["SigFlags"] = types.Integer(3)
+	newCatalog := d.xt.Version() < model.V17
+	if newCatalog {
+		cat["Version"] = types.Name("1.7")
+	}
 	if fr, ok := formObj.(types.IndirectRef); ok && hasForm {
 		objs = append(objs, object{num: fr.ObjectNumber.Value(), gen: fr.GenerationNumber.Value(), body: []byte(form.PDFString())})
 	} else {
 		cat["AcroForm"] = form
+		newCatalog = true
+	}
+	if newCatalog {
 		objs = append(objs, object{num: d.root.ObjectNumber.Value(), gen: d.root.GenerationNumber.Value(), body: []byte(cat.PDFString())})
 	}
 

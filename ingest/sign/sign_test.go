@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -190,5 +191,33 @@ func TestVerify(t *testing.T) {
 		if _, err := Verify(out); err == nil || !strings.Contains(err.Error(), "changed") {
 			t.Errorf("rsa %v, a byte changed: %v", rsa, err)
 		}
+	}
+}
+
+// TestVersionRaised: a PDF 1.3 scan (img2pdf's) is uploaded saying PDF 1.7
+// in its catalog, the version of the signature it carries, above the
+// archives' minimum of 1.4 (ISO 32000-1 7.7.2: a later catalog /Version
+// wins over the header; pdfinfo, Poppler, reads it so).
+func TestVersionRaised(t *testing.T) {
+	pdfinfo := testenv.NeedTool(t, "pdfinfo", "poppler-utils")
+	in, err := os.ReadFile(filepath.Join(testenv.Corpus(t), "scan_0003.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(in, []byte("%PDF-1.3")) {
+		t.Fatal("the sample is no longer PDF 1.3")
+	}
+	k, chain := signtest.NewCA(t).Issue(t, "Nguyễn Văn An", false)
+	out, err := (&Signer{Key: k, Chain: chain}).Sign(context.Background(), in, signedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "signed.pdf")
+	if err := os.WriteFile(p, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	info, err := exec.Command(pdfinfo, p).CombinedOutput()
+	if err != nil || !regexp.MustCompile(`(?m)^PDF version:\s+1\.7$`).Match(info) {
+		t.Errorf("pdfinfo: %v\n%s", err, info)
 	}
 }

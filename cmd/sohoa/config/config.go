@@ -81,6 +81,9 @@ type Check struct {
 	// Parsers is how many parser processes may run at once; 0: one a watch
 	// worker. Fewer bound the memory parsing may take below the workers'.
 	Parsers int `yaml:"parsers"`
+	// RequireColor rejects scans with no colour page image (not_color);
+	// false reports them only (many provinces accept grey).
+	RequireColor bool `yaml:"require_color"`
 }
 
 // Link says how scans are linked to dossiers.

@@ -141,8 +141,17 @@ func TestCheckReportsSigning(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"sign":"signed"`) {
 		t.Errorf("check --json: %v\n%s", err, out)
 	}
+	if !strings.Contains(string(out), `"format":["not_color"]`) { // grey; PDF 1.3 raised to 1.7 by the signature
+		t.Errorf("check --json, format: %s", out)
+	}
 	out, _ = exec.Command(binPath, "check", "-config", conf, scan).CombinedOutput()
-	if !strings.Contains(string(out), ", signed at upload") {
+	if !strings.Contains(string(out), ", format not_color, signed at upload") {
 		t.Errorf("check: %s", out)
+	}
+	// check.require_color: the grey scan is rejected with the Vietnamese note.
+	write(fmt.Sprintf("check: {require_color: true}\nsign:\n  enabled: true\n  key: pkcs12\n  pkcs12: {file: %q, password_file: %q}\n", p12, pw))
+	out, err = exec.Command(binPath, "check", "-config", conf, "--json", scan).CombinedOutput()
+	if exitCode(err) != 1 || !strings.Contains(string(out), `"reason":"not_color"`) || !strings.Contains(string(out), "quét màu") {
+		t.Errorf("check with require_color: %v\n%s", err, out)
 	}
 }
