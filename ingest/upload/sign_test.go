@@ -144,3 +144,39 @@ func TestSignedCopyReused(t *testing.T) {
 		t.Error("the signed copy was made again")
 	}
 }
+
+// TestHTTPSinkReceivesSigned: the HTTP sink sends the signed copy (its
+// SHA-256 and size checked on the way, as for any upload) and the province
+// stores exactly those bytes, once.
+func TestHTTPSinkReceivesSigned(t *testing.T) {
+	pdfsig := testenv.NeedTool(t, "pdfsig", "poppler-utils")
+	p := newProvince(t)
+	h := newHarness(t, time.Now)
+	copies, _ := signing(t, h, false)
+	h.addPDF("000.00.12.H57-200320-0002", "HS 000.00.12.H57-200320-0002 to khai.pdf")
+	due, _, _ := h.st.Jobs(time.Now(), 1)
+	h.start(p.sink(t, 10*time.Second, nil), 1, nil)
+	h.wait(1, 0)
+	signed := copies.Path(due[0].Dossier, due[0].Content)
+	sha := fileSHA(t, signed)
+	p.mu.Lock()
+	stored := p.byDoss["000.00.12.H57-200320-0002"]
+	p.mu.Unlock()
+	if len(stored) != 1 || stored[0] != sha {
+		t.Fatalf("the province stored %v, want the signed copy %s", stored, sha)
+	}
+	res, _ := exec.Command(pdfsig, "-nocert", signed).CombinedOutput()
+	if !strings.Contains(string(res), "Signature is Valid.") {
+		t.Errorf("pdfsig:\n%s", res)
+	}
+}
+
+func fileSHA(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
