@@ -158,7 +158,12 @@ func TestHTTPSinkReceivesSigned(t *testing.T) {
 	h.start(p.sink(t, 10*time.Second, nil), 1, nil)
 	h.wait(1, 0)
 	signed := copies.Path(due[0].Dossier, due[0].Content)
-	sha := fileSHA(t, signed)
+	b, err := os.ReadFile(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	sha := hex.EncodeToString(sum[:])
 	p.mu.Lock()
 	stored := p.byDoss["000.00.12.H57-200320-0002"]
 	p.mu.Unlock()
@@ -169,14 +174,4 @@ func TestHTTPSinkReceivesSigned(t *testing.T) {
 	if !strings.Contains(string(res), "Signature is Valid.") {
 		t.Errorf("pdfsig:\n%s", res)
 	}
-}
-
-func fileSHA(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
