@@ -25,7 +25,7 @@ var knownMetrics = []string{
 	"sohoa_upload_queue_length", "sohoa_upload_queue_bytes", "sohoa_upload_queue_oldest_timestamp_seconds",
 	"sohoa_uploads_total", "sohoa_upload_bytes_total", "sohoa_upload_failures_total",
 	"sohoa_last_upload_success_timestamp_seconds", "sohoa_upload_duration_seconds_bucket",
-	"sohoa_upload_parked", "sohoa_upload_parked_bytes",
+	"sohoa_upload_parked", "sohoa_upload_parked_bytes", "sohoa_sign_failures_total",
 	"sohoa_stats_errors_total", "sohoa_build_info", "sohoa_ward_info",
 	"up",
 }

@@ -160,6 +160,7 @@ sohoa_scans_rejected_total{reason="no_pages",ward="000.00.12.H57"} 0
 sohoa_scans_rejected_total{reason="low_dpi",ward="000.00.12.H57"} 5
 sohoa_scans_rejected_total{reason="too_large",ward="000.00.12.H57"} 0
 sohoa_scans_rejected_total{reason="parser_limit",ward="000.00.12.H57"} 0
+sohoa_scans_rejected_total{reason="not_color",ward="000.00.12.H57"} 0
 sohoa_scans_rejected_total{reason="from_the_future",ward="000.00.12.H57"} 4
 sohoa_scans_duplicate_total{ward="000.00.12.H57"} 3
 sohoa_scans_unlinked{ward="000.00.12.H57"} 2
@@ -262,6 +263,7 @@ sohoa_scans_rejected_total{reason="no_pages",ward="000.00.12.H57"} 0
 sohoa_scans_rejected_total{reason="low_dpi",ward="000.00.12.H57"} 2
 sohoa_scans_rejected_total{reason="too_large",ward="000.00.12.H57"} 0
 sohoa_scans_rejected_total{reason="parser_limit",ward="000.00.12.H57"} 0
+sohoa_scans_rejected_total{reason="not_color",ward="000.00.12.H57"} 0
 sohoa_scans_duplicate_total{ward="000.00.12.H57"} 1
 sohoa_scans_unlinked{ward="000.00.12.H57"} 1
 sohoa_scans_unlinked_oldest_timestamp_seconds{ward="000.00.12.H57"} 1773993720

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,12 +35,19 @@ type checkResult struct {
 	MinDPI   float64     `json:"min_dpi"`
 	Repaired bool        `json:"repaired"`
 	Flags    []string    `json:"flags"` // fonts, javascript, embedded_files: accepted, never run
+	// Format holds the archives' format findings of the upload: not_color,
+	// pdf_version (none when signing raises the version).
+	Format []string `json:"format"`
 
 	// BlankDropped counts the blank back sides left out of the upload.
 	BlankDropped int `json:"blank_pages_dropped"`
 	// HeldPages are the pages of a batch before its first receipt, which
 	// wait for a person.
 	HeldPages []int `json:"held_pages,omitempty"`
+	// Sign is what signing at upload does with it when sign.enabled:
+	// "signed" or "not_signable" (SignDetail says why); "" when off.
+	Sign       string `json:"sign,omitempty"`
+	SignDetail string `json:"sign_detail,omitempty"`
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -67,6 +75,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *cfgPath)
+		fmt.Fprintln(stdout, signingSummary(cfg.Sign))
 		return 0
 	}
 	// A file that is not there is a mistake in the command, not an invalid scan.
@@ -98,7 +107,17 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	for i, file := range fs.Args() {
-		r := checkFile(ctx, checker, reader, cfg.Link.Barcodes == "unnamed", linker, file, filepath.Join(tmp, fmt.Sprintf("%d.pdf", i)))
+		repaired := filepath.Join(tmp, fmt.Sprintf("%d.pdf", i))
+		r := checkFile(ctx, checker, reader, cfg.Link.Barcodes == "unnamed", linker, file, repaired)
+		if cfg.Sign.Enabled && r.Valid {
+			if !r.Repaired {
+				repaired = file
+			}
+			r.Sign, r.SignDetail = signVerdict(repaired)
+			if r.Sign == "signed" { // the signature's update says PDF 1.7
+				r.Format = slices.DeleteFunc(r.Format, func(f string) bool { return f == pdfcheck.FormatPDFVersion })
+			}
+		}
 		if !r.Valid {
 			exit = 1
 		}
@@ -118,7 +137,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // of the file, the daemon's Linker.Decide turns into its fate. b nil: no
 // receipts are read (link.barcodes: off); skipNamed: not for named files.
 func checkFile(ctx context.Context, c ingest.Checker, b ingest.BarcodeReader, skipNamed bool, l *ingest.Linker, file, repaired string) checkResult {
-	r := checkResult{File: file, Dossiers: []string{}, Flags: []string{}}
+	r := checkResult{File: file, Dossiers: []string{}, Flags: []string{}, Format: []string{}}
 	found := ingest.Findings{Path: file}
 	info, err := os.Lstat(file)
 	switch {
@@ -136,6 +155,7 @@ func checkFile(ctx context.Context, c ingest.Checker, b ingest.BarcodeReader, sk
 		}
 		r.Pages, r.MinDPI, r.Repaired = res.Pages, res.MinDPI, res.Repaired
 		r.Flags = append([]string{}, res.Flags...)
+		r.Format = append([]string{}, res.Format...)
 		if found, err = l.Examine(ctx, b, skipNamed, file, file, res); err != nil {
 			found.Check.Reason, found.Check.Detail = reason.Unreadable, err.Error()
 		}
@@ -178,6 +198,15 @@ func (r checkResult) line() string {
 		}
 		if r.BlankDropped > 0 {
 			fmt.Fprintf(&b, ", %d blank pages dropped", r.BlankDropped)
+		}
+		if len(r.Format) > 0 {
+			fmt.Fprintf(&b, ", format %s", strings.Join(r.Format, ", "))
+		}
+		switch r.Sign {
+		case "signed":
+			b.WriteString(", signed at upload")
+		case "not_signable":
+			fmt.Fprintf(&b, ", cannot be signed (%s): parked at upload", r.SignDetail)
 		}
 		if len(r.Dossiers) > 0 {
 			fmt.Fprintf(&b, ", dossier %s (found by %s)", strings.Join(r.Dossiers, ","), r.FoundBy)

@@ -38,6 +38,9 @@ Usage:
                                       (no period: the current month)
   sohoa report merge [--format table|csv|xlsx] [-o FILE] WARD.csv...
                                       the town's table from the wards' report files
+  sohoa sign-test [-config FILE] [-o FILE.pdf]
+                                      sign a sample page with the sign: key
+                                      and verify it (a token's PIN, its dates)
   sohoa version                       print the version
   sohoa COMMAND --help                its flags and arguments
 
@@ -80,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdReport(ctx, args[1:], stdout, stderr)
 	case parserCommand:
 		return cmdParser(stderr)
+	case "sign-test":
+		return cmdSignTest(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		return cmdVersion(stdout)
 	case "help", "-h", "--help":

@@ -36,7 +36,8 @@ func cmdParser(stderr io.Writer) int {
 // parser processes. There is no separate blank page finder: a search that
 // failed inside the check is not tried again, and the pages are kept.
 func parsers(cfg config.Config, g *dossier.Grammar, log *slog.Logger) (c ingest.Checker, r ingest.BarcodeReader, stop func(), err error) {
-	limits := pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes), MaxTime: time.Duration(cfg.Check.Timeout)}
+	limits := pdfcheck.Limits{MinDPI: cfg.Check.MinDPI, MaxBytes: int64(cfg.Check.MaxBytes), MaxTime: time.Duration(cfg.Check.Timeout),
+		RequireColor: cfg.Check.RequireColor}
 	blanks := barcode.BlankFinder{White: uint8(cfg.Pages.BlankWhite*255/100 + 0.5), MaxInk: cfg.Pages.BlankMaxInk / 100}
 	if !cfg.Check.Isolate {
 		chk := &pdfcheck.Checker{Limits: limits}

@@ -178,6 +178,14 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 	worker.Observe = m.ObserveUpload
 	countReplaced := m.StaffFolderReplaced
 	staffFolderReplaced.Store(&countReplaced)
+	signing, err := newSigning(cfg, st, reg, log.With("component", "sign"))
+	if err != nil {
+		return err
+	}
+	if signing != nil {
+		signUploads(worker, signing)
+		defer signing.Key.Close()
+	}
 	pull, err := newPuller(cfg, grammar, st, reg, log.With("component", "registry"))
 	if err != nil {
 		return err
@@ -212,6 +220,9 @@ func daemonMain(ctx context.Context, cfg config.Config, embedded bool, log *slog
 		Handler: m.Handler(func() error {
 			if !ready.Load() {
 				return errors.New("starting")
+			}
+			if signing != nil {
+				return signing.Ready()
 			}
 			return nil
 		}),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
@@ -148,6 +149,7 @@ func judge(doc *model.Context, lim Limits) Result {
 		res.Reason, res.Detail = reason.NoPages, "page tree is empty"
 		return res
 	}
+	res.Format = formatFindings(doc.XRefTable, pages)
 	worst := 0
 	for i, p := range pages {
 		d, ok := p.dpi()
@@ -162,6 +164,8 @@ func judge(doc *model.Context, lim Limits) Result {
 	if res.MinDPI > 0 && math.Round(res.MinDPI) < lim.MinDPI {
 		res.Reason = reason.LowDPI
 		res.Detail = fmt.Sprintf("page %d: %.0f dpi below %.0f", worst, res.MinDPI, lim.MinDPI)
+	} else if lim.RequireColor && slices.Contains(res.Format, FormatNotColor) {
+		res.Reason, res.Detail = reason.NotColor, "no page image is in colour (check.require_color)"
 	}
 	return res
 }

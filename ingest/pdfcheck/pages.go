@@ -12,6 +12,7 @@ const pointsPerInch = 72
 type page struct {
 	w, h       float64 // visible page size in points (CropBox within MediaBox, times UserUnit)
 	imgW, imgH float64 // pixel size of the page's largest image XObject; 0 when none
+	colour     bool    // that image is in colour (see isColour)
 }
 
 // dpi returns the page's resolution, pairing the image's long side with the
@@ -38,6 +39,9 @@ func scanPages(xt *model.XRefTable) ([]page, error) {
 	pages := make([]page, len(pp))
 	for i, p := range pp {
 		pages[i] = page{w: p.W, h: p.H, imgW: p.Image.W, imgH: p.Image.H}
+		if p.Image.Stream != nil {
+			pages[i].colour = isColour(xt, p.Image.Stream.Dict)
+		}
 	}
 	return pages, nil
 }

@@ -52,6 +52,9 @@ type Limits struct {
 	// BlankTime bounds the Checker's blank page search of one file, within
 	// MaxTime; a search cut short finds no blank page. Zero: MaxTime/4.
 	BlankTime time.Duration
+	// RequireColor rejects a file none of whose page images is in colour
+	// (reason.NotColor); false: it is only reported (FormatNotColor).
+	RequireColor bool
 }
 
 func (l Limits) withDefaults() Limits {
@@ -86,6 +89,9 @@ type Result struct {
 	// FlagEmbeddedFiles), found in a file that opened; nil when none. They
 	// do not change the verdict: see the Flag constants.
 	Flags []string
+	// Format holds the format findings (FormatNotColor, FormatPDFVersion)
+	// of a file that opened; nil when none.
+	Format []string
 	// BlankSearched reports that the Checker's BlankFinder looked at the
 	// pages of this valid file, in the check's own parse; Blank then holds
 	// the blank pages it found (1-based, in order). A file of one page is

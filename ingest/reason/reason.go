@@ -26,6 +26,9 @@ const (
 	// file (memory, CPU time, wall-clock time, a crash): hostile or
 	// pathological content, never a healthy scan.
 	ParserLimit Code = "parser_limit"
+	// NotColor: no page image is in colour, and check.require_color asks
+	// for colour (the archives' standard; many provinces accept grey).
+	NotColor Code = "not_color"
 )
 
 // Holds: the file is fine but cannot be linked to a dossier without a person.
@@ -40,7 +43,7 @@ const (
 
 // Rejections lists every rejection code, in a stable order, so that metrics
 // can create each label value at zero.
-var Rejections = []Code{NotRegular, Empty, NotPDF, Unreadable, Encrypted, NoPages, LowDPI, TooLarge, ParserLimit}
+var Rejections = []Code{NotRegular, Empty, NotPDF, Unreadable, Encrypted, NoPages, LowDPI, TooLarge, ParserLimit, NotColor}
 
 // Holds lists every hold code, in a stable order.
 var Holds = []Code{NoCode, AmbiguousCode, ForeignAgency, CodeConflict, Batch, BeforeReceipt}
@@ -73,6 +76,8 @@ var texts = map[Code]text{
 		"Quét lại ở chế độ xám hoặc đen trắng, hoặc tách hồ sơ thành nhiều tệp.", "file is larger than the size cap"},
 	ParserLimit: {"Tệp PDF không đọc được: việc đọc tệp vượt quá giới hạn bộ nhớ hoặc thời gian cho phép (tệp hỏng hoặc có nội dung bất thường).",
 		"Quét lại hồ sơ bằng máy quét và lưu thành PDF; nếu vẫn lỗi, báo cho cán bộ CNTT.", "unreadable: parser limit"},
+	NotColor: {"Bản quét không có màu (chỉ có trắng đen hoặc thang xám), trong khi quy định yêu cầu quét màu.",
+		"Chỉnh máy quét ở chế độ màu rồi quét lại hồ sơ.", "no page image is in colour"},
 	NoCode: {"Không tìm thấy mã hồ sơ trong tên tệp hoặc tên thư mục.",
 		"Đổi tên tệp trong thư mục này để có mã hồ sơ (ví dụ " + example + ".pdf); hệ thống sẽ tự tải lên.", "no dossier code found"},
 	AmbiguousCode: {"Tên tệp có nhiều mã hồ sơ khác nhau nên không biết thuộc hồ sơ nào.",

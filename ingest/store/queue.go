@@ -41,6 +41,11 @@ type Job struct {
 	// (dossier, content): its key stays the content's SHA-256, as its
 	// first attempts sent it (see Store.Open's migration).
 	ContentKey bool `json:"content_key,omitempty"`
+	// Signed is the SHA-256 of the signed copy of the file made for
+	// delivery (ingest/sign), recorded before its first delivery so that
+	// every attempt delivers that same copy; "" when none was made. The
+	// job's identity stays its dossier and Content.
+	Signed string `json:"signed,omitempty"`
 }
 
 // Jobs returns up to limit queued jobs due at or before now, oldest first,
@@ -147,6 +152,18 @@ func (s *Store) SaveProgress(j Job, progress map[string]string) error {
 			return err
 		}
 		cur.Progress = progress
+		return putJSON(tx, bQueue, j.key, cur)
+	})
+}
+
+// SetSigned records sha as the job's Signed copy. The job must be queued.
+func (s *Store) SetSigned(j Job, sha string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		cur, err := queued(tx, j)
+		if err != nil {
+			return err
+		}
+		cur.Signed = sha
 		return putJSON(tx, bQueue, j.key, cur)
 	})
 }

@@ -90,6 +90,9 @@ type harness struct {
 	w       *Worker
 	cancel  context.CancelFunc
 	stopped chan error
+
+	// sign is the worker's Sign; nil: none.
+	sign func(ctx context.Context, j store.Job, path string) (Signed, error)
 }
 
 func newHarness(t testing.TB, now func() time.Time) *harness {
@@ -140,7 +143,7 @@ func (h *harness) start(sink Sink, concurrency int, after func(time.Duration) <-
 		Path:        func(j store.Job) string { return filepath.Join(h.spool, j.Content+".pdf") },
 		Done:        func(j store.Job) { h.done <- j },
 		Backoff:     h.backoff,
-		Concurrency: concurrency, Now: h.now, After: after,
+		Concurrency: concurrency, Now: h.now, After: after, Sign: h.sign,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.stopped = cancel, make(chan error, 1)

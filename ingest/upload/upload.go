@@ -105,6 +105,14 @@ type Queue interface {
 	Failed(j store.Job, kind string, next time.Time, msg string) error
 	Park(j store.Job, kind string, status int, reason string, at time.Time) error
 	SaveProgress(j store.Job, progress map[string]string) error
+	SetSigned(j store.Job, sha string) error
+}
+
+// Signed is the signed copy of a job's file (see Worker.Sign).
+type Signed struct {
+	Path   string
+	SHA256 string
+	Size   int64
 }
 
 // Worker drains the queue into a sink with up to Concurrency uploads in
@@ -131,8 +139,14 @@ type Worker struct {
 	// MaxRetryAfter caps how long a server's Retry-After may hold uploads
 	// back; 0: the larger of Backoff.Max and one hour.
 	MaxRetryAfter time.Duration
-	Observe       func(Attempt)    // nil: nothing
-	Now           func() time.Time // nil: time.Now
+	// Sign, when set, gives the file to deliver in place of the job's own:
+	// its signed copy (ingest/sign). The copy's SHA-256 is recorded on the
+	// job before its first delivery. A failure holds every upload, as a
+	// failure of the sink does, without counting against the job; one that
+	// is a Permanent *Error parks the job.
+	Sign    func(ctx context.Context, j store.Job, path string) (Signed, error)
+	Observe func(Attempt)    // nil: nothing
+	Now     func() time.Time // nil: time.Now
 	// After returns a channel that receives once d has passed, as
 	// time.After (nil) does; tests move time with it.
 	After  func(d time.Duration) <-chan time.Time
@@ -306,8 +320,15 @@ func (w *Worker) attempt(ctx context.Context, j store.Job) outcome {
 			w.Logger.Debug("upload progress recorded", "dossier", j.Dossier, "sha256", j.SHA256, "progress", p)
 			return nil
 		}}
-	start := w.Now()
+	// The scan's own copy is sealed before anything reads it for delivery:
+	// signing reads it too.
 	err := seal(ctx, it)
+	if err == nil && w.Sign != nil {
+		if out, held := w.signed(ctx, j, &it); held {
+			return out
+		}
+	}
+	start := w.Now()
 	if err == nil {
 		err = w.Sink.Put(ctx, it)
 	}
@@ -391,6 +412,42 @@ func final(err error) bool {
 		return true
 	}
 	return errors.Is(err, syscall.ENAMETOOLONG) || errors.Is(err, syscall.EILSEQ)
+}
+
+// signed puts the job's signed copy in it, recording it first. held: the
+// upload does not go ahead, for out's reason.
+func (w *Worker) signed(ctx context.Context, j store.Job, it *Item) (out outcome, held bool) {
+	out = outcome{job: j}
+	s, err := w.Sign(ctx, j, it.Path)
+	if err != nil {
+		if ctx.Err() != nil {
+			return out, true
+		}
+		if e, ok := errors.AsType[*Error](err); ok && e.Permanent {
+			w.Logger.Error("upload cannot be signed; parked until it is requeued", "dossier", j.Dossier, "file", j.Name,
+				"sha256", j.SHA256, "err", err)
+			if err := w.Queue.Park(j, kindOf(err), 0, err.Error(), w.Now()); err != nil {
+				out.err = fmt.Errorf("park unsignable upload of %s for %s: %w", j.SHA256, j.Dossier, err)
+			}
+			return out, true
+		}
+		// The key is unavailable (a token pulled out, a PIN refused):
+		// every upload waits, as for a sink that is down.
+		out.sinkDown = true
+		return out, true
+	}
+	if j.Signed != s.SHA256 {
+		if j.Signed != "" {
+			w.Logger.Warn("signed copy differs from the one recorded; delivering the new one", "dossier", j.Dossier,
+				"sha256", j.SHA256, "recorded", j.Signed, "signed", s.SHA256)
+		}
+		if err := w.Queue.SetSigned(j, s.SHA256); err != nil {
+			out.err = fmt.Errorf("record signed copy of %s for %s: %w", j.SHA256, j.Dossier, err)
+			return out, true
+		}
+	}
+	it.Path, it.SHA256, it.Size = s.Path, s.SHA256, s.Size
+	return out, false
 }
 
 // storeError marks a failure of the store met inside the sink (Item.Save):

@@ -38,6 +38,7 @@ type Config struct {
 	Registry Registry `yaml:"registry"`
 	Pages    Pages    `yaml:"pages"`
 	UI       UI       `yaml:"ui"` // the counter's page (ui.go)
+	Sign     Sign     `yaml:"sign"`
 
 	// WebConfig is an exporter-toolkit web configuration file (TLS, basic
 	// auth) for the listen address; "" serves plain HTTP.
@@ -81,6 +82,9 @@ type Check struct {
 	// Parsers is how many parser processes may run at once; 0: one a watch
 	// worker. Fewer bound the memory parsing may take below the workers'.
 	Parsers int `yaml:"parsers"`
+	// RequireColor rejects scans with no colour page image (not_color);
+	// false reports them only (many provinces accept grey).
+	RequireColor bool `yaml:"require_color"`
 }
 
 // Link says how scans are linked to dossiers.
@@ -144,6 +148,7 @@ func Default() Config {
 		}},
 		Pages: Pages{DropBlank: true, BlankWhite: 70, BlankMaxInk: 0.01},
 		UI:    defaultUI(),
+		Sign:  defaultSign(),
 	}
 }
 
@@ -380,6 +385,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := dossier.NewGrammar(c.Link.Pattern); err != nil {
 		return bad("link.pattern", "%v", err)
+	}
+	if err := c.Sign.validate(); err != nil {
+		return err
 	}
 	switch c.Upload.Sink {
 	case "dir":

@@ -99,6 +99,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{[]string{"import", "--help"}, 0, "FILE.csv|FILE.xlsx..."},
 		{[]string{"report", "--help"}, 0, "no period: the current month"},
 		{[]string{"report", "merge", "--help"}, 0, "WARD.csv..."},
+		{[]string{"sign-test", "--help"}, 0, "usage: sohoa sign-test [-config FILE] [-o FILE.pdf]"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{nil, 2, "Usage"},
 	}

@@ -27,13 +27,14 @@ import (
 // (valid ones made unique, ones without a code, invalid ones of every kind,
 // files over the size cap, large files that widen the copy window) and is
 // killed with SIGKILL, then restarted, cycle after cycle, against a real
-// sink: the dir sink, and a loopback two-step HTTP API (file service, then
+// sink: the dir sink (every upload signed, ingest/sign, with a .p12 key),
+// and a loopback two-step HTTP API (file service, then
 // attach) that stalls at random. Half the kills come at a random time; the
 // others the moment the harness sees a chosen step begin (inotify on the
 // spool, the database file, the staff folders, the inbox and the outbox;
 // the HTTP server's answers): a copy into the spool, a check, a commit, a
-// move to a staff folder, the removal from the inbox, a write into the
-// sink, between the two requests of an upload. After every kill the
+// move to a staff folder, the removal from the inbox, a signed copy's
+// write, a write into the sink, between the two requests of an upload. After every kill the
 // database passes bbolt's consistency check; after the last cycle and a
 // clean run that drains everything, every input must be uploaded exactly
 // once, or in the errors folder with its note and reason, or waiting in
@@ -175,7 +176,7 @@ func (tr *trigger) fire(step string) {
 
 // steps a kill can be aimed at, by sink.
 var crashSteps = map[string][]string{
-	"dir":  {"copy", "check", "commit", "errors folder", "waiting folder", "inbox removal", "sink write", "sink rename"},
+	"dir":  {"copy", "check", "commit", "errors folder", "waiting folder", "inbox removal", "sign write", "sign rename", "sink write", "sink rename"},
 	"http": {"copy", "check", "commit", "errors folder", "waiting folder", "inbox removal", "upload answered", "attach answered"},
 }
 
@@ -196,7 +197,8 @@ func newCrashRun(t *testing.T, sink string, rng *rand.Rand) *crashRun {
 	limits := "check: {max_bytes: 8MiB}\n"
 	switch sink {
 	case "dir":
-		h.e.writeConfig(limits + fmt.Sprintf(`upload:
+		// The dir sink's run signs every upload (ingest/sign).
+		h.e.writeConfig(limits + signConfig(t, h.e.dir) + fmt.Sprintf(`upload:
   sink: dir
   retry: {min_backoff: 50ms, max_backoff: 400ms}
   dir: {path: %q}
@@ -289,14 +291,14 @@ func (h *crashRun) watch() {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fsw.Close() })
-	spool := filepath.Join(e.data, "spool")
+	spool, signed := filepath.Join(e.data, "spool"), filepath.Join(e.data, "signed")
 	errs, wait := filepath.Join(e.inbox, "Lỗi"), filepath.Join(e.inbox, "Chờ mã hồ sơ")
-	for _, d := range []string{errs, wait} {
+	for _, d := range []string{errs, wait, signed} {
 		if err := os.MkdirAll(d, 0o770); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, d := range []string{spool, e.data, errs, wait, e.inbox, e.outbox} {
+	for _, d := range []string{spool, e.data, errs, wait, e.inbox, e.outbox, signed} {
 		if err := fsw.Add(d); err != nil {
 			t.Fatal(err)
 		}
@@ -309,6 +311,10 @@ func (h *crashRun) watch() {
 				h.trigger.fire("copy")
 			case dir == spool && ev.Has(fsnotify.Create):
 				h.trigger.fire("check")
+			case dir == signed && ev.Has(fsnotify.Create) && strings.HasPrefix(name, "."):
+				h.trigger.fire("sign write")
+			case dir == signed && ev.Has(fsnotify.Create):
+				h.trigger.fire("sign rename")
 			case ev.Name == filepath.Join(e.data, "sohoa.db") && ev.Has(fsnotify.Write):
 				h.trigger.fire("commit")
 			case dir == errs && ev.Has(fsnotify.Create):
@@ -508,6 +514,14 @@ func (h *crashRun) verify() {
 		t.Errorf("database check: %v", err)
 	}
 
+	// Each input's content, or its repaired copy's.
+	known := map[string]bool{}
+	for _, in := range h.inputs {
+		known[in.sha] = true
+		if sc, err := st.Scan(in.sha); err == nil && sc.RepairedSHA256 != "" {
+			known[sc.RepairedSHA256] = true
+		}
+	}
 	// What the sink holds: delivered content by dossier.
 	delivered := map[string][]string{} // dossier -> content sha256 of each delivered file
 	partial := 0
@@ -523,7 +537,7 @@ func (h *crashRun) verify() {
 			}
 			rel, _ := filepath.Rel(e.outbox, p)
 			dossier, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
-			delivered[dossier] = append(delivered[dossier], fileSHA(t, p))
+			delivered[dossier] = append(delivered[dossier], unsignedSHA(t, p, known)) // signed: the content it was made from
 			return nil
 		})
 	} else {
@@ -543,13 +557,6 @@ func (h *crashRun) verify() {
 		}
 		// Only whole contents: each stored file is an input or the
 		// repaired copy of one.
-		known := map[string]bool{}
-		for _, in := range h.inputs {
-			known[in.sha] = true
-			if sc, err := st.Scan(in.sha); err == nil && sc.RepairedSHA256 != "" {
-				known[sc.RepairedSHA256] = true
-			}
-		}
 		for sha := range g.stored {
 			if !known[sha] {
 				partial++
@@ -597,6 +604,7 @@ func (h *crashRun) verify() {
 		t.Errorf("left in the inbox after the final run: %v", left)
 	}
 	checkSpool(t, e, st)
+	h.checkSignedCopies()
 	h.checkStaffFolders()
 
 	var ms []string
