@@ -98,7 +98,7 @@ func TestSignTestCommand(t *testing.T) {
 	dir := t.TempDir()
 	cfg, _, pin := tokenConfig(t, dir)
 	conf := filepath.Join(dir, "sohoa.yaml")
-	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(existingInbox(t, dir)+cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sample := filepath.Join(dir, "sample.pdf")
@@ -123,8 +123,9 @@ func TestCheckReportsSigning(t *testing.T) {
 	dir := t.TempDir()
 	p12, pw, _ := signtest.NewCA(t).WriteP12(t, dir, "Nguyễn Văn An", "x", false)
 	conf := filepath.Join(dir, "sohoa.yaml")
+	inbox := existingInbox(t, dir)
 	write := func(s string) {
-		if err := os.WriteFile(conf, []byte(s), 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte(inbox+s), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,4 +155,15 @@ func TestCheckReportsSigning(t *testing.T) {
 	if exitCode(err) != 1 || !strings.Contains(string(out), `"reason":"not_color"`) || !strings.Contains(string(out), "quét màu") {
 		t.Errorf("check with require_color: %v\n%s", err, out)
 	}
+}
+
+// existingInbox makes an inbox in dir and returns the config lines naming
+// it and a data dir beside it: a config file's inbox must exist.
+func existingInbox(t *testing.T, dir string) string {
+	t.Helper()
+	inbox := filepath.Join(dir, "inbox")
+	if err := os.MkdirAll(inbox, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("inbox: %q\ndata_dir: %q\n", inbox, filepath.Join(dir, "data"))
 }
