@@ -81,8 +81,23 @@ func (in *Ingester) Recover(ctx context.Context) error {
 	}
 	// Notes whose write was cut short leave a hidden temporary file in the
 	// staff folders, which nothing else ever looks at.
+	// Through the inbox opened as a root: a staff folder that is a link out
+	// of the inbox is not followed (staffDir replaces it).
+	inbox, err := os.OpenRoot(in.cfg.Inbox)
+	if err != nil {
+		return fmt.Errorf("open the inbox: %w", err)
+	}
+	defer inbox.Close()
 	for _, folder := range []string{in.cfg.Errors, in.cfg.Waiting} {
-		if _, err := atomicfile.RemoveTemps(filepath.Join(in.cfg.Inbox, folder)); err != nil {
+		if fi, err := inbox.Lstat(folder); err != nil || !fi.IsDir() {
+			continue // missing, or not a real folder
+		}
+		dir, err := inbox.OpenRoot(folder)
+		if err == nil {
+			_, err = atomicfile.RemoveTempsIn(dir)
+			dir.Close()
+		}
+		if err != nil {
 			in.cfg.Logger.Warn("cannot remove an unfinished note", "folder", folder, "err", err)
 		}
 	}

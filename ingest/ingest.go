@@ -198,17 +198,14 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 	// Check, as soon as the copy's bytes are final, while its hash is
 	// finished and the disk makes it durable. Nothing is recorded, and
 	// nothing leaves the inbox, before all three are done.
-	var checked <-chan checkOutcome
 	repaired := tmp + ".repaired.pdf" // where the check puts a repaired copy
-	if tmp != "" {
-		defer os.Remove(tmp) // no-ops once renamed into the spool
-		defer os.Remove(repaired)
-		// Whatever happens next, the copy's fsync has ended and its file
-		// is closed before we return (deferred calls run last first).
-		defer synced() //nolint:errcheck // its result is kept: the step that needs it reads it
-		checked = in.startCheck(ctx, tmp, repaired)
-		defer func() { <-checked }() // never return with the check still on our files
-	}
+	defer os.Remove(tmp)              // no-ops once renamed into the spool
+	defer os.Remove(repaired)
+	// Whatever happens next, the copy's fsync has ended and its file is
+	// closed before we return (deferred calls run last first).
+	defer synced() //nolint:errcheck // its result is kept: the step that needs it reads it
+	checked := in.startCheck(ctx, tmp, repaired)
+	defer func() { <-checked }() // never return with the check still on our files
 	sha, err := sum()
 	if err != nil {
 		return fmt.Errorf("copy %s into the spool: %w", rel, err)
@@ -228,24 +225,18 @@ func (in *Ingester) Ingest(ctx context.Context, p, rel string, info fs.FileInfo)
 		return fmt.Errorf("look up %s: %w", sha, err)
 	}
 	sc = store.Scan{SHA256: sha, Size: info.Size(), Name: path.Base(rel), Source: rel, Seen: in.cfg.Now()}
-	var res pdfcheck.Result
-	if tmp == "" {
-		res = pdfcheck.Result{Reason: reason.TooLarge,
-			Detail: fmt.Sprintf("%d bytes, over the cap of %d", info.Size(), in.cfg.MaxBytes)}
-	} else {
-		c := <-checked
-		if c.err != nil {
-			return fmt.Errorf("check %s: %w", rel, c.err)
-		}
-		res = c.res
-		if res.Reason == reason.ParserLimit {
-			if sc.ParserTries, err = in.parserDied(sha, res.Detail, log); err != nil {
-				return err
-			}
-		}
-		if err := in.keep(t, sha, repaired, res.Repaired, rel); err != nil {
+	c := <-checked
+	if c.err != nil {
+		return fmt.Errorf("check %s: %w", rel, c.err)
+	}
+	res := c.res
+	if res.Reason == reason.ParserLimit {
+		if sc.ParserTries, err = in.parserDied(sha, res.Detail, log); err != nil {
 			return err
 		}
+	}
+	if err := in.keep(t, sha, repaired, res.Repaired, rel); err != nil {
+		return err
 	}
 	sc.Pages, sc.MinDPI, sc.Repaired = res.Pages, res.MinDPI, res.Repaired
 	if sc.Repaired {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,5 +52,39 @@ func TestTidyNotesWritesDeletedNotesAgain(t *testing.T) {
 	}
 	if removed, restored, err := f.in.TidyNotes(); err != nil || removed != 1 || restored != 0 || exists(waiting+".txt") {
 		t.Errorf("removed %d, restored %d, err %v, note still there %v", removed, restored, err, exists(waiting+".txt"))
+	}
+}
+
+// TestRecoverFollowsNoStaffFolderLink: at start, Recover removes the
+// unfinished notes (atomicfile temporaries) in the staff folders; a staff
+// folder that a person replaced by a link to a folder outside the inbox is
+// not followed, and what is there stays.
+func TestRecoverFollowsNoStaffFolderLink(t *testing.T) {
+	f := newFixture(t)
+	outside := t.TempDir()
+	victim := filepath.Join(outside, ".atomicfile-123.tmp")
+	if err := os.WriteFile(victim, []byte("not sohoa's"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	errorsDir := filepath.Join(f.inbox, "Lỗi")
+	os.RemoveAll(errorsDir)
+	if err := os.Symlink(outside, errorsDir); err != nil {
+		t.Fatal(err)
+	}
+	waitingTemp := filepath.Join(f.inbox, "Chờ mã hồ sơ", ".atomicfile-456.tmp")
+	if err := os.MkdirAll(filepath.Dir(waitingTemp), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(waitingTemp, []byte("half a note"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.in.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(victim) {
+		t.Error("Recover followed the staff folder's link out of the inbox and removed a file there")
+	}
+	if exists(waitingTemp) {
+		t.Error("an unfinished note in a real staff folder was left")
 	}
 }

@@ -32,11 +32,6 @@ func (in *Ingester) addDossier(ctx context.Context, p, rel string, t taken, sc s
 	if sc.State == store.Split || hold != "" || len(codes) != 1 || slices.Contains(sc.Dossiers, codes[0]) {
 		return false, nil
 	}
-	if t.tmp == "" {
-		log.Warn("content saved again for another dossier, but over check.max_bytes now; not uploaded for it",
-			"sha256", sc.SHA256, "dossier", codes[0])
-		return false, nil
-	}
 	found, err := in.cfg.Linker.Examine(ctx, in.cfg.Barcodes, in.cfg.SkipNamedReceipts, t.tmp, rel, pdfcheck.Result{Pages: sc.Pages})
 	if err != nil {
 		return false, fmt.Errorf("read barcodes of %s: %w", rel, err)
@@ -80,9 +75,6 @@ func (in *Ingester) unarchive(ctx context.Context, t taken, sc store.Scan, rel s
 		}
 	}
 	if !fileExists(need[0]) {
-		if t.tmp == "" {
-			return false, fmt.Errorf("%s: its content's copy was pruned from the archive, and it is over the size cap now", rel)
-		}
 		if err := in.keep(t, sc.SHA256, "", false, rel); err != nil {
 			return false, err
 		}

@@ -98,6 +98,31 @@ func RemoveTemps(dir string) (int, error) {
 	return n, nil
 }
 
+// RemoveTempsIn is RemoveTemps of the folder root: a link in its place
+// is never followed, so nothing outside it is touched.
+func RemoveTempsIn(root *os.Root) (int, error) {
+	d, err := root.Open(".")
+	if err != nil {
+		return 0, fmt.Errorf("open folder: %w", err)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return 0, fmt.Errorf("read folder: %w", err)
+	}
+	n := 0
+	for _, name := range names {
+		if ok, _ := filepath.Match(tempPattern, name); !ok {
+			continue
+		}
+		if err := root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, fmt.Errorf("remove temporary file: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
+
 // SyncDir fsyncs a folder, making the renames and creations in it durable.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
