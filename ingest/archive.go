@@ -72,12 +72,8 @@ func (in *Ingester) Recover(ctx context.Context) error {
 		return err
 	}
 	removed += dropped
-	// Kept: the spool copies of a take cut short, whose inbox file is
-	// still there to be taken again.
-	kept := len(orphans) - returned
-	if removed+archived+returned+kept > 0 {
-		in.cfg.Logger.Info("spool recovered", "removed", removed, "archived", archived, "returned_to_inbox", returned,
-			"kept_for_inbox_file", kept)
+	if removed+archived+returned > 0 {
+		in.cfg.Logger.Info("spool recovered", "removed", removed, "archived", archived, "returned_to_inbox", returned)
 	}
 	// Notes whose write was cut short leave a hidden temporary file in the
 	// staff folders, which nothing else ever looks at.
@@ -271,9 +267,10 @@ func spoolSHA(name string) string {
 // recoverOrphans deals with the spool files that no record refers to,
 // orphans (content SHA-256 -> file names): the database was lost or
 // replaced, or a take was cut short between the spool and the record. None
-// is deleted while its content could be lost. A content the inbox still
-// holds (the file whose take was cut short) stays: taking that file again
-// records it. Any other is given back to the inbox as a new file, named
+// is deleted while its content could be lost. The copies of a content the
+// inbox still holds (the file whose take was cut short) are removed: that
+// file is taken again, and kept here a copy would outlive a person saving
+// another file over it. Any other is given back to the inbox as a new file, named
 // after its hash, to be taken again like one a person saved: recorded, and
 // uploaded or held for a code. The repaired or trimmed copies sohoa made of
 // a content kept as saved are removed (they are made again); without it,
@@ -290,13 +287,16 @@ func (in *Ingester) recoverOrphans(ctx context.Context, orphans map[string][]str
 	}
 	for sha, names := range orphans {
 		keep := in.spoolFile(sha, names)
+		if inInbox[sha] {
+			keep = "" // the inbox file is the copy that counts
+		}
 		for _, name := range names {
 			if name != keep {
 				os.Remove(filepath.Join(in.spool, name))
 				removed++
 			}
 		}
-		if inInbox[sha] {
+		if keep == "" {
 			continue
 		}
 		dst, err := in.giveBack(ctx, filepath.Join(in.spool, keep), sha)

@@ -187,7 +187,7 @@ func TestAnotherDossierAfterArchive(t *testing.T) {
 // TestLostDatabaseGivesSpoolBack: the database moved away, the queued scans'
 // spool files have no record; at start they go back to the inbox, counted,
 // and are taken again; a spool file whose content the inbox still holds
-// (a take cut short) stays and is used by that file's take.
+// (a take cut short) is removed, and that file is taken again.
 func TestLostDatabaseGivesSpoolBack(t *testing.T) {
 	f := newFixture(t)
 	for _, name := range []string{"000.00.12.H57-200320-0001.pdf", "HS 000.00.12.H57-200320-0002 to khai.pdf"} {
@@ -222,8 +222,8 @@ func TestLostDatabaseGivesSpoolBack(t *testing.T) {
 	if len(back) != 2 {
 		t.Fatalf("given back to the inbox: %v", back)
 	}
-	if !exists(f.in.SpoolPath(cutSHA, false)) {
-		t.Error("the spool copy of the file still in the inbox is gone")
+	if exists(f.in.SpoolPath(cutSHA, false)) || !exists(cut) {
+		t.Error("the spool copy of the file still in the inbox stays, or that file went")
 	}
 	if s := f.stats(); s.SpoolRecovered != 2 {
 		t.Errorf("spool recovered %d, want 2", s.SpoolRecovered)

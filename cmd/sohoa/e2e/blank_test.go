@@ -87,8 +87,8 @@ func TestDuplexEndToEnd(t *testing.T) {
 // writing the copy without them, which takes tens of milliseconds, and has
 // not recorded the scan. Every scan is uploaded
 // once, without its blank backs, and the spool is empty at the end: a copy
-// written before a kill and never recorded is found at the next start, and
-// kept for its inbox file to be taken again (never deleted without its record).
+// written before a kill and never recorded is removed at the next start,
+// its inbox file still holding the same bytes to be taken again.
 func TestKillDuringDuplexBurstLeavesNoOrphan(t *testing.T) {
 	e := newEnv(t)
 	var proc atomic.Pointer[os.Process]
@@ -136,8 +136,8 @@ func TestKillDuringDuplexBurstLeavesNoOrphan(t *testing.T) {
 	got := e.outboxFiles()
 	// Each kill came before the record: the next start found the spool
 	// copies of a scan it had not recorded (and maybe the copy without
-	// blank pages, or its temporary file), kept the copy of the file still
-	// in the inbox and removed the rest.
+	// blank pages, or its temporary file) of a file still in the inbox,
+	// and removed them.
 	if recovered := strings.Count(e.fullLog(), `msg="spool recovered"`); recovered == 0 {
 		t.Error("no kill came between writing the copy and the record")
 	} else {

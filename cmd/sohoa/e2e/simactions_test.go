@@ -365,6 +365,14 @@ func (s *simSeq) moveWaiting(i int, a simAction, code string) string {
 		to = path.Join(simWaiting, fmt.Sprintf("ho so ba Lan %d.pdf", i))
 	case simMoveToFolder:
 		to, dossier = path.Join(code, base), code
+		// A code in the file's own name wins over its folder's (the
+		// README's linking order): a file renamed before is meant for
+		// the code its name carries.
+		for _, named := range s.codes {
+			if strings.Contains(base, named) {
+				dossier = named
+			}
+		}
 	}
 	q := filepath.Join(s.e.inbox, filepath.FromSlash(to))
 	if err := os.MkdirAll(filepath.Dir(q), 0o755); err != nil {
