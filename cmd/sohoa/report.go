@@ -21,9 +21,13 @@ import (
 )
 
 // cmdReport handles `sohoa report merge [--format table|csv|xlsx] [-o FILE] FILE.csv...`,
-// the town's table from the wards' report files, and otherwise this ward's
-// own report (cmdWardReport).
+// the town's table from the wards' report files, `sohoa report --prometheus
+// URL ...` the town's table from Prometheus (cmdPromReport), and otherwise
+// this ward's own report (cmdWardReport).
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if promReportArg(args) {
+		return cmdPromReport(ctx, args, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "merge" {
 		return cmdWardReport(ctx, args, stdout, stderr)
 	}

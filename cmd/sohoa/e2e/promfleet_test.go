@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sohoa/sohoa/ingest/testenv"
+)
+
+// TestPrometheusFleet runs the province's setup for wards behind NAT: three
+// real daemons (three wards), Debian's prometheus in agent mode scraping
+// them and remote-writing to a second, central prometheus with the
+// remote-write receiver. After imports and scans, `sohoa report
+// --prometheus` against the central one prints, for the current and the
+// previous month, exactly what `sohoa report merge` prints of the three
+// wards' own CSVs; a month before Prometheus' data it refuses, naming it.
+func TestPrometheusFleet(t *testing.T) {
+	prom := testenv.NeedTool(t, "prometheus", "prometheus")
+	ict := time.FixedZone("ICT", 7*3600)
+	now := time.Now().In(ict)
+	cur := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, ict)
+	prev := cur.AddDate(0, -1, 0)
+
+	wards := []struct{ code, name string }{
+		{"000.00.12.H57", "Phường Hương Văn"}, {"000.00.13.H57", "Phường Tứ Hạ"}, {"000.00.14.H57", "Xã Hương Phong"},
+	}
+	var envs []*env
+	var targets []string
+	for i, w := range wards {
+		e := newEnv(t)
+		e.ward, e.wardName = w.code, w.name
+		e.writeConfig(registryConfig(e))
+		e.start()
+		// Ward i: 4+i dossiers this month on its first day, 2+i last month;
+		// i+1 of this month's and 1 of last month's scanned, and one more
+		// dossier of this month known only from its scan.
+		code := func(d time.Time, n int) string { return fmt.Sprintf("%s-%s-%04d", e.ward, d.Format("060102"), n) }
+		var list strings.Builder
+		list.WriteString("Mã hồ sơ,Ngày tiếp nhận\n")
+		for n := 1; n <= 4+i; n++ {
+			fmt.Fprintf(&list, "%s,%s\n", code(cur, n), cur.Format("02/01/2006"))
+		}
+		for n := 1; n <= 2+i; n++ {
+			fmt.Fprintf(&list, "%s,%s\n", code(prev, n), prev.Format("02/01/2006"))
+		}
+		p := writeFile(t, filepath.Join(e.dir, "list.csv"), list.String())
+		if c, out, errs := sohoa(t, "import", "-config", e.config, p); c != 0 {
+			t.Fatalf("import %s: exit %d %s %s", w.name, c, out, errs)
+		}
+		scans := []string{code(prev, 1), code(cur, 90)}
+		for n := 1; n <= i+1; n++ {
+			scans = append(scans, code(cur, n))
+		}
+		e.dropScans(scans)
+		want := float64(len(scans))
+		e.waitFor(fmt.Sprintf("%s: %v dossiers digitized", w.name, want), 60*time.Second, func() bool {
+			return e.metric(fmt.Sprintf("sohoa_dossiers_digitized_total{ward=%q}", e.ward)) == want
+		})
+		envs = append(envs, e)
+		targets = append(targets, strings.TrimPrefix(e.metricsURL, "http://"))
+	}
+
+	dir := t.TempDir()
+	central := freeAddr(t)
+	runPrometheus(t, prom, filepath.Join(dir, "central"), "global: {scrape_interval: 1s}\n",
+		"--web.listen-address="+central, "--web.enable-remote-write-receiver",
+		"--storage.tsdb.path="+filepath.Join(dir, "central", "tsdb"))
+	quoted := make([]string, len(targets))
+	for i, tg := range targets {
+		quoted[i] = fmt.Sprintf("%q", tg)
+	}
+	runPrometheus(t, prom, filepath.Join(dir, "agent"), fmt.Sprintf(`global:
+  scrape_interval: 1s
+  external_labels: {province: "H57"}
+scrape_configs:
+  - job_name: sohoa
+    static_configs: [{targets: [%s]}]
+remote_write:
+  - url: "http://%s/api/v1/write"
+    queue_config: {batch_send_deadline: 1s}
+`, strings.Join(quoted, ", "), central),
+		"--enable-feature=agent", "--web.listen-address="+freeAddr(t),
+		"--storage.agent.path="+filepath.Join(dir, "agent", "wal"))
+
+	for _, month := range []time.Time{cur, prev} {
+		m := month.Format("2006-01")
+		var files []string
+		for _, e := range envs {
+			c, out, errs := sohoa(t, "report", "-config", e.config, "--month", m, "--format", "csv")
+			if c != 0 {
+				t.Fatalf("%s report %s: exit %d %s", e.wardName, m, c, errs)
+			}
+			files = append(files, writeFile(t, filepath.Join(e.dir, "report-"+m+".csv"), out))
+		}
+		c, want, errs := sohoa(t, append([]string{"report", "merge"}, files...)...)
+		if c != 0 {
+			t.Fatalf("report merge %s: exit %d %s", m, c, errs)
+		}
+		if strings.Count(want, "\n") != 5 {
+			t.Fatalf("report merge %s: not a header, three wards and a total:\n%s", m, want)
+		}
+		var got, gotErr string
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			c, got, gotErr = sohoa(t, "report", "--prometheus", "http://"+central, "--month", m)
+			if c == 0 && got == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("sohoa report --prometheus --month %s (exit %d, %s):\n%s\nsohoa report merge:\n%s", m, c, gotErr, got, want)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		t.Logf("month %s from Prometheus:\n%s", m, got)
+		// The CSV, as a ward's merge input would read it, is the same table.
+		c, csvOut, errs := sohoa(t, "report", "--prometheus", "http://"+central, "--month", m, "--format", "csv")
+		if c != 0 {
+			t.Fatalf("report --prometheus --format csv: exit %d %s", c, errs)
+		}
+		c, again, _ := sohoa(t, "report", "merge", writeFile(t, filepath.Join(dir, "town-"+m+".csv"), csvOut))
+		if c != 0 || again != want {
+			t.Errorf("merging the --prometheus CSV of %s gives (exit %d):\n%s\nwant:\n%s", m, c, again, want)
+		}
+	}
+
+	// Three months back Prometheus (started a minute ago) holds nothing.
+	old := cur.AddDate(0, -3, 0).Format("2006-01")
+	c, out, errs := sohoa(t, "report", "--prometheus", "http://"+central, "--month", old)
+	if c != 1 || out != "" || !strings.Contains(errs, "cannot give the month "+old) {
+		t.Errorf("report --prometheus --month %s: exit %d, stdout %q, stderr %q; want exit 1 naming the month", old, c, out, errs)
+	}
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// runPrometheus starts prometheus with config written in dir and the given
+// flags, and stops it when the test ends; its log is shown if the test fails.
+func runPrometheus(t *testing.T, bin, dir, config string, args ...string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, filepath.Join(dir, "prometheus.yml"), config)
+	cmd := exec.Command(bin, append([]string{"--config.file=" + cfg, "--log.level=warn"}, args...)...)
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus in %s:\n%s", dir, log.String())
+		}
+	})
+}
