@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,6 +75,7 @@ func TestPrometheusFleet(t *testing.T) {
 	runPrometheus(t, prom, filepath.Join(dir, "central"), "global: {scrape_interval: 1s}\n",
 		"--web.listen-address="+central, "--web.enable-remote-write-receiver",
 		"--storage.tsdb.path="+filepath.Join(dir, "central", "tsdb"))
+	agent := freeAddr(t)
 	quoted := make([]string, len(targets))
 	for i, tg := range targets {
 		quoted[i] = fmt.Sprintf("%q", tg)
@@ -85,7 +90,7 @@ remote_write:
   - url: "http://%s/api/v1/write"
     queue_config: {batch_send_deadline: 1s}
 `, strings.Join(quoted, ", "), central),
-		"--enable-feature=agent", "--web.listen-address="+freeAddr(t),
+		"--enable-feature=agent", "--web.listen-address="+agent,
 		"--storage.agent.path="+filepath.Join(dir, "agent", "wal"))
 
 	for _, month := range []time.Time{cur, prev} {
@@ -129,6 +134,45 @@ remote_write:
 		}
 	}
 
+	// Every query of the province dashboard evaluates on the central
+	// Prometheus; those of versions, reporting, uploads and rates have values.
+	b, err := os.ReadFile(filepath.Join(testenv.Root(t), "configs", "grafana", "sohoa-province.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct{ Panels []dashPanel }
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.NewReplacer(`${ward}`, ".*", `$ward`, ".*", `${month}`, "current", `$month`, "current")
+	for _, expr := range dashExprs(dash.Panels) {
+		q := vars.Replace(expr)
+		n, err := countSeries(central, q)
+		switch {
+		case err != nil:
+			t.Errorf("province dashboard: %v", err)
+		case n == 0 && (strings.Contains(q, "sohoa_build_info{") || strings.Contains(q, "sohoa_month_") ||
+			strings.Contains(q, "sohoa_last_upload")):
+			t.Errorf("province dashboard query %s: no value", q)
+		}
+	}
+
+	// What a counter costs the province (docs/fleet.md's figures): its
+	// series, and the bytes the agent sent per sample.
+	if n, err := countSeries(central, fmt.Sprintf(`{ward=%q}`, wards[0].code)); err == nil {
+		t.Logf("series per counter: %d", n)
+	}
+	if resp, err := http.Get("http://" + agent + "/metrics"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "prometheus_remote_storage_bytes_total") ||
+				strings.HasPrefix(line, "prometheus_remote_storage_samples_total") {
+				t.Log(line)
+			}
+		}
+	}
+
 	// Three months back Prometheus (started a minute ago) holds nothing.
 	old := cur.AddDate(0, -3, 0).Format("2006-01")
 	c, out, errs := sohoa(t, "report", "--prometheus", "http://"+central, "--month", old)
@@ -169,4 +213,25 @@ func runPrometheus(t *testing.T, bin, dir, config string, args ...string) {
 			t.Logf("prometheus in %s:\n%s", dir, log.String())
 		}
 	})
+}
+
+// countSeries evaluates an instant query on the Prometheus at addr and
+// returns how many series it gives.
+func countSeries(addr, q string) (int, error) {
+	resp, err := http.Get("http://" + addr + "/api/v1/query?" + url.Values{"query": {q}}.Encode())
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status, Error string
+		Data          struct{ Result []json.RawMessage }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return 0, fmt.Errorf("%s: %w", q, err)
+	}
+	if r.Status != "success" {
+		return 0, fmt.Errorf("%s: %s", q, r.Error)
+	}
+	return len(r.Data.Result), nil
 }
