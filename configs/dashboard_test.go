@@ -78,25 +78,33 @@ func allPanels(ps []dashPanel) []dashPanel {
 // the ward variable lists sohoa_ward_info's wards, and the panels the
 // issue asks for are there.
 func TestDashboard(t *testing.T) {
-	d := readDashboard(t)
+	// The panels the issue lists, found by the metrics they show.
+	checkDashboard(t, dashboardPath,
+		"sohoa_month_dossiers_received", "sohoa_month_dossiers_digitized", // town table, rate over time
+		"sohoa_upload_queue_length", "sohoa_upload_queue_oldest_timestamp_seconds",
+		"sohoa_scans_rejected_total", "sohoa_last_upload_success_timestamp_seconds")
+}
+
+// checkDashboard checks the dashboard at path: its shape, a table, a time
+// series and a stat panel, a query using each of shows (a metric or a
+// PromQL fragment), and only metrics sohoa exports. It returns the dashboard.
+func checkDashboard(t *testing.T, path string, shows ...string) dashboard {
+	t.Helper()
+	d := readDashboardFile(t, path)
 	types := checkDashboardShape(t, d)
 	for _, want := range []string{"table", "timeseries", "stat"} {
 		if !slices.Contains(types, want) {
-			t.Errorf("no %s panel", want)
+			t.Errorf("%s: no %s panel", path, want)
 		}
 	}
-	// The panels the issue lists, found by the metrics they show.
 	exprs := strings.Join(dashboardExprs(d), "\n")
-	for _, m := range []string{
-		"sohoa_month_dossiers_received", "sohoa_month_dossiers_digitized", // town table, rate over time
-		"sohoa_upload_queue_length", "sohoa_upload_queue_oldest_timestamp_seconds",
-		"sohoa_scans_rejected_total", "sohoa_last_upload_success_timestamp_seconds",
-	} {
+	for _, m := range shows {
 		if !strings.Contains(exprs, m) {
-			t.Errorf("no panel shows %s", m)
+			t.Errorf("%s: no panel shows %s", path, m)
 		}
 	}
-	checkMetricNames(t, dashboardPath, exprs)
+	checkMetricNames(t, path, exprs)
+	return d
 }
 
 // checkDashboardShape checks what any of our dashboards needs and returns
