@@ -235,3 +235,88 @@ func countSeries(addr, q string) (int, error) {
 	}
 	return len(r.Data.Result), nil
 }
+
+// TestPrometheusReportOlderMonth backfills a real Prometheus with samples
+// of months gone (promtool tsdb create-blocks-from openmetrics) and checks
+// that `sohoa report --prometheus` gives a month three months back from
+// the last month="previous" sample of the month after it, leaves out the
+// samples of the minute around a month's turn (the daemon may have counted
+// after midnight) and those of later months, names a ward with no such
+// sample, and refuses a month with none.
+func TestPrometheusReportOlderMonth(t *testing.T) {
+	prom := testenv.NeedTool(t, "prometheus", "prometheus")
+	promtool := testenv.NeedTool(t, "promtool", "prometheus")
+	ict := time.FixedZone("ICT", 7*3600)
+	now := time.Now().In(ict)
+	cur := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, ict)
+	m := cur.AddDate(0, -3, 0) // the month asked for
+	after := m.AddDate(0, 1, 0)
+	const hv, th = "000.00.12.H57", "000.00.13.H57"
+	type point struct {
+		ward, month string
+		at          time.Time
+		received    int
+		digitized   int
+	}
+	points := []point{
+		{th, "current", m.AddDate(0, 0, 20), 40, 40},            // Tứ Hạ only reported during M: no figures for M
+		{hv, "previous", after.Add(30 * time.Second), 999, 999}, // the month's turn: left out
+		{hv, "previous", after.AddDate(0, 0, 9), 10, 5},
+		{hv, "previous", after.AddDate(0, 0, 19), 10, 7},                          // the last of the month after: M's figures
+		{hv, "previous", after.AddDate(0, 1, 0).Add(-20 * time.Second), 555, 555}, // a scrape at the next turn: left out
+		{hv, "previous", after.AddDate(0, 1, 1), 666, 666},                        // M+1 by then
+	}
+	var om strings.Builder
+	for _, name := range []string{"sohoa_month_dossiers_received", "sohoa_month_dossiers_digitized"} {
+		fmt.Fprintf(&om, "# TYPE %s gauge\n", name)
+		for _, ward := range []string{hv, th} {
+			for _, p := range points {
+				v := p.received
+				if strings.HasSuffix(name, "digitized") {
+					v = p.digitized
+				}
+				if p.ward == ward {
+					fmt.Fprintf(&om, "%s{ward=%q,month=%q} %d %d\n", name, p.ward, p.month, v, p.at.Unix())
+				}
+			}
+		}
+	}
+	om.WriteString("# TYPE sohoa_ward_info gauge\n")
+	for ward, name := range map[string]string{hv: "Phường Hương Văn", th: "Phường Tứ Hạ"} {
+		for d := 0; d < 60; d += 5 {
+			fmt.Fprintf(&om, "sohoa_ward_info{ward=%q,name=%q} 1 %d\n", ward, name, m.AddDate(0, 0, d).Unix())
+		}
+	}
+	om.WriteString("# EOF\n")
+	dir := t.TempDir()
+	tsdb := filepath.Join(dir, "tsdb")
+	in := writeFile(t, filepath.Join(dir, "history.om"), om.String())
+	if out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", in, tsdb).CombinedOutput(); err != nil {
+		t.Fatalf("promtool tsdb create-blocks-from: %v\n%s", err, out)
+	}
+	addr := freeAddr(t)
+	runPrometheus(t, prom, dir, "global: {scrape_interval: 1m}\n", "--web.listen-address="+addr,
+		"--storage.tsdb.path="+tsdb, "--storage.tsdb.retention.time=10y")
+
+	var c int
+	var out, errs string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		c, out, errs = sohoa(t, "report", "--prometheus", "http://"+addr, "--month", m.Format("2006-01"), "--format", "csv")
+		if c == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	want := "\uFEFFSTT,Tên đơn vị,Tổng số,Đã số hóa,Tỷ lệ số hóa (%)\r\n1,Phường Hương Văn,10,7,70\r\n,TỔNG SỐ,10,7,70\r\n"
+	if c != 0 || out != want {
+		t.Fatalf("report --prometheus --month %s: exit %d\n%q\nwant\n%q\nstderr: %s", m.Format("2006-01"), c, out, want, errs)
+	}
+	if !strings.Contains(errs, "for 1 wards it knows: "+th) {
+		t.Errorf("stderr %q does not name %s, which has no figures for the month", errs, th)
+	}
+	// The month before: no month="previous" sample during M.
+	older := m.AddDate(0, -1, 0).Format("2006-01")
+	c, out, errs = sohoa(t, "report", "--prometheus", "http://"+addr, "--month", older)
+	if c != 1 || out != "" || !strings.Contains(errs, "cannot give the month "+older) {
+		t.Errorf("report --prometheus --month %s: exit %d, stdout %q, stderr %q; want exit 1 naming the month", older, c, out, errs)
+	}
+}
