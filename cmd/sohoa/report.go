@@ -72,7 +72,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // cmdWardReport prints this ward's row of the town's table:
 // `sohoa report --from DAY --to DAY | --month YYYY-MM [--format table|csv|xlsx] [-o FILE]`.
 func cmdWardReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const synopsis = "sohoa report [-config FILE] [--from YYYY-MM-DD --to YYYY-MM-DD | --month YYYY-MM] [--format table|csv|xlsx] [-o FILE]\n  (no period: the current month)"
+	const synopsis = "sohoa report [-config FILE] [--from YYYY-MM-DD --to YYYY-MM-DD | --month YYYY-MM] [--format table|csv|xlsx] [-o FILE]\n  (no period: the current month)\n  the town's table from Prometheus: sohoa report --prometheus URL --help"
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "the daemon's config `file` (ward, data_dir); else $SOHOA_CONFIG, "+systemConfig+" or the embedded defaults")
 	fromS := fs.String("from", "", "first `day` of the period, YYYY-MM-DD (Vietnam time)")

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
@@ -294,14 +296,29 @@ func TestPrometheusReportOlderMonth(t *testing.T) {
 	if out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", in, tsdb).CombinedOutput(); err != nil {
 		t.Fatalf("promtool tsdb create-blocks-from: %v\n%s", err, out)
 	}
+	// Served over TLS with basic auth, as the province's should be;
+	// --http-config gives the CA and the password as sohoa.yaml's upload.http.
+	writeServerCert(t, dir)
+	const password = "mật-khẩu báo cáo"
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := writeFile(t, filepath.Join(dir, "web.yml"), fmt.Sprintf(
+		"tls_server_config: {cert_file: web.crt, key_file: web.key}\nbasic_auth_users: {report: %q}\n", hash))
+	writeFile(t, filepath.Join(dir, "password"), password)
+	httpCfg := writeFile(t, filepath.Join(dir, "http.yaml"), fmt.Sprintf(
+		"tls: {ca_file: %q}\nauth: {type: basic, username: report, password_file: %q}\n",
+		filepath.Join(dir, "web.crt"), filepath.Join(dir, "password")))
 	addr := freeAddr(t)
 	runPrometheus(t, prom, dir, "global: {scrape_interval: 1m}\n", "--web.listen-address="+addr,
-		"--storage.tsdb.path="+tsdb, "--storage.tsdb.retention.time=10y")
+		"--web.config.file="+web, "--storage.tsdb.path="+tsdb, "--storage.tsdb.retention.time=10y")
+	promURL := "https://" + addr
 
 	var c int
 	var out, errs string
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		c, out, errs = sohoa(t, "report", "--prometheus", "http://"+addr, "--month", m.Format("2006-01"), "--format", "csv")
+		c, out, errs = sohoa(t, "report", "--prometheus", promURL, "--http-config", httpCfg, "--month", m.Format("2006-01"), "--format", "csv")
 		if c == 0 || time.Now().After(deadline) {
 			break
 		}
@@ -315,8 +332,43 @@ func TestPrometheusReportOlderMonth(t *testing.T) {
 	}
 	// The month before: no month="previous" sample during M.
 	older := m.AddDate(0, -1, 0).Format("2006-01")
-	c, out, errs = sohoa(t, "report", "--prometheus", "http://"+addr, "--month", older)
+	c, out, errs = sohoa(t, "report", "--prometheus", promURL, "--http-config", httpCfg, "--month", older)
 	if c != 1 || out != "" || !strings.Contains(errs, "cannot give the month "+older) {
 		t.Errorf("report --prometheus --month %s: exit %d, stdout %q, stderr %q; want exit 1 naming the month", older, c, out, errs)
+	}
+	// Without the CA, or with another password, it is refused.
+	if c, _, errs := sohoa(t, "report", "--prometheus", promURL, "--month", m.Format("2006-01")); c != 1 || !strings.Contains(errs, "certificate") {
+		t.Errorf("without the CA: exit %d, %s", c, errs)
+	}
+	writeFile(t, filepath.Join(dir, "password"), "sai")
+	if c, _, errs := sohoa(t, "report", "--prometheus", promURL, "--http-config", httpCfg, "--month", m.Format("2006-01")); c != 1 || !strings.Contains(errs, "401") {
+		t.Errorf("with a wrong password: exit %d, %s", c, errs)
+	}
+}
+
+// TestReportPrometheusCLI checks what `sohoa report --prometheus` refuses
+// before asking anything, with exit 2 and the reason.
+func TestReportPrometheusCLI(t *testing.T) {
+	dir := t.TempDir()
+	typo := writeFile(t, filepath.Join(dir, "typo.yaml"), "auth: {type: bearer, token_fil: /x}\n")
+	half := writeFile(t, filepath.Join(dir, "half.yaml"), "auth: {type: basic, username: report}\n")
+	for _, tt := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"--help"}, 0, "sohoa report --prometheus URL"},
+		{[]string{"--prometheus", "ftp://prometheus:9090"}, 2, "is not an http:// or https:// URL"},
+		{[]string{"--prometheus", "https://report:secret@prometheus:9090"}, 2, "no credentials in the URL"},
+		{[]string{"--prometheus", "http://127.0.0.1:9", "--month", "2026-13"}, 2, "is not YYYY-MM"},
+		{[]string{"--prometheus", "http://127.0.0.1:9", "--format", "xlsx"}, 2, "needs -o FILE"},
+		{[]string{"--prometheus", "http://127.0.0.1:9", "--http-config", typo}, 2, "token_fil not found"},
+		{[]string{"--prometheus", "http://127.0.0.1:9", "--http-config", half}, 2, "basic needs password_file or password_env"},
+		{[]string{"--prometheus", "http://127.0.0.1:9"}, 1, "prometheus query"},
+	} {
+		c, out, errs := sohoa(t, append([]string{"report"}, tt.args...)...)
+		if c != tt.code || !strings.Contains(out+errs, tt.out) {
+			t.Errorf("sohoa report %q: exit %d, %q %q; want exit %d with %q", tt.args, c, out, errs, tt.code, tt.out)
+		}
 	}
 }
