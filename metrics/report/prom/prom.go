@@ -123,7 +123,7 @@ func (c *Client) Month(ctx context.Context, first, now time.Time) (Table, error)
 	}
 	slices.SortFunc(t.Rows, func(a, b report.Row) int { return strings.Compare(a.Ward, b.Ward) })
 	known, err := c.query(ctx, fmt.Sprintf(`group by (ward) (last_over_time(sohoa_ward_info[%ds]))`,
-		int64(now.Sub(first)/time.Second)), now)
+		int64(max(now.Sub(first), margin)/time.Second)), now)
 	if err != nil {
 		return t, err
 	}
