@@ -49,15 +49,17 @@ type dashboard struct {
 	} `json:"templating"`
 }
 
-func readDashboard(t *testing.T) dashboard {
+func readDashboard(t *testing.T) dashboard { return readDashboardFile(t, dashboardPath) }
+
+func readDashboardFile(t *testing.T, path string) dashboard {
 	t.Helper()
-	b, err := os.ReadFile(dashboardPath)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var d dashboard
 	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatalf("%s: %v", dashboardPath, err)
+		t.Fatalf("%s: %v", path, err)
 	}
 	return d
 }
@@ -76,7 +78,39 @@ func allPanels(ps []dashPanel) []dashPanel {
 // the ward variable lists sohoa_ward_info's wards, and the panels the
 // issue asks for are there.
 func TestDashboard(t *testing.T) {
-	d := readDashboard(t)
+	// The panels the issue lists, found by the metrics they show.
+	checkDashboard(t, dashboardPath,
+		"sohoa_month_dossiers_received", "sohoa_month_dossiers_digitized", // town table, rate over time
+		"sohoa_upload_queue_length", "sohoa_upload_queue_oldest_timestamp_seconds",
+		"sohoa_scans_rejected_total", "sohoa_last_upload_success_timestamp_seconds")
+}
+
+// checkDashboard checks the dashboard at path: its shape, a table, a time
+// series and a stat panel, a query using each of shows (a metric or a
+// PromQL fragment), and only metrics sohoa exports. It returns the dashboard.
+func checkDashboard(t *testing.T, path string, shows ...string) dashboard {
+	t.Helper()
+	d := readDashboardFile(t, path)
+	types := checkDashboardShape(t, d)
+	for _, want := range []string{"table", "timeseries", "stat"} {
+		if !slices.Contains(types, want) {
+			t.Errorf("%s: no %s panel", path, want)
+		}
+	}
+	exprs := strings.Join(dashboardExprs(d), "\n")
+	for _, m := range shows {
+		if !strings.Contains(exprs, m) {
+			t.Errorf("%s: no panel shows %s", path, m)
+		}
+	}
+	checkMetricNames(t, path, exprs)
+	return d
+}
+
+// checkDashboardShape checks what any of our dashboards needs and returns
+// its panels' types.
+func checkDashboardShape(t *testing.T, d dashboard) (types []string) {
+	t.Helper()
 	if d.UID == "" || d.Title == "" || d.SchemaVersion < 36 || d.Timezone != "Asia/Ho_Chi_Minh" {
 		t.Errorf("uid %q title %q schemaVersion %d timezone %q", d.UID, d.Title, d.SchemaVersion, d.Timezone)
 	}
@@ -92,7 +126,6 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("ward variable: %+v", d.Templating.List[vars["ward"]])
 	}
 	ids := map[int]bool{}
-	var types []string
 	for _, p := range allPanels(d.Panels) {
 		if p.Type == "row" {
 			continue
@@ -117,23 +150,7 @@ func TestDashboard(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"table", "timeseries", "stat"} {
-		if !slices.Contains(types, want) {
-			t.Errorf("no %s panel", want)
-		}
-	}
-	// The panels the issue lists, found by the metrics they show.
-	exprs := strings.Join(dashboardExprs(d), "\n")
-	for _, m := range []string{
-		"sohoa_month_dossiers_received", "sohoa_month_dossiers_digitized", // town table, rate over time
-		"sohoa_upload_queue_length", "sohoa_upload_queue_oldest_timestamp_seconds",
-		"sohoa_scans_rejected_total", "sohoa_last_upload_success_timestamp_seconds",
-	} {
-		if !strings.Contains(exprs, m) {
-			t.Errorf("no panel shows %s", m)
-		}
-	}
-	checkMetricNames(t, dashboardPath, exprs)
+	return types
 }
 
 // TestDashboardTownTable checks the town table's colours: red under 80,
@@ -195,11 +212,14 @@ func dashboardExprs(d dashboard) []string {
 
 // TestDashboardPromQL parses every query with promtool, Grafana's variables
 // replaced by values of their kind.
-func TestDashboardPromQL(t *testing.T) {
+func TestDashboardPromQL(t *testing.T) { checkDashboardPromQL(t, readDashboard(t)) }
+
+func checkDashboardPromQL(t *testing.T, d dashboard) {
+	t.Helper()
 	r := strings.NewReplacer(`$__rate_interval`, "2m", `$__interval`, "1m", `$__range`, "1h",
 		`${ward}`, ".*", `$ward`, ".*", `${month}`, "current", `$month`, "current")
 	var exprs []string
-	for _, e := range dashboardExprs(readDashboard(t)) {
+	for _, e := range dashboardExprs(d) {
 		e = r.Replace(e)
 		if strings.Contains(e, "$") {
 			t.Errorf("unknown variable in %q", e)

@@ -38,6 +38,8 @@ Usage:
                                       (no period: the current month)
   sohoa report merge [--format table|csv|xlsx] [-o FILE] WARD.csv...
                                       the town's table from the wards' report files
+  sohoa report --prometheus URL [--month YYYY-MM] [--http-config FILE] [--format table|csv|xlsx] [-o FILE]
+                                      the town's table from the wards' metrics in Prometheus
   sohoa sign-test [-config FILE] [-o FILE.pdf]
                                       sign a sample page with the sign: key
                                       and verify it (a token's PIN, its dates)

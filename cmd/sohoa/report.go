@@ -21,9 +21,13 @@ import (
 )
 
 // cmdReport handles `sohoa report merge [--format table|csv|xlsx] [-o FILE] FILE.csv...`,
-// the town's table from the wards' report files, and otherwise this ward's
-// own report (cmdWardReport).
+// the town's table from the wards' report files, `sohoa report --prometheus
+// URL ...` the town's table from Prometheus (cmdPromReport), and otherwise
+// this ward's own report (cmdWardReport).
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if promReportArg(args) {
+		return cmdPromReport(ctx, args, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "merge" {
 		return cmdWardReport(ctx, args, stdout, stderr)
 	}
@@ -68,7 +72,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // cmdWardReport prints this ward's row of the town's table:
 // `sohoa report --from DAY --to DAY | --month YYYY-MM [--format table|csv|xlsx] [-o FILE]`.
 func cmdWardReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const synopsis = "sohoa report [-config FILE] [--from YYYY-MM-DD --to YYYY-MM-DD | --month YYYY-MM] [--format table|csv|xlsx] [-o FILE]\n  (no period: the current month)"
+	const synopsis = "sohoa report [-config FILE] [--from YYYY-MM-DD --to YYYY-MM-DD | --month YYYY-MM] [--format table|csv|xlsx] [-o FILE]\n  (no period: the current month)\n  the town's table from Prometheus: sohoa report --prometheus URL --help"
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "the daemon's config `file` (ward, data_dir); else $SOHOA_CONFIG, "+systemConfig+" or the embedded defaults")
 	fromS := fs.String("from", "", "first `day` of the period, YYYY-MM-DD (Vietnam time)")
