@@ -360,7 +360,13 @@ func (s *simSeq) moveWaiting(i int, a simAction, code string) string {
 	var to, dossier string
 	switch a.kind {
 	case simRenameWaiting:
-		to, dossier = path.Join(simWaiting, code+" "+base), code
+		// A clerk who corrects a code replaces it: a name with two codes
+		// is held as ambiguous, which is another action's business.
+		named := base
+		for _, other := range s.codes {
+			named = strings.ReplaceAll(named, other+" ", "")
+		}
+		to, dossier = path.Join(simWaiting, code+" "+named), code
 	case simRenameNoCode:
 		to = path.Join(simWaiting, fmt.Sprintf("ho so ba Lan %d.pdf", i))
 	case simMoveToFolder:
