@@ -394,6 +394,16 @@ func (s *simSeq) moveWaiting(i int, a simAction, code string) string {
 			}
 		}
 	}
+	if prev := s.paths[rel]; prev != nil && prev.c == c {
+		switch {
+		case prev.dossier == dossier:
+			prev.withdrawn = true // the same wish, now under the new name
+		case prev.dossier != "":
+			// Renamed again before the daemon took its last name, or
+			// just after: the code the name carried may arrive or not.
+			prev.optional = true
+		}
+	}
 	in := &simIntent{c: c, dossier: dossier, via: i}
 	s.intents = append(s.intents, in)
 	s.paths[to] = in
