@@ -141,3 +141,45 @@ func TestConfDUnreadable(t *testing.T) {
 		t.Errorf("Load without conf.d: %v", err)
 	}
 }
+
+// Shown is the merged configuration with the secrets a file may hold
+// hidden, and nothing else changed.
+func TestShownHidesSecrets(t *testing.T) {
+	p := sharedConfig(t, wardFile, map[string]string{"10-upload.yaml": `upload:
+  sink: http
+  http:
+    url: https://dvc.example.gov.vn/upload/{dossier}?api_key=key-in-query&ward={ward}
+    headers: {X-Api-Key: header-secret}
+    auth: {type: bearer, token_file: /run/credentials/sohoa.service/token}
+`})
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Shown()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(b)
+	for _, secret := range []string{"key-in-query", "header-secret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("Shown shows %q:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{"X-Api-Key: (hidden)", "token_file: /run/credentials/sohoa.service/token", "code: 000.00.12.H57", "sink: http",
+		"dvc.example.gov.vn/upload/", "ward="} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Shown lacks %q:\n%s", want, out)
+		}
+	}
+	if c.Upload.HTTP.Headers["X-Api-Key"] != "header-secret" {
+		t.Error("Shown changed the configuration's own headers")
+	}
+	back, err := Parse(b) // what it shows reads back as a configuration
+	if err != nil {
+		t.Fatalf("Shown's YAML does not parse: %v\n%s", err, out)
+	}
+	if back.Ward.Code != c.Ward.Code || back.Upload.HTTP.Auth.TokenFile != c.Upload.HTTP.Auth.TokenFile {
+		t.Errorf("read back %+v", back.Upload.HTTP)
+	}
+}
