@@ -19,6 +19,7 @@ import (
 // where systemd does not run): nothing on the host is changed. `make deb` for arm64 is
 // .ci/run's.
 func TestDebianPackage(t *testing.T) {
+	testenv.SkipUnderRace(t, "builds and installs a package: nothing for the race detector to see")
 	testenv.NeedRoot(t, "dpkg --root (files owned by root and by sohoa)")
 	mk := testenv.NeedTool(t, "make", "make")
 	dpkg := testenv.NeedTool(t, "dpkg", "dpkg")

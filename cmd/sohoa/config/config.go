@@ -311,7 +311,7 @@ func keyed(prefix string, err error) error {
 func (c *Config) validate() error {
 	switch {
 	case c.Ward.Code == "":
-		return bad("ward.code", "must be set to this unit's agency code, e.g. 000.00.12.H57")
+		return bad("ward.code", "must be set to this unit's agency code, e.g. 000.00.12.H57: sohoa does not start without it")
 	case !dossier.ValidAgency(c.Ward.Code):
 		return bad("ward.code", "%q is not an agency code: QCVN 102:2016's V1V2V3.Z1Z2.Y1Y2.MX1X2 in capitals, "+
 			"as its dossier codes begin, e.g. 000.00.12.H57", c.Ward.Code)
