@@ -108,6 +108,7 @@ func TestDebianPackage(t *testing.T) {
 	owned("srv/scans", 0o770, pw["sohoa"][2], gr["sohoa-inbox"][2])
 	owned("srv/scans/Chờ mã hồ sơ", 0o770, pw["sohoa"][2], gr["sohoa-inbox"][2])
 	owned(conf, 0o640, "0", gr["sohoa"][2])
+	owned("etc/sohoa/conf.d", 0o750, "0", gr["sohoa"][2])
 	if l, err := os.Readlink(at(enabled)); err != nil || l != "/usr/lib/systemd/system/sohoa.service" {
 		t.Errorf("unit not enabled: %q %v", l, err)
 	}
