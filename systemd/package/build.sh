@@ -25,12 +25,12 @@ fi
 (cd "$top" && CGO_ENABLED=$cgo CC=$cc GOOS=linux GOARCH=$arch go build -trimpath -buildmode=pie -o "$stage/sohoa" \
   -ldflags "-s -w -X main.version=$version -X main.revision=$revision -X main.branch=" ./cmd/sohoa)
 
-# Dependencies: systemd (sysusers, tmpfiles, the unit); with cgo, the glibc the binary's
-# newest symbol needs.
-depends=(systemd)
+# Dependencies: systemd (sysusers, tmpfiles, the unit); libc6: with cgo, the glibc the
+# binary's newest symbol needs; without, a Go PIE still names glibc's loader as interpreter.
+depends=(systemd libc6)
 if ((cgo)); then
   glibc=$(objdump -T "$stage/sohoa" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
-  depends+=("libc6 (>= $glibc)")
+  depends[1]="libc6 (>= $glibc)"
 fi
 
 cp "$top/systemd/sohoa.service" "$top/systemd/sohoa.sysusers" "$top/systemd/sohoa.tmpfiles" \
