@@ -9,6 +9,7 @@
 #   make fuzz FUZZTIME=300       every fuzz target, FUZZTIME seconds each (default 60)
 #   make bench                   every Go benchmark, once through
 #   make lint                    gofmt, go vet, golangci-lint (its settings: .golangci.yml)
+#   make deb                     sohoa_<VERSION>_{amd64,arm64}.deb here (docs/packaging.md)
 #
 # TESTFLAGS adds flags to the go test of test, test-e2e, race, crash and sim:
 # CI passes -count=1, and leaves the crash harness and the staff simulator
@@ -23,7 +24,7 @@ CRASH := ^TestCrashHarness$$
 SEQUENCES ?= 200
 SIM := ^TestStaffSimulator$$
 
-.PHONY: test test-e2e crash sim race fuzz bench lint
+.PHONY: test test-e2e crash sim race fuzz bench lint deb
 
 test:
 	$(GO) test $(TESTFLAGS) ./...
@@ -68,3 +69,17 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
+
+# The Debian packages, built by nfpm at a pinned version (go run, as
+# golangci-lint): systemd/package/ (nfpm.yaml, the maintainer scripts,
+# build.sh). VERSION: from the newest v* tag (v1.2.0-5-gabc: 1.2.0+5.gabc),
+# else 0.0.0+git<commits>.<hash>, so that a later commit is a newer package.
+NFPM := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+VERSION ?= $(or $(shell git describe --tags --match 'v[0-9]*' 2>/dev/null | sed 's/^v//; s/-/+/; s/-/./g'),0.0.0+git$(shell git rev-list --count HEAD).$(shell git rev-parse --short=12 HEAD))
+REVISION ?= $(shell git rev-parse HEAD)$(shell git diff --quiet HEAD || echo -modified)
+DEB_ARCHES ?= amd64 arm64
+DEBDIR ?= .
+deb:
+	@for arch in $(DEB_ARCHES); do \
+	  NFPM="$(NFPM)" bash systemd/package/build.sh $$arch '$(VERSION)' '$(REVISION)' '$(abspath $(DEBDIR))' || exit 1; \
+	done

@@ -76,7 +76,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *cfgPath)
 		fmt.Fprintln(stdout, signingSummary(cfg.Sign))
-		return 0
+		return showConfig(stdout, stderr, *cfgPath, cfg)
 	}
 	// A file that is not there is a mistake in the command, not an invalid scan.
 	missing := false

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/sohoa/sohoa/cmd/sohoa/config"
 	"github.com/sohoa/sohoa/ingest/dossier"
@@ -73,4 +74,20 @@ func loadConfig(path string, stderr io.Writer) (config.Config, error) {
 		fmt.Fprintln(stderr, "sohoa: using", c)
 	}
 	return c.load()
+}
+
+// showConfig prints, for `sohoa check -config FILE`, the files the
+// configuration was merged from and the result, secrets hidden.
+func showConfig(stdout, stderr io.Writer, path string, cfg config.Config) int {
+	files, err := config.Files(path)
+	if err == nil {
+		var b []byte
+		if b, err = cfg.Shown(); err == nil {
+			fmt.Fprintf(stdout, "# read in this order, a later file winning: %s\n", strings.Join(files, ", "))
+			fmt.Fprintf(stdout, "# the configuration in effect (defaults included, secrets hidden):\n%s", b)
+			return 0
+		}
+	}
+	fmt.Fprintln(stderr, "sohoa check:", err)
+	return 1
 }

@@ -48,7 +48,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	log.Info("configuration", "from", chosen.String())
+	from := []any{"from", chosen.String()}
+	if files, err := config.Files(chosen.Path); chosen.Path != "" && err == nil && len(files) > 1 {
+		from = append(from, "merged", strings.Join(files, " ")) // conf.d's files, then the file itself
+	}
+	log.Info("configuration", from...)
 	if err := daemonMain(ctx, cfg, chosen.Path == "", log); err != nil {
 		log.Error("sohoa stopped", "err", err)
 		return 1

@@ -4,12 +4,10 @@
 package config
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -152,36 +150,29 @@ func Default() Config {
 	}
 }
 
-// Load reads a config file over the defaults. Errors name the file, the key
-// and the line. Besides Parse's checks, the inbox must exist.
+// Load reads a config file over the defaults, after the shared files of the
+// conf.d folder beside it (ConfD): the file itself wins. Errors name the
+// file, the key and the line. Besides Parse's checks, the inbox must exist.
 func Load(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+	layers, err := readLayers(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("read config: %w", err)
+		return Config{}, err
 	}
-	c, err := parse(b, true)
-	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
+	return parse(layers, true)
 }
 
 // Parse decodes YAML over the defaults, makes its paths absolute and
 // validates the result.
-func Parse(b []byte) (Config, error) { return parse(b, false) }
+func Parse(b []byte) (Config, error) { return parse([]layer{{data: b}}, false) }
 
-// parse is Parse; onDisk also checks the folders that must already exist.
-func parse(b []byte, onDisk bool) (Config, error) {
+// parse decodes the layers in order over the defaults (a later one's keys
+// win); onDisk also checks the folders that must already exist. An error
+// names the layer (its file) that set the key, else the last layer.
+func parse(layers []layer, onDisk bool) (Config, error) {
 	c := Default()
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		return Config{}, cleanYAMLError(err, &root)
-	}
-	if len(bytes.TrimSpace(b)) > 0 {
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(&c); err != nil {
-			return Config{}, cleanYAMLError(err, &root)
+	for i := range layers {
+		if err := layers[i].decode(&c); err != nil {
+			return Config{}, layers[i].named(err)
 		}
 	}
 	err := c.absolute()
@@ -191,16 +182,23 @@ func parse(b []byte, onDisk bool) (Config, error) {
 	if err == nil && onDisk {
 		err = c.checkInbox()
 	}
-	if err != nil {
-		var ke *keyError
-		if errors.As(err, &ke) {
-			if line := lineOf(&root, ke.key); line > 0 {
-				return Config{}, fmt.Errorf("line %d: %s: %s", line, ke.key, ke.msg)
-			}
-		}
-		return Config{}, err
+	if err == nil {
+		return c, nil
 	}
-	return c, nil
+	last := layers[len(layers)-1]
+	var ke *keyError
+	if !errors.As(err, &ke) {
+		return Config{}, last.named(err)
+	}
+	for i := len(layers) - 1; i >= 0; i-- {
+		if line, exact := lineOf(&layers[i].root, ke.key); exact {
+			return Config{}, layers[i].named(fmt.Errorf("line %d: %s: %s", line, ke.key, ke.msg))
+		}
+	}
+	if line, _ := lineOf(&last.root, ke.key); line > 0 {
+		return Config{}, last.named(fmt.Errorf("line %d: %s: %s", line, ke.key, ke.msg))
+	}
+	return Config{}, last.named(err)
 }
 
 // cleanYAMLError makes yaml's "yaml: unmarshal errors:\n  line 3: field x not
@@ -313,7 +311,7 @@ func keyed(prefix string, err error) error {
 func (c *Config) validate() error {
 	switch {
 	case c.Ward.Code == "":
-		return bad("ward.code", "must be set to this unit's agency code, e.g. 000.00.12.H57")
+		return bad("ward.code", "must be set to this unit's agency code, e.g. 000.00.12.H57: sohoa does not start without it")
 	case !dossier.ValidAgency(c.Ward.Code):
 		return bad("ward.code", "%q is not an agency code: QCVN 102:2016's V1V2V3.Z1Z2.Y1Y2.MX1X2 in capitals, "+
 			"as its dossier codes begin, e.g. 000.00.12.H57", c.Ward.Code)
@@ -410,16 +408,16 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// lineOf finds the line of a dotted key in a YAML document, 0 if absent.
-func lineOf(doc *yaml.Node, key string) int {
+// lineOf finds the line of a dotted key in a YAML document, 0 if absent;
+// exact says the whole key is there (else the line is its nearest parent's).
+func lineOf(doc *yaml.Node, key string) (line int, exact bool) {
 	n := doc
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
 	}
-	line := 0
 	for _, part := range strings.Split(key, ".") {
 		if n == nil || n.Kind != yaml.MappingNode {
-			return line
+			return line, false
 		}
 		var next *yaml.Node
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -430,9 +428,9 @@ func lineOf(doc *yaml.Node, key string) int {
 			}
 		}
 		if next == nil {
-			return line
+			return line, false
 		}
 		n = next
 	}
-	return line
+	return line, true
 }
