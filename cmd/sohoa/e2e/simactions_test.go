@@ -387,11 +387,11 @@ func (s *simSeq) moveWaiting(i int, a simAction, code string) string {
 	if err := os.Rename(p, q); err != nil {
 		return fmt.Sprintf("%s: %v", rel, err)
 	}
-	if dossier != "" {
-		for _, in := range s.intents {
-			if in.c == c && in.dossier == "" {
-				in.withdrawn = true // no longer meant to wait: meant for the dossier
-			}
+	for _, in := range s.intents {
+		if in.c == c && in.dossier == "" {
+			// No longer meant to wait where it was: meant for the
+			// dossier, or to wait under its new name (the intent below).
+			in.withdrawn = true
 		}
 	}
 	if prev := s.paths[rel]; prev != nil && prev.c == c {
