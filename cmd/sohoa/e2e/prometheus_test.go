@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
@@ -32,7 +33,7 @@ func TestPrometheus(t *testing.T) {
 
 	// This month: 7 dossiers in the registry on its first day, 3 of them
 	// scanned, and 1 more known only from its scan. Last month: 3, 1 scanned.
-	ict := time.FixedZone("ICT", 7*3600)
+	ict := dossier.ICT()
 	now := time.Now().In(ict)
 	cur := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, ict)
 	prev := cur.AddDate(0, -1, 0)

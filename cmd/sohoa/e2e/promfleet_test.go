@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/sohoa/sohoa/ingest/dossier"
 	"github.com/sohoa/sohoa/ingest/testenv"
 )
 
@@ -28,7 +29,7 @@ import (
 // wards' own CSVs; a month before Prometheus' data it refuses, naming it.
 func TestPrometheusFleet(t *testing.T) {
 	prom := testenv.NeedTool(t, "prometheus", "prometheus")
-	ict := time.FixedZone("ICT", 7*3600)
+	ict := dossier.ICT()
 	now := time.Now().In(ict)
 	cur := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, ict)
 	prev := cur.AddDate(0, -1, 0)
@@ -248,7 +249,7 @@ func countSeries(addr, q string) (int, error) {
 func TestPrometheusReportOlderMonth(t *testing.T) {
 	prom := testenv.NeedTool(t, "prometheus", "prometheus")
 	promtool := testenv.NeedTool(t, "promtool", "prometheus")
-	ict := time.FixedZone("ICT", 7*3600)
+	ict := dossier.ICT()
 	now := time.Now().In(ict)
 	cur := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, ict)
 	m := cur.AddDate(0, -3, 0) // the month asked for

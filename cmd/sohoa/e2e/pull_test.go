@@ -11,13 +11,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sohoa/sohoa/ingest/dossier"
 )
 
 // TestRegistryPull runs the real binary against an LGSP-like search API
 // (a POST with a JSON body, a bearer token) and checks that what it answers
 // becomes the ward's received dossiers: in the metrics and in the report.
 func TestRegistryPull(t *testing.T) {
-	now := time.Now().In(time.FixedZone("ICT", 7*3600)).Add(-time.Minute)
+	now := time.Now().In(dossier.ICT()).Add(-time.Minute)
 	yesterday := now.AddDate(0, 0, -1)
 	code := func(day time.Time, agency string, n int) string {
 		return fmt.Sprintf("%s-%s-%04d", agency, day.Format("060102"), n)
